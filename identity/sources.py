@@ -1,0 +1,124 @@
+"""Source definitions: how one landing source maps onto identifiers, attributes and events.
+
+A new source is onboarded by writing a YAML file (see ``conf/sources/``), not code. The model is
+strict (unknown keys are errors) so that a wrong definition fails at load with a message naming
+the file, the field and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class SourceDefinitionError(ValueError):
+    """A source definition file is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IdentifierColumn(_Strict):
+    """One column of the source that holds an identifier of a registered type."""
+
+    column: str = Field(min_length=1)
+    type: str = Field(min_length=1, description="identifier type name from the identity registry")
+
+
+class SourceDefinition(_Strict):
+    """Everything ucid needs to read one source and turn its rows into identity records."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    location: str = Field(min_length=1, description="folder (or Delta table) relative to the landing dir")
+    format: Literal["csv", "jsonl", "parquet", "delta"]
+    record_id: str = Field(min_length=1, description="column that identifies a row within the source")
+    priority: int = Field(ge=1, le=1000, description="survivorship priority: 1 is the most trusted")
+    kind: Literal["profile", "event"] = Field(
+        "profile", description="profile: rows describe a customer; event: rows are interactions"
+    )
+    event_time: str | None = Field(None, description="column with the row's event / update time")
+    event_type: str | None = Field(None, description="column naming the event type (event sources)")
+    channel: str | None = Field(None, description="fixed channel name of the source's events")
+    identifiers: list[IdentifierColumn] = Field(min_length=1)
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="profile attribute name -> source column"
+    )
+    measures: dict[str, str] = Field(
+        default_factory=dict, description="numeric measure name (amount, ...) -> source column"
+    )
+    consents: dict[str, str] = Field(
+        default_factory=dict, description="consent / preference name -> source column"
+    )
+    required: list[str] = Field(
+        default_factory=list, description="columns that must be present and non-empty in a row"
+    )
+
+    @field_validator("identifiers")
+    @classmethod
+    def _unique_identifier_columns(cls, value: list[IdentifierColumn]) -> list[IdentifierColumn]:
+        seen = [c.column for c in value]
+        dupes = sorted({c for c in seen if seen.count(c) > 1})
+        if dupes:
+            raise ValueError(f"column(s) mapped twice: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _record_id_required(self) -> SourceDefinition:
+        if self.kind == "event" and not self.event_time:
+            raise ValueError("an event source needs 'event_time'")
+        return self
+
+    def columns(self) -> set[str]:
+        """Every source column this definition reads."""
+        cols = {self.record_id, *self.required, *(c.column for c in self.identifiers)}
+        cols |= set(self.attributes.values()) | set(self.measures.values()) | set(self.consents.values())
+        for optional in (self.event_time, self.event_type):
+            if optional:
+                cols.add(optional)
+        return cols
+
+
+def load_source(path: Path, known_types: set[str] | None = None) -> SourceDefinition:
+    """Load and validate one source definition; errors name the file, the field and the problem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SourceDefinitionError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SourceDefinitionError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SourceDefinitionError(f"{path}: expected a mapping at the top level")
+    try:
+        source = SourceDefinition.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc']) or '<root>'}': {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SourceDefinitionError(f"{path}: {problems}") from exc
+    if known_types is not None:
+        for col in source.identifiers:
+            if col.type not in known_types:
+                raise SourceDefinitionError(
+                    f"{path}: field 'identifiers.{col.column}.type': unknown identifier type "
+                    f"'{col.type}' (known: {', '.join(sorted(known_types))})"
+                )
+    return source
+
+
+def load_sources(folder: Path, known_types: set[str] | None = None) -> list[SourceDefinition]:
+    """Load every ``*.yaml`` in ``folder``, sorted by name; source names must be unique."""
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise SourceDefinitionError(f"{folder}: no source definitions (*.yaml) found")
+    sources = [load_source(f, known_types) for f in files]
+    names = [s.name for s in sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SourceDefinitionError(f"{folder}: duplicate source name(s): {', '.join(dupes)}")
+    return sources

@@ -1,0 +1,27 @@
+"""The ``ucid`` command line: one entry point, one sub-command per job.
+
+Sub-commands live in ``ucid/commands/``; heavy imports (Spark, Kafka, Cassandra) happen inside
+the commands, so ``ucid --help`` stays fast and nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ucid.commands import evaluate, generate, resolve, settings_cmd, stack
+
+app = typer.Typer(
+    name="ucid",
+    help="ucid: one stable unique customer id and a 360 profile per person.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(stack.app, name="stack")
+app.command("settings")(settings_cmd.show)
+app.command("generate")(generate.generate)
+app.command("resolve")(resolve.resolve)
+app.command("evaluate")(evaluate.evaluate)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
