@@ -1,0 +1,268 @@
+"""Limit-aware clustering of identifiers: deterministic, order independent, decomposable.
+
+Nodes are identifiers. Links (one per record and identifier pair) are first collapsed into
+:class:`Edge` s -- one per identifier pair, carrying every record that evidences it -- and then
+applied in one *total order* that does not depend on input order:
+
+    (weaker endpoint priority, stronger endpoint priority, -support, a, b)
+
+so links between strong identifiers go first, and among equals the pair seen in more records
+wins. An edge unites two clusters only if the result respects every per-type limit and the
+max-cluster-size guard; otherwise it is refused, with its reason, and kept as evidence.
+
+Decomposability (what the Spark batch layer relies on): an edge's decision depends only on the
+clusters of its own endpoints, which are built only from earlier edges of the same connected
+component. Clustering all links therefore equals clustering each connected component of the
+link graph separately (:func:`cluster_component`) and taking the union; the total order
+restricted to a component is the component's own order. ``tests/unit/identity`` checks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from identity.records import Link
+from identity.rules import Policy
+from identity.types import Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """All evidence for one identifier pair; ``a < b``; ``evidence`` is sorted (source, record_id)."""
+
+    a: Identifier
+    b: Identifier
+    evidence: tuple[tuple[str, str], ...]
+
+    @property
+    def rule(self) -> str:
+        return f"{self.a[0]}~{self.b[0]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An edge that was not applied because it would have broken ``reason`` (a limit, the size
+    guard). Kept as evidence: the two identifiers co-occur, but are not merged."""
+
+    edge: Edge
+    reason: str
+
+
+@dataclass(slots=True)
+class Clustering:
+    """Result of clustering: every node's cluster key (its cluster's smallest identifier)."""
+
+    cluster_of: dict[Identifier, Identifier]
+    accepted: list[Edge] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+    def members(self) -> dict[Identifier, list[Identifier]]:
+        """Cluster key -> sorted member identifiers."""
+        out: dict[Identifier, list[Identifier]] = {}
+        for node, key in self.cluster_of.items():
+            out.setdefault(key, []).append(node)
+        for nodes in out.values():
+            nodes.sort()
+        return out
+
+
+class LimitedUnionFind:
+    """Union-find (path halving, union by size) that refuses unions breaking per-type limits.
+
+    Per-type counts are materialized only for roots of merged clusters, so a million singleton
+    nodes cost an int each, not a list each. Shared by batch clustering and speed-layer stitching
+    so both apply exactly the same limit arithmetic.
+    """
+
+    __slots__ = ("parent", "size", "kind", "counts", "limit_names", "limit_values", "max_size", "_kind_of")
+
+    def __init__(self, limits: Mapping[str, int], max_size: int | None = None) -> None:
+        self.limit_names = sorted(limits)  # sorted: the first broken limit named is deterministic
+        self.limit_values = [limits[n] for n in self.limit_names]
+        self._kind_of = {n: i for i, n in enumerate(self.limit_names)}
+        self.max_size = max_size
+        self.parent: list[int] = []
+        self.size: list[int] = []  # identifiers in the cluster (valid at roots)
+        self.kind: list[int] = []  # limited-type index of a singleton node, -1 if unlimited
+        self.counts: dict[int, list[int]] = {}  # root -> per limited type counts, merged roots only
+
+    def add(self, type_name: str) -> int:
+        """Add a single identifier of ``type_name``; return its node index."""
+        i = len(self.parent)
+        self.parent.append(i)
+        self.size.append(1)
+        self.kind.append(self._kind_of.get(type_name, -1))
+        return i
+
+    def add_group(self, type_counts: Mapping[str, int]) -> int:
+        """Add an existing cluster (speed layer: a current UCID) with these per-type counts."""
+        i = len(self.parent)
+        self.parent.append(i)
+        self.size.append(max(1, sum(type_counts.values())))
+        self.kind.append(-1)
+        self.counts[i] = [type_counts.get(n, 0) for n in self.limit_names]
+        return i
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def _counts(self, root: int) -> list[int]:
+        got = self.counts.get(root)
+        if got is not None:
+            return got
+        vec = [0] * len(self.limit_names)
+        if self.kind[root] >= 0:
+            vec[self.kind[root]] = 1
+        return vec
+
+    def check(self, ra: int, rb: int) -> str | None:
+        """Why roots ``ra`` and ``rb`` may not merge, or ``None`` if they may."""
+        if self.max_size is not None and self.size[ra] + self.size[rb] > self.max_size:
+            return f"max_cluster_identifiers: {self.size[ra] + self.size[rb]} > {self.max_size}"
+        ka, kb = self.kind[ra], self.kind[rb]
+        if ra not in self.counts and rb not in self.counts:
+            # fast path: two singletons break a limit only if both are of one limited type
+            if ka >= 0 and ka == kb and self.limit_values[ka] < 2:
+                return f"limit {self.limit_names[ka]}: 2 > {self.limit_values[ka]}"
+            return None
+        ca, cb = self._counts(ra), self._counts(rb)
+        for k, limit in enumerate(self.limit_values):
+            if ca[k] + cb[k] > limit:
+                return f"limit {self.limit_names[k]}: {ca[k] + cb[k]} > {limit}"
+        return None
+
+    def union(self, x: int, y: int) -> str | None:
+        """Merge the clusters of ``x`` and ``y`` unless that breaks a limit; return the reason
+        for refusing, or ``None`` (merged, or already one cluster)."""
+        ra, rb = self.find(x), self.find(y)
+        if ra == rb:
+            return None
+        reason = self.check(ra, rb)
+        if reason is not None:
+            return reason
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        if self.limit_names:
+            ca, cb = self._counts(ra), self._counts(rb)
+            self.counts[ra] = [p + q for p, q in zip(ca, cb, strict=True)]
+            self.counts.pop(rb, None)
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+        return None
+
+
+def build_edges(links: Iterable[Link]) -> list[Edge]:
+    """Collapse links into one :class:`Edge` per unordered identifier pair (self-links dropped)."""
+    evidence: dict[tuple[Identifier, Identifier], set[tuple[str, str]]] = {}
+    for link in links:
+        a, b = link.a, link.b
+        if a == b:
+            continue
+        key = (a, b) if a < b else (b, a)
+        got = evidence.get(key)
+        if got is None:
+            evidence[key] = {(link.source, link.record_id)}
+        else:
+            got.add((link.source, link.record_id))
+    return [Edge(a, b, tuple(sorted(ev))) for (a, b), ev in evidence.items()]
+
+
+def edge_order(edges: Iterable[Edge], policy: Policy) -> list[Edge]:
+    """The total order in which edges are applied (see the module docstring)."""
+    types = policy.types
+
+    def key(e: Edge) -> tuple:
+        pa, pb = types[e.a[0]].priority, types[e.b[0]].priority
+        return (max(pa, pb), min(pa, pb), -len(e.evidence), e.a, e.b)
+
+    return sorted(edges, key=key)
+
+
+def cluster_component(nodes: Iterable[Identifier], links: Iterable[Link], policy: Policy) -> Clustering:
+    """Cluster identifiers under the policy's limits. Pure, deterministic, order independent.
+
+    ``nodes`` must include every record anchor (isolated ones too); link endpoints are added
+    automatically. Call it on the whole graph or on any union of its connected components: the
+    result for a component never depends on the other components (module docstring). This is
+    the function the Spark batch layer runs per raw connected component.
+    """
+    return cluster_edges(nodes, build_edges(links), policy)
+
+
+def cluster_edges(nodes: Iterable[Identifier], edges: Iterable[Edge], policy: Policy) -> Clustering:
+    """:func:`cluster_component` on already collapsed edges (one per identifier pair)."""
+    uf = LimitedUnionFind(policy.limits(), policy.max_cluster_identifiers)
+    index: dict[Identifier, int] = {}
+    for node in nodes:
+        if node not in index:
+            index[node] = uf.add(node[0])
+    accepted: list[Edge] = []
+    refused: list[Refusal] = []
+    for edge in edge_order(edges, policy):
+        for node in (edge.a, edge.b):
+            if node not in index:
+                index[node] = uf.add(node[0])
+        reason = uf.union(index[edge.a], index[edge.b])
+        if reason is None:
+            accepted.append(edge)
+        else:
+            refused.append(Refusal(edge, reason))
+    # the cluster key is the smallest member, so it does not depend on which node became root
+    smallest: dict[int, Identifier] = {}
+    roots: dict[Identifier, int] = {}
+    for node, i in index.items():
+        root = uf.find(i)
+        roots[node] = root
+        cur = smallest.get(root)
+        if cur is None or node < cur:
+            smallest[root] = node
+    return Clustering({node: smallest[root] for node, root in roots.items()}, accepted, refused)
+
+
+cluster = cluster_component
+"""Clustering the whole graph is the same function: see the decomposability promise."""
+
+
+def connected_components(nodes: Iterable[Identifier], links: Iterable[Link]) -> list[list[Identifier]]:
+    """Raw connected components (no limits) as sorted member lists, sorted by first member.
+
+    This is what the batch layer computes at scale before calling :func:`cluster_component`.
+    """
+    uf = LimitedUnionFind({})
+    index: dict[Identifier, int] = {}
+    for node in nodes:
+        if node not in index:
+            index[node] = uf.add(node[0])
+    for link in links:
+        for node in (link.a, link.b):
+            if node not in index:
+                index[node] = uf.add(node[0])
+        uf.union(index[link.a], index[link.b])
+    groups: dict[int, list[Identifier]] = {}
+    for node, i in index.items():
+        groups.setdefault(uf.find(i), []).append(node)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+
+
+def cluster_by_component(nodes: Iterable[Identifier], links: Iterable[Link], policy: Policy) -> Clustering:
+    """Reference for the batch layer's plan: raw components first, then
+    :func:`cluster_component` on each, results concatenated. Equal to :func:`cluster`."""
+    nodes = list(nodes)
+    links = list(links)
+    components = connected_components(nodes, links)
+    component_of = {node: n for n, members in enumerate(components) for node in members}
+    links_of: list[list[Link]] = [[] for _ in components]
+    for link in links:
+        links_of[component_of[link.a]].append(link)
+    result = Clustering({})
+    for members, component_links in zip(components, links_of, strict=True):
+        part = cluster_component(members, component_links, policy)
+        result.cluster_of.update(part.cluster_of)
+        result.accepted.extend(part.accepted)
+        result.refused.extend(part.refused)
+    return result

@@ -1,0 +1,220 @@
+"""Stable UCIDs: minting, merges into aliases, splits, retirement, and the change log.
+
+Given the previous :class:`State` and a new clustering, :func:`assign_ucids` gives every cluster a
+UCID so that ids stay as stable as the data allows:
+
+* every previous UCID ``X`` has one *heir* cluster: the one holding ``X``'s earliest-seen
+  identifier still present (tie: the smallest identifier). Only the heir may keep ``X``.
+* a cluster that is heir of several UCIDs keeps the earliest-minted one (tie: the smaller UCID
+  string); the others become **aliases** of it (merge). Alias chains are collapsed: an alias
+  always points at a live UCID.
+* a cluster that is heir of none gets a new UCID (brand new customer, or a part split off).
+* a previous UCID none of whose identifiers is present any more is retired, with its aliases.
+
+Minting is content addressed: ``U`` + 20 Crockford base32 characters (100 bits) of
+``sha256(type, value, salt)`` of the cluster's smallest identifier, with the salt bumped while
+the candidate was ever issued. Replaying the same input mints the same ids; no id is reused.
+Time is the caller's logical ``now``; nothing here reads a clock or a random source.
+
+Cross-component input for a distributed run: only the heir of each previous UCID (a min over
+its identifiers) and the set of issued UCIDs; everything else is local to one cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Container
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from identity.cluster import Clustering, Edge
+from identity.explain import explain
+from identity.types import Identifier
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def mint_ucid(seed: Identifier, salt: int = 0) -> str:
+    """The candidate UCID for a cluster whose smallest identifier is ``seed``."""
+    digest = hashlib.sha256(f"{seed[0]}\x1f{seed[1]}\x1f{salt}".encode()).digest()
+    n = int.from_bytes(digest[:13], "big") >> 4  # 104 bits -> 100 bits = 20 base32 chars
+    chars = []
+    for _ in range(20):
+        chars.append(CROCKFORD[n & 31])
+        n >>= 5
+    return "U" + "".join(reversed(chars))
+
+
+def mint_unique(seed: Identifier, *issued: Container[str]) -> str:
+    """The first candidate (salt 0, 1, ...) found in none of ``issued``: never reuses an id."""
+    salt = 0
+    while True:
+        candidate = mint_ucid(seed, salt)
+        if not any(candidate in s for s in issued):
+            return candidate
+        salt += 1
+
+
+@dataclass(slots=True)
+class State:
+    """Assignment state carried from run to run (and mirrored by the serving store).
+
+    ``ucid_of`` maps every current identifier to its live UCID; ``first_seen`` is the logical time
+    each identifier was first assigned; ``minted_at`` holds every UCID ever issued; ``aliases``
+    maps merged-away UCIDs to the live UCID they resolve to.
+    """
+
+    ucid_of: dict[Identifier, str] = field(default_factory=dict)
+    first_seen: dict[Identifier, int] = field(default_factory=dict)
+    minted_at: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def live(self) -> set[str]:
+        return set(self.ucid_of.values())
+
+    def canonical(self, ucid: str) -> str | None:
+        """The live UCID that ``ucid`` (live or alias) resolves to; ``None`` if retired/unknown."""
+        target = self.aliases.get(ucid, ucid)
+        return target if target in self.live() else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (sorted, so equal states serialize equally)."""
+        return {
+            "identifiers": [
+                [t, v, self.ucid_of[(t, v)], self.first_seen.get((t, v))] for t, v in sorted(self.ucid_of)
+            ],
+            "minted_at": dict(sorted(self.minted_at.items())),
+            "aliases": dict(sorted(self.aliases.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> State:
+        state = cls()
+        for t, v, ucid, seen in raw.get("identifiers", []):
+            state.ucid_of[(t, v)] = ucid
+            if seen is not None:
+                state.first_seen[(t, v)] = seen
+        state.minted_at = dict(raw.get("minted_at", {}))
+        state.aliases = dict(raw.get("aliases", {}))
+        return state
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One change of the id map: ``mint`` (new UCID), ``merge`` (``old_ids`` -> ``new_id``, the
+    survivor), ``split`` (identifiers of ``old_ids[0]`` now under ``new_id``), ``retire``."""
+
+    kind: Literal["mint", "merge", "split", "retire"]
+    old_ids: tuple[str, ...]
+    new_id: str | None
+    rule: str
+    evidence: tuple[Edge, ...]
+    at: int
+
+
+def _rules_of(edges: tuple[Edge, ...]) -> str:
+    return ",".join(sorted({e.rule for e in edges}))
+
+
+def assign_ucids(
+    clustering: Clustering, previous: State, now: int
+) -> tuple[State, dict[Identifier, str], list[ChangeEvent]]:
+    """Give every cluster a UCID; return ``(new state, cluster key -> UCID, change events)``.
+
+    Promises (see module docstring): deterministic; unchanged clusters keep their UCID; feeding
+    the returned state back with the same clustering changes nothing and emits no event; every
+    alias resolves to a live UCID; a minted UCID was never issued before.
+    """
+    cluster_of = clustering.cluster_of
+    prev_ucid, prev_seen, prev_minted = previous.ucid_of, previous.first_seen, previous.minted_at
+
+    # 1. heir of every previous UCID: the cluster of its earliest-seen present identifier
+    heir: dict[str, tuple[int, Identifier]] = {}
+    for node in cluster_of:
+        x = prev_ucid.get(node)
+        if x is None:
+            continue
+        cand = (prev_seen.get(node, prev_minted.get(x, now)), node)
+        cur = heir.get(x)
+        if cur is None or cand < cur:
+            heir[x] = cand
+    claims: dict[Identifier, list[str]] = {}
+    for x, (_, node) in heir.items():
+        claims.setdefault(cluster_of[node], []).append(x)
+
+    members = clustering.members()
+    edges_of: dict[Identifier, list[Edge]] | None = None
+    new_minted: dict[str, int] = {}
+    ucid_for: dict[Identifier, str] = {}
+    redirect: dict[str, str] = {}
+    events: list[ChangeEvent] = []
+
+    # 2. keep, merge or mint -- in cluster-key order so that minting is deterministic
+    for key in sorted(members):
+        xs = claims.get(key)
+        if not xs:
+            ucid = mint_unique(key, prev_minted, new_minted)
+            new_minted[ucid] = now
+            ucid_for[key] = ucid
+            if not any(node in prev_ucid for node in members[key]):
+                events.append(ChangeEvent("mint", (), ucid, "new identifiers", (), now))
+            continue
+        winner = min(xs, key=lambda u: (prev_minted.get(u, now), u))
+        ucid_for[key] = winner
+        if len(xs) > 1:
+            if edges_of is None:
+                edges_of = {}
+                for edge in clustering.accepted:
+                    edges_of.setdefault(cluster_of[edge.a], []).append(edge)
+            chain: dict[tuple[Identifier, Identifier], Edge] = {}
+            for loser in xs:
+                if loser != winner:
+                    redirect[loser] = winner
+                    for edge in explain(heir[winner][1], heir[loser][1], edges_of.get(key, [])) or []:
+                        chain[(edge.a, edge.b)] = edge
+            evidence = tuple(chain[k] for k in sorted(chain))
+            old = tuple(sorted(xs, key=lambda u: (prev_minted.get(u, now), u)))
+            events.append(ChangeEvent("merge", old, winner, _rules_of(evidence), evidence, now))
+
+    # 3. splits: identifiers of X that ended up outside X's heir cluster
+    moved: set[tuple[str, Identifier]] = set()
+    for node, key in cluster_of.items():
+        x = prev_ucid.get(node)
+        if x is not None and cluster_of[heir[x][1]] != key:
+            moved.add((x, key))
+    if moved:
+        refused_between: dict[frozenset[Identifier], list[Edge]] = {}
+        reasons: dict[frozenset[Identifier], set[str]] = {}
+        for refusal in clustering.refused:
+            pair = frozenset((cluster_of[refusal.edge.a], cluster_of[refusal.edge.b]))
+            refused_between.setdefault(pair, []).append(refusal.edge)
+            reasons.setdefault(pair, set()).add(refusal.reason)
+        for x, key in sorted(moved):
+            pair = frozenset((cluster_of[heir[x][1]], key))
+            evidence = tuple(sorted(refused_between.get(pair, []), key=lambda e: (e.a, e.b)))
+            rule = "refused: " + "; ".join(sorted(reasons[pair])) if pair in reasons else "links gone"
+            events.append(ChangeEvent("split", (x,), ucid_for[key], rule, evidence, now))
+
+    # 4. retire previous UCIDs with no identifier left, and their aliases
+    retired = sorted(set(prev_ucid.values()) - heir.keys())
+    aliases_of: dict[str, list[str]] = {}
+    for alias, target in previous.aliases.items():
+        aliases_of.setdefault(target, []).append(alias)
+    for x in retired:
+        old = (x, *sorted(aliases_of.get(x, [])))
+        events.append(ChangeEvent("retire", old, None, "no identifiers left", (), now))
+    retired_set = set(retired)
+
+    aliases = {
+        alias: redirect.get(target, target)
+        for alias, target in previous.aliases.items()
+        if target not in retired_set
+    }
+    aliases.update(redirect)
+    state = State(
+        ucid_of={node: ucid_for[key] for node, key in cluster_of.items()},
+        first_seen={node: prev_seen.get(node, now) for node in cluster_of},
+        minted_at={**prev_minted, **new_minted},
+        aliases=aliases,
+    )
+    return state, ucid_for, events
