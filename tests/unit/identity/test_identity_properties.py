@@ -1,0 +1,160 @@
+"""Property-based tests (hypothesis) of the identity invariants the batch and speed layers rely on.
+
+Values are drawn from small pools so that records collide, limits bite, and runs over evolving
+record sets produce merges, splits and retirements. Hypothesis prints the falsifying example
+(and its seed with ``--hypothesis-seed``) so any failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from identity.cluster import cluster, cluster_by_component
+from identity.records import Record, normalize_record, record_links
+from identity.resolve import Resolution, resolve
+from identity.rules import compile_rules, rules_from_dict
+
+TYPES = {
+    "crm_id": {"priority": 1, "limit": 1},
+    "loyalty_id": {"priority": 2, "limit": 1},
+    "email": {"priority": 3, "limit": 2, "blocked": {"exact": ["test@test.com"]}},
+    "device_id": {"priority": 4, "limit": 3},
+    "cookie_id": {"priority": 5},
+}
+LIMITED = compile_rules(rules_from_dict({"types": TYPES, "max_cluster_identifiers": 7}))
+UNLIMITED = compile_rules(rules_from_dict({"types": {n: {"priority": t["priority"]} for n, t in TYPES.items()}}))
+POLICIES = st.sampled_from([LIMITED, UNLIMITED])
+
+
+def identifiers(prefix: str = "") -> st.SearchStrategy:
+    def pool(type_name: str, n: int, fmt: str) -> st.SearchStrategy:
+        return st.tuples(st.just(type_name), st.integers(0, n).map(lambda i: prefix + fmt.format(i)))
+
+    return st.one_of(
+        pool("crm_id", 5, "c{}"),
+        pool("loyalty_id", 5, "l{}"),
+        pool("email", 8, "e{}@x.com"),
+        pool("device_id", 6, "d{}"),
+        pool("cookie_id", 8, "k{}"),
+        # junk: blocked, invalid and absent values must not link anything
+        st.tuples(st.just("email"), st.sampled_from(["test@test.com", "junk", None, " "])),
+    )
+
+
+def record_sets(prefix: str = "", max_size: int = 25) -> st.SearchStrategy[list[Record]]:
+    def build(rows: list[list[tuple[str, str | None]]]) -> list[Record]:
+        return [Record("crm" if i % 3 else "web", f"{prefix}{i}", tuple(ids)) for i, ids in enumerate(rows)]
+
+    return st.lists(st.lists(identifiers(prefix), max_size=4), max_size=max_size).map(build)
+
+
+def summary(res: Resolution) -> tuple:
+    return (
+        res.assignment,
+        res.state.to_dict(),
+        res.events,
+        sorted((r.edge.a, r.edge.b, r.reason) for r in res.refused),
+        sorted(res.rejections, key=repr),
+        res.stats,
+    )
+
+
+def graph(records: list[Record], policy) -> tuple[list, list]:
+    nodes, links = [], []
+    for record in records:
+        norm, _ = normalize_record(record, policy)
+        nodes.append(norm.anchor)
+        links.extend(record_links(norm))
+    return nodes, links
+
+
+@settings(deadline=None, max_examples=150)
+@given(record_sets(), POLICIES, st.randoms(use_true_random=False))
+def test_order_independence(records: list[Record], policy, rnd: random.Random) -> None:
+    shuffled = records[:]
+    rnd.shuffle(shuffled)
+    assert summary(resolve(records, policy, now=1)) == summary(resolve(shuffled, policy, now=1))
+
+
+@settings(deadline=None, max_examples=150)
+@given(record_sets(), record_sets(), POLICIES)
+def test_idempotence(history: list[Record], records: list[Record], policy) -> None:
+    before = resolve(history, policy, now=1)
+    once = resolve(records, policy, before.state, now=2)
+    twice = resolve(records, policy, once.state, now=3)
+    assert twice.assignment == once.assignment
+    assert twice.state == once.state
+    assert twice.events == []
+
+
+@settings(deadline=None, max_examples=150)
+@given(record_sets(), record_sets(prefix="new-"), POLICIES, st.randoms(use_true_random=False))
+def test_stability_unrelated_records_change_no_ucid(
+    records: list[Record], unrelated: list[Record], policy, rnd: random.Random
+) -> None:
+    first = resolve(records, policy, now=1)
+    combined = records + unrelated
+    rnd.shuffle(combined)
+    second = resolve(combined, policy, first.state, now=2)
+    for key, ucid in first.assignment.items():
+        assert second.assignment[key] == ucid
+    for identifier, ucid in first.state.ucid_of.items():
+        assert second.state.ucid_of[identifier] == ucid
+    assert second.state.aliases == first.state.aliases
+    assert {e.kind for e in second.events} <= {"mint"}
+
+
+@settings(deadline=None, max_examples=150)
+@given(record_sets(max_size=40))
+def test_limits_are_never_broken(records: list[Record]) -> None:
+    res = resolve(records, LIMITED, now=1)
+    limits = LIMITED.limits()
+    for members in res.clustering.members().values():
+        counts = Counter(t for t, _ in members)
+        for type_name, limit in limits.items():
+            assert counts[type_name] <= limit, (type_name, members)
+        assert len(members) <= LIMITED.max_cluster_identifiers
+    # the state agrees: identifiers per UCID also respect the limits
+    per_ucid = Counter((ucid, t) for (t, _), ucid in res.state.ucid_of.items())
+    assert all(n <= limits.get(t, n) for (_, t), n in per_ucid.items())
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.lists(record_sets(max_size=15), min_size=1, max_size=4), POLICIES)
+def test_aliases_resolve_to_live_ucids_and_ids_are_never_reused(runs: list[list[Record]], policy) -> None:
+    state = None
+    for now, records in enumerate(runs, start=1):
+        res = resolve(records, policy, state, now=now)
+        new = res.state
+        live = new.live()
+        assert set(res.assignment.values()) <= live
+        assert live <= new.minted_at.keys()
+        for alias, target in new.aliases.items():
+            assert target in live and alias not in live and alias in new.minted_at
+            assert new.canonical(alias) == target
+        if state is not None:
+            # every id ever issued stays issued, with its mint time; fresh ids are really fresh
+            assert all(new.minted_at[u] == t for u, t in state.minted_at.items())
+            fresh = new.minted_at.keys() - state.minted_at.keys()
+            assert all(new.minted_at[u] == now for u in fresh)
+            assert not fresh & state.minted_at.keys()
+        state = new
+
+
+@settings(deadline=None, max_examples=200)
+@given(record_sets(max_size=40), POLICIES, st.randoms(use_true_random=False))
+def test_decomposability_whole_graph_equals_union_of_components(
+    records: list[Record], policy, rnd: random.Random
+) -> None:
+    nodes, links = graph(records, policy)
+    whole = cluster(nodes, links, policy)
+    rnd.shuffle(links)
+    parts = cluster_by_component(nodes, links, policy)
+    assert parts.cluster_of == whole.cluster_of
+    assert sorted(parts.accepted, key=lambda e: (e.a, e.b)) == sorted(whole.accepted, key=lambda e: (e.a, e.b))
+    key = lambda r: (r.edge.a, r.edge.b)  # noqa: E731
+    assert sorted(parts.refused, key=key) == sorted(whole.refused, key=key)
