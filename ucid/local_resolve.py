@@ -1,0 +1,193 @@
+"""Resolve a landed data set on one machine: files -> identity records -> UCID per record.
+
+Reads every source described by ``conf/sources/*.yaml`` from ``DIR/<location>/**/*.<ext>``
+(csv, jsonl, parquet; any number of files per source), turns each row into an
+:class:`identity.records.Record`, runs :func:`identity.resolve.resolve` and writes the
+assignment CSV. Rows are streamed file by file into the resolver, so memory holds links and
+identifiers, not rows. The single-process twin of the Spark batch job, used on generated data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from identity.records import Record
+from identity.resolve import Progress, Resolution, resolve
+from identity.rules import Policy
+from identity.sources import SourceDefinition
+from identity.ucids import State
+
+EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "json", "ndjson"), "parquet": ("parquet",)}
+ASSIGNMENT_HEADER = ("source", "record_id", "ucid")
+
+
+class LocalReadError(ValueError):
+    """A source's files are missing, unreadable or lack a column the definition names."""
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What reading found, per source: files, rows, and rows skipped (with the reason)."""
+
+    files: Counter = field(default_factory=Counter)
+    rows: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)  # (source, reason) -> rows
+
+
+def source_files(root: Path, source: SourceDefinition) -> list[Path]:
+    """Every data file of ``source`` under ``root``, sorted (hidden and ``_`` files skipped)."""
+    if source.format not in EXTENSIONS:
+        raise LocalReadError(f"source {source.name}: format {source.format!r} is not readable locally")
+    base = root / source.location
+    if base.is_file():
+        return [base]
+    files = {
+        p
+        for ext in EXTENSIONS[source.format]
+        for p in base.glob(f"**/*.{ext}")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(base).parts)
+    }
+    return sorted(files)
+
+
+def _needed_columns(source: SourceDefinition) -> list[str]:
+    cols = [source.record_id, *(c.column for c in source.identifiers), *source.required]
+    return list(dict.fromkeys(cols))
+
+
+def _read_table(path: Path, source: SourceDefinition, columns: list[str]) -> dict[str, list]:
+    """The needed columns of one file as Python lists (strings where the format allows)."""
+    try:
+        if source.format == "csv":
+            table = pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=columns, column_types={c: pa.string() for c in columns}
+                ),
+            )
+        elif source.format == "parquet":
+            table = pq.read_table(path, columns=columns)
+        else:
+            return _read_jsonl(path, columns)
+    except (pa.ArrowInvalid, KeyError) as exc:
+        raise LocalReadError(f"{path}: cannot read columns {columns} for source {source.name}: {exc}") from exc
+    return {c: table.column(c).to_pylist() for c in columns}
+
+
+def _read_jsonl(path: Path, columns: list[str]) -> dict[str, list]:
+    schema = pa.schema([(c, pa.string()) for c in columns])
+    try:
+        table = pajson.read_json(
+            path, parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        )
+        return {c: table.column(c).to_pylist() for c in columns}
+    except pa.ArrowInvalid:
+        pass  # mixed JSON types in a column (ids as numbers): parse the slow, tolerant way
+    out: dict[str, list] = {c: [] for c in columns}
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LocalReadError(f"{path}:{n}: not valid JSON: {exc}") from exc
+            for c in columns:
+                out[c].append(row.get(c))
+    return out
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an id read as 12.0 is the id 12
+    return value if isinstance(value, str) else str(value)
+
+
+def read_records(
+    root: Path,
+    sources: list[SourceDefinition],
+    stats: ReadStats,
+    on_file: Callable[[Path], None] | None = None,
+) -> Iterator[Record]:
+    """Stream the records of every source, file by file, in (source, file) order.
+
+    A row without a record id, or with an empty ``required`` column, is skipped and counted in
+    ``stats.skipped``; every other row becomes a record (identifier values are validated later).
+    """
+    for source in sources:
+        columns = _needed_columns(source)
+        mapping = [(c.type, c.column) for c in source.identifiers]
+        for path in source_files(root, source):
+            data = _read_table(path, source, columns)
+            stats.files[source.name] += 1
+            ids = data[source.record_id]
+            id_columns = [(t, data[c]) for t, c in mapping]
+            required = [data[c] for c in source.required if c != source.record_id]
+            for i, raw_id in enumerate(ids):
+                record_id = _as_text(raw_id)
+                if not record_id or not record_id.strip():
+                    stats.skipped[(source.name, "no record id")] += 1
+                    continue
+                if any(_as_text(col[i]) in (None, "") for col in required):
+                    stats.skipped[(source.name, "required column empty")] += 1
+                    continue
+                stats.rows[source.name] += 1
+                yield Record(source.name, record_id, tuple((t, _as_text(col[i])) for t, col in id_columns))
+            if on_file is not None:
+                on_file(path)
+
+
+def resolve_local(
+    root: Path,
+    sources: list[SourceDefinition],
+    policy: Policy,
+    previous: State | None = None,
+    now: int = 0,
+    on_file: Callable[[Path], None] | None = None,
+    progress: Progress | None = None,
+) -> tuple[Resolution, ReadStats]:
+    """Read and resolve a landed data set; see :func:`identity.resolve.resolve` for promises."""
+    missing = sorted({c.type for s in sources for c in s.identifiers} - set(policy.types))
+    if missing:
+        raise LocalReadError(f"identifier type(s) not in the rules: {', '.join(missing)}")
+    stats = ReadStats()
+    records = read_records(root, sources, stats, on_file)
+    return resolve(records, policy, previous, now, progress), stats
+
+
+def write_assignment(path: Path, assignment: dict[tuple[str, str], str]) -> int:
+    """Write ``source,record_id,ucid`` sorted by source then record id; return the row count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(ASSIGNMENT_HEADER)
+        writer.writerows((s, r, u) for (s, r), u in sorted(assignment.items()))
+    tmp.replace(path)  # never leave a half-written assignment behind
+    return len(assignment)
+
+
+def load_state(path: Path) -> State | None:
+    """The state saved by a previous run, or ``None`` if the file does not exist."""
+    if not path.exists():
+        return None
+    return State.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def save_state(path: Path, state: State) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state.to_dict(), separators=(",", ":")), encoding="utf-8")
+    tmp.replace(path)
