@@ -65,6 +65,7 @@ class CassandraSettings(BaseSettings):
     )
     read_consistency: Consistency = Field("LOCAL_ONE", description="consistency level of reads")
     write_consistency: Consistency = Field("LOCAL_QUORUM", description="consistency of writes")
+    protocol_version: int = Field(5, ge=3, le=6, description="CQL native protocol version")
     username: str | None = Field(None, description="user name, if the cluster needs auth")
     password: str | None = Field(None, description="password, if the cluster needs auth")
     start_timeout_s: float = Field(240, description="how long `stack up` waits for the node")

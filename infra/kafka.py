@@ -1,0 +1,138 @@
+"""The local Apache Kafka broker: KRaft mode, one combined broker + controller, from the jars."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+import subprocess
+from pathlib import Path
+
+from infra import fetch, proc
+from infra.java import classpath, java_bin
+from ucid.settings import Settings
+
+_LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+def managed(settings: Settings) -> proc.Managed:
+    return proc.Managed("kafka", settings.run_dir, settings.logs / "kafka.log")
+
+
+def _home(settings: Settings) -> Path:
+    return settings.data / "kafka"
+
+
+def _write_config(settings: Settings) -> Path:
+    k = settings.kafka
+    home = _home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.bootstrap.servers": f"{k.host}:{k.controller_port}",
+        "listeners": f"PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(home / "logs"),
+        "num.partitions": "3",
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.flush.interval.ms": "1000",
+    }
+    config = home / "server.properties"
+    config.write_text("".join(f"{key}={value}\n" for key, value in props.items()))
+    (home / "log4j2.properties").write_text(_LOG4J2)
+    return config
+
+
+def _java(settings: Settings, main: str, *args: str, heap: str | None = None) -> list[str]:
+    home = _home(settings)
+    lib = fetch.jars(settings.cache, "kafka")
+    opts = [f"-Xmx{heap}", f"-Xms{heap}"] if heap else ["-Xmx256m"]
+    return [
+        java_bin(), *opts, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={settings.logs}",
+        managed(settings).marker,
+        "-cp", classpath(lib), main, *args,
+    ]
+
+
+def format_storage(settings: Settings) -> bool:
+    """Format the KRaft log dir once (a new single-node cluster); False if already formatted."""
+    config = _write_config(settings)
+    if (_home(settings) / "logs" / "meta.properties").exists():
+        return False
+    cluster_id_file = _home(settings) / "cluster.id"
+    if not cluster_id_file.exists():
+        # a KRaft cluster id is 16 random bytes, url-safe base64 without padding
+        cluster_id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    argv = _java(settings, "kafka.tools.StorageTool", "format", "--standalone",
+                 "-t", cluster_id_file.read_text().strip(), "-c", str(config))
+    argv.remove(managed(settings).marker)
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"formatting Kafka storage failed:\n{result.stdout}\n{result.stderr}")
+    return True
+
+
+def start(settings: Settings) -> subprocess.Popen:
+    format_storage(settings)
+    config = _home(settings) / "server.properties"
+    return proc.start(managed(settings), _java(settings, "kafka.Kafka", str(config), heap=settings.kafka.heap))
+
+
+def ready(settings: Settings) -> bool:
+    """True when the broker answers a metadata request."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaConfigurationError, KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            request_timeout_ms=3000,
+            client_id="ucid-stack-probe",
+        )
+    except KafkaConfigurationError:
+        raise
+    except (KafkaError, OSError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def wait_ready(settings: Settings, pid_alive, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not pid_alive():
+            raise RuntimeError("Kafka exited during start-up")
+        if ready(settings):
+            return
+        time.sleep(1)
+    raise TimeoutError(f"Kafka did not answer within {timeout_s:.0f} s")
