@@ -74,17 +74,22 @@ def normalize_record(record: Record, policy: Policy) -> tuple[NormalizedRecord, 
     kept: set[Identifier] = set()
     rejections: list[Rejection] = []
     for type_name, raw in record.identifiers:
+        if raw is None:
+            continue
         ctype = types.get(type_name)
         if ctype is None:
             raise UnknownTypeError(f"{record.source}: unknown identifier type {type_name!r}")
-        value, rejection = ctype.accept(raw)
-        if rejection is not None:
-            rejections.append(
-                Rejection(rejection.type, rejection.raw, rejection.reason, rejection.kind, record.source, record.record_id)
-            )
+        if not isinstance(raw, str):
+            raw = str(raw)
+        value, kind, why = ctype.verdict(raw)
+        if kind is not None:
+            rejections.append(Rejection(type_name, raw, why or kind, kind, record.source, record.record_id))  # type: ignore[arg-type]
         elif value is not None and ctype.link:
             kept.add((type_name, value))
-    ordered = tuple(sorted(kept, key=lambda i: (types[i[0]].priority, i[0], i[1])))
+    if len(kept) > 1:
+        ordered = tuple(sorted(kept, key=lambda i: (types[i[0]].priority, i)))
+    else:
+        ordered = tuple(kept)
     anchor = ordered[0] if ordered else record_node(record.source, record.record_id)
     return NormalizedRecord(record.source, record.record_id, ordered, anchor), rejections
 

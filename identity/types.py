@@ -201,6 +201,10 @@ class Blocklist:
         return None
 
 
+Verdict = tuple[str | None, str | None, str | None]
+"""``(value, rejection kind, reason)``: value set when accepted, all ``None`` when absent."""
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledType:
     """One identifier type ready for the hot path: normalizer, blocklist and linking rules."""
@@ -211,6 +215,25 @@ class CompiledType:
     limit: int | None  # most identifiers of this type one customer may hold; None = no limit
     normalizer: Callable[[str], Normalized] = field(repr=False)
     blocklist: Blocklist = field(default_factory=Blocklist, repr=False)
+    verdict: Callable[[str], Verdict] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the whole raw -> verdict pipeline is cached: real data repeats values a lot
+        object.__setattr__(self, "verdict", lru_cache(maxsize=1 << 18)(self._verdict))
+
+    def _verdict(self, raw: str) -> Verdict:
+        if not raw.strip():
+            return None, None, None
+        why = self.blocklist.raw_reason(raw)
+        if why:
+            return None, "blocked", why
+        value, why = self.normalizer(raw)
+        if value is None:
+            return None, "invalid", why or "invalid"
+        why = self.blocklist.reason(value)
+        if why:
+            return None, "blocked", why
+        return value, None, None
 
     def accept(self, raw: str | None) -> tuple[str | None, Rejection | None]:
         """``(value, None)``, ``(None, Rejection)``, or ``(None, None)`` when the value is absent."""
@@ -218,16 +241,7 @@ class CompiledType:
             return None, None
         if not isinstance(raw, str):
             raw = str(raw)  # ids read from typed files (ints); the normalizer decides validity
-        if not raw.strip():
-            return None, None
-        name = self.spec.name
-        why = self.blocklist.raw_reason(raw)
-        if why:
-            return None, Rejection(name, raw, why, "blocked")
-        value, why = self.normalizer(raw)
-        if value is None:
-            return None, Rejection(name, raw, why or "invalid", "invalid")
-        why = self.blocklist.reason(value)
-        if why:
-            return None, Rejection(name, raw, why, "blocked")
-        return value, None
+        value, kind, why = self.verdict(raw)
+        if kind is None:
+            return value, None
+        return None, Rejection(self.spec.name, raw, why or kind, kind)  # type: ignore[arg-type]
