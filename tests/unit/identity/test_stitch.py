@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import random
-from collections import Counter, defaultdict
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from identity.records import Record, normalize_record
-from identity.resolve import resolve
 from identity.rules import compile_rules, rules_from_dict
 from identity.stitch import StitchView, UcidView, apply_stitch, stitch, view_of
 from identity.ucids import State, mint_ucid
-
-from test_identity_properties import LIMITED, POLICIES, record_sets  # noqa: I001  (same folder)
 
 POLICY = compile_rules(
     rules_from_dict({"types": {"crm_id": {"priority": 1, "limit": 1}, "email": {"priority": 2, "limit": 2},
@@ -31,6 +22,9 @@ def run(state: State, record: Record, now: int, policy=POLICY):
     decision = stitch(norm, view_of(state, norm.identifiers or (norm.anchor,)), policy)
     apply_stitch(state, decision, now)
     return decision
+
+
+# property tests of stitching (agreement with the batch layer) live in test_identity_properties.py
 
 
 def test_new_attach_unchanged_merge() -> None:
@@ -73,50 +67,3 @@ def test_view_counts_drive_the_limits() -> None:
     view = StitchView({("email", "z@x.com"): "U1"}, {"U1": UcidView(1, {"crm_id": 1, "email": 1})})
     decision = stitch(norm, view, POLICY)
     assert decision.kind == "new" and decision.refused[0].reason == "limit crm_id: 2 > 1"
-
-
-def partition(groups) -> set[frozenset]:
-    return {frozenset(g) for g in groups}
-
-
-@settings(deadline=None, max_examples=200)
-@given(record_sets(max_size=30), POLICIES, st.randoms(use_true_random=False))
-def test_stitching_one_at_a_time_equals_batch_without_conflicts(records, policy, rnd: random.Random) -> None:
-    batch = resolve(records, policy, now=0)
-    order = records[:]
-    rnd.shuffle(order)
-    state = State()
-    record_ucid = {}
-    for now, record in enumerate(order, start=1):
-        record_ucid[(record.source, record.record_id)] = run(state, record, now, policy).ucid
-    limits = policy.limits()
-    counts = Counter((ucid, t) for (t, _), ucid in state.ucid_of.items())
-    assert all(n <= limits.get(t, n) for (_, t), n in counts.items())  # never broken, conflicts or not
-    assert all(t in state.ucid_of.values() for t in state.aliases.values())
-    if batch.refused:
-        return  # under conflicts arrival order may legitimately differ (stitch docstring)
-    by_ucid = defaultdict(set)
-    for identifier, ucid in state.ucid_of.items():
-        by_ucid[ucid].add(identifier)
-    assert partition(by_ucid.values()) == partition(map(set, batch.clustering.members().values()))
-    # records: same groups, and each record's UCID is the live UCID its identifiers carry
-    stitched_records = defaultdict(set)
-    for key, ucid in record_ucid.items():
-        stitched_records[state.canonical(ucid)].add(key)
-    batch_records = defaultdict(set)
-    for key, ucid in batch.assignment.items():
-        batch_records[ucid].add(key)
-    assert partition(stitched_records.values()) == partition(batch_records.values())
-
-
-@settings(deadline=None, max_examples=100)
-@given(record_sets(max_size=30))
-def test_stitching_never_breaks_limits(records) -> None:
-    state = State()
-    for now, record in enumerate(records, start=1):
-        run(state, record, now, LIMITED)
-    counts = Counter((ucid, t) for (t, _), ucid in state.ucid_of.items())
-    limits = LIMITED.limits()
-    assert all(n <= limits.get(t, n) for (_, t), n in counts.items())
-    sizes = Counter(state.ucid_of.values())
-    assert max(sizes.values(), default=0) <= LIMITED.max_cluster_identifiers
