@@ -25,7 +25,7 @@ def evaluate(
     try:
         m = evaluate_files(assignments, truth)
     except EvaluationInputError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     missing = m.records_missing_from_assignments + m.records_missing_from_truth
     if as_json:
@@ -62,4 +62,5 @@ def evaluate(
             f"UCID and {m.records_missing_from_truth:,} assigned record(s) are not in the truth; each counts "
             "as its own singleton.",
             highlight=False,
+            soft_wrap=True,
         )

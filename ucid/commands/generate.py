@@ -48,12 +48,12 @@ def generate(
             task = bar.add_task("chunks", total=-(-customers // CHUNK_SIZE))
             summary = generate_dataset(config, on_chunk=lambda done, total: bar.update(task, completed=done))
     except GenerateError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     elapsed = time.perf_counter() - started
     if quiet:
         return
-    table = Table(title=f"ucid generate: {out}", show_edge=False)
+    table = Table(title="ucid generate", show_edge=False)
     table.add_column("source")
     table.add_column("records", justify="right")
     for source, n in sorted(summary.records.items()):
@@ -65,7 +65,8 @@ def generate(
         f"{summary.share_in_3_plus():.1%} of persons ({summary.share_in_3_plus(True):.1%} of customers) "
         f"in 3+ sources; {summary.files:,} files; truth: {out / 'truth' / 'truth.csv'}",
         highlight=False,
+        soft_wrap=True,
     )
     if stream:
-        console.print(f"stream: {summary.stream_events:,} events -> {stream}", highlight=False)
+        console.print(f"stream: {summary.stream_events:,} events -> {stream}", highlight=False, soft_wrap=True)
     console.print(f"done in {elapsed:.1f} s", highlight=False)

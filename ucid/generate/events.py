@@ -221,13 +221,20 @@ def _contacts(rng: random.Random, out: ChunkOutput, clock: Clock, alloc: Allocat
             duration = rng.randint(45, 1800)
         if p.loyalty_ids and (reason == "loyalty_points" or rng.random() < nz.AGENT_CAPTURES_LOYALTY_ID):
             loyalty_id = nz.messy_agent_id(rng, p.loyalty_ids[0])
+        if not (crm_id or loyalty_id or email) and phone in nz.WITHHELD_CALLER_IDS:
+            # an agent does not serve an unidentified caller: some customer number gets recorded
+            if p.crm_id:
+                crm_id = nz.messy_agent_id(rng, p.crm_id)
+            else:
+                loyalty_id = nz.messy_agent_id(rng, p.loyalty_ids[0])
         outcome = rng.choices(_OUTCOMES, weights=_OUTCOME_WEIGHTS)[0]
         queue = {"billing_question": "billing", "payment": "billing", "technical_issue": "tech_support",
                  "device_support": "tech_support", "cancellation": "retention",
                  "loyalty_points": "loyalty", "new_service": "sales", "plan_change": "sales"}.get(reason, "general")
         assert queue in CONTACT_QUEUES
         row = {"interaction_id": out.new_id("contact_center"), "started_at": start,
-               "ended_at": start + duration * 1000, "channel": "chat" if chat else "voice",
+               "ended_at": start + duration * 1000, "duration_s": duration,
+               "channel": "chat" if chat else "voice",
                "queue": queue, "reason": reason, "outcome": outcome,
                "agent_id": f"AG{rng.randint(1000, 1399)}", "caller_phone": phone, "crm_id": crm_id,
                "loyalty_id": loyalty_id, "email": email}

@@ -121,7 +121,9 @@ def new_customer(rng: random.Random, alloc: Allocator, clock: Clock, index: int)
     year = int(rng.triangular(1940, 2006, 1984))
     city, state, zip3 = rng.choice(CITIES)
     suffix = rng.choice(STREET_SUFFIXES)[0]
-    n_emails = 1 + (rng.random() < nz.SECOND_EMAIL_RATE) + (rng.random() < nz.THIRD_EMAIL_RATE)
+    n_emails = 1
+    if rng.random() < nz.SECOND_EMAIL_RATE:
+        n_emails += 1 + (rng.random() < nz.THIRD_EMAIL_RATE / nz.SECOND_EMAIL_RATE)
     emails = []
     for k in range(n_emails):
         local = _email_local(rng, first, last, alloc.email_token(4 * index + k))

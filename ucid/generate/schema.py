@@ -67,7 +67,7 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             "contact_center", "csv", "interaction_id", "IX",
-            ("interaction_id", "started_at", "ended_at", "channel", "queue", "reason", "outcome",
+            ("interaction_id", "started_at", "ended_at", "duration_s", "channel", "queue", "reason", "outcome",
              "agent_id", "caller_phone", "crm_id", "loyalty_id", "email"),
             times={"started_at": "iso", "ended_at": "iso"},
         ),

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from ucid.generate.emit import ChunkOutput, Row
 from ucid.generate.ids import Clock
-from ucid.generate.noise import CHUNKS_PER_PART
+from ucid.generate import noise as nz
 from ucid.generate.schema import SOURCES, SourceSpec
 
 TRUTH_DIR = "truth"
@@ -70,7 +70,7 @@ class DatasetWriter:
         return self.out / source / self.clock.day_name(day) / f"part-{part:05d}.{spec.extension}"
 
     def write(self, output: ChunkOutput) -> None:
-        part = output.chunk // CHUNKS_PER_PART
+        part = output.chunk // nz.CHUNKS_PER_PART
         if part != self._part:
             self._close_parquet()
             self._part = part
