@@ -1,0 +1,53 @@
+# ucid — the two set-up commands on a fresh machine:
+#   make demo   the main job (stack up, a generated data set, resolved and evaluated)
+#   make test   installs everything, then runs the unit and the integration tests
+# Everything is installed by these targets; nothing needs to be there but python3.11, a JDK 17
+# and Maven (Debian packages are installed when missing and we are root).
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+TOOLS := .ucid/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup system-packages venv test unit integration lint demo stack-up stack-down clean
+
+setup: system-packages venv
+
+# Debian packages the stack and the tests use: JDK 17 (servers, Spark), Maven (fetching the jars
+# from Maven Central), kcat (an independent Kafka client for the tests).
+system-packages:
+	@bash infra/system-packages.sh
+
+$(UV):
+	python3.11 -m venv $(TOOLS) || python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# the virtual environment at .venv, exactly as locked in uv.lock
+venv: $(UV)
+	$(UV) sync --frozen --python 3.11
+
+lint: venv
+	$(BIN)/lint-imports
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+integration: venv
+	$(BIN)/pytest tests/integration -q
+
+test: setup
+	bash infra/run-tests.sh
+
+stack-up: setup
+	$(BIN)/ucid stack up
+
+stack-down:
+	$(BIN)/ucid stack down
+
+demo: setup
+	bash infra/demo.sh
+
+clean:
+	rm -rf $(VENV) .ucid/lake .ucid/demo

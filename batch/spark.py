@@ -1,0 +1,60 @@
+"""The one Spark session factory: Delta Lake configured from the cached jars, never re-resolved.
+
+``delta-spark``'s own helper sets ``spark.jars.packages`` and resolves through Ivy at every start;
+we fetch the Delta jars once (``infra.fetch``) and hand them to Spark as ``spark.jars``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from infra import fetch
+from ucid.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
+    """Build (or return the running) Spark session with Delta Lake enabled.
+
+    Local mode by default (``UCID_SPARK_MASTER``); on a cluster the same code runs with another
+    master URL. The session time zone is UTC so that event times mean the same on every machine.
+    """
+    from pyspark.sql import SparkSession
+
+    delta_jars = fetch.jars(settings.cache, "delta")
+    spark_conf = settings.spark
+    warehouse = settings.lake / "_warehouse"
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(spark_conf.master)
+        .config("spark.jars", ",".join(str(j) for j in delta_jars))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.shuffle.partitions", str(spark_conf.shuffle_partitions))
+        .config("spark.default.parallelism", str(spark_conf.shuffle_partitions))
+        .config("spark.driver.memory", spark_conf.driver_memory)
+        .config("spark.ui.enabled", str(spark_conf.ui).lower())
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        .config("spark.sql.adaptive.enabled", "true")
+    )
+    for key, value in spark_conf.extra_conf.items():
+        builder = builder.config(key, value)
+    # the driver's Python must be the project's interpreter, also for workers in local mode
+    os.environ.setdefault("PYSPARK_PYTHON", _python())
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable

@@ -1,0 +1,62 @@
+"""Integration tests run against the real stack: Kafka, Cassandra, Spark + Delta.
+
+The stack is started once per test session (``ucid stack up``'s code path) unless it is already
+up, and stopped at the end only if this session started it. Tests use their own keyspace and topic
+prefix, so they never touch the data of a stack a developer has running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# isolate the tests' schema and topics from a developer's own data on the same servers
+os.environ.setdefault("UCID_CASSANDRA_KEYSPACE", "ucid_it")
+os.environ.setdefault("UCID_KAFKA_TOPIC_PREFIX", "ucid-it.")
+
+from infra import stack as stack_mod  # noqa: E402
+from ucid.log import configure  # noqa: E402
+from ucid.settings import Settings, get_settings  # noqa: E402
+
+
+def _all_answering(settings: Settings) -> bool:
+    return all(s.answering for s in stack_mod.status(settings))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    configure("WARNING")
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Settings]:
+    """The running stack, with the tests' keyspace migrated and topics created."""
+    started_here = not _all_answering(settings)
+    stack_mod.up(settings, report=lambda msg: print(f"[stack] {msg}"))
+    yield settings
+    if started_here and not os.environ.get("UCID_KEEP_STACK"):
+        stack_mod.down(settings, report=lambda msg: print(f"[stack] {msg}"))
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings):
+    """One Spark session for the whole run (UI off, few shuffle partitions)."""
+    from batch.spark import spark_session
+
+    session = spark_session(settings, app_name="ucid-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def tmp_lake(tmp_path: Path) -> Iterator[Path]:
+    """A temp dir per test for Delta tables."""
+    path = tmp_path / "lake"
+    path.mkdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

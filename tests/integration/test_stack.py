@@ -1,0 +1,120 @@
+"""The local stack: independent clients see it; down/up keeps the data; up is idempotent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from infra import cassandra, kafka, proc
+from infra.cql import cluster
+from infra.topics import specs, topic_name
+
+pytestmark = pytest.mark.integration
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def test_cqlsh_lists_keyspace_and_tables(stack):
+    cqlsh = VENV_BIN / "cqlsh"
+    out = subprocess.run(
+        [str(cqlsh), stack.cassandra.host, str(stack.cassandra.port), "-e",
+         f"DESCRIBE KEYSPACE {stack.cassandra.keyspace}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    for table in ("identifiers", "identifiers_by_ucid", "ucids", "ucid_aliases", "profiles",
+                  "events_by_ucid", "identity_changes", "links_by_ucid", "schema_migrations"):
+        assert f"CREATE TABLE {stack.cassandra.keyspace}.{table} (" in out.stdout
+
+
+def test_kcat_lists_topics(stack):
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        if os.environ.get("CI"):
+            pytest.fail("kcat is missing: `make setup` installs it (Debian package kcat)")
+        pytest.skip("kcat not installed (Debian package kcat)")
+    out = subprocess.run([kcat, "-L", "-b", stack.kafka.bootstrap_servers], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    for spec in specs():
+        assert f'topic "{topic_name(stack.kafka, spec.name)}" with {spec.partitions} partitions' in out.stdout
+
+
+def test_up_again_is_harmless(stack):
+    from infra.stack import up
+
+    messages: list[str] = []
+    pids = {m.name: proc.running_pid(m) for m in (kafka.managed(stack), cassandra.managed(stack))}
+    up(stack, messages.append)
+    assert any("kafka already up" in m for m in messages)
+    assert any("cassandra already up" in m for m in messages)
+    assert any("applied nothing new" in m for m in messages)
+    assert {m.name: proc.running_pid(m) for m in (kafka.managed(stack), cassandra.managed(stack))} == pids
+
+
+def _produce(settings, topic: str, value: bytes) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    producer.send(topic, value).get(timeout=30)
+    producer.flush()
+    producer.close()
+
+
+def _consume_all(settings, topic: str) -> list[bytes]:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap_servers,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=5000)
+    values = [m.value for m in consumer]
+    consumer.close()
+    return values
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it is not running)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_down_stops_everything_and_up_brings_back_the_same_data(stack):
+    from infra.stack import down, up
+
+    marker = uuid.uuid4().hex
+    ks = stack.cassandra.keyspace
+    cl = cluster(stack.cassandra)
+    session = cl.connect()
+    session.execute(
+        f"INSERT INTO {ks}.ucids (ucid, status, layer) VALUES (%s, 'live', 'test')", (marker,)
+    )
+    cl.shutdown()
+    topic = topic_name(stack.kafka, "identity-changes")
+    _produce(stack, topic, marker.encode())
+
+    pids = [proc.running_pid(m) for m in (kafka.managed(stack), cassandra.managed(stack))]
+    down(stack, lambda _m: None)
+    for pid in pids:
+        assert pid is None or not _alive(pid), f"pid {pid} still running"
+    assert all(proc.running_pid(m) is None for m in (kafka.managed(stack), cassandra.managed(stack)))
+    assert not kafka.ready(stack) and not cassandra.ready(stack)
+
+    started = time.monotonic()
+    up(stack, lambda _m: None)
+    assert time.monotonic() - started < 300
+
+    cl = cluster(stack.cassandra)
+    row = cl.connect().execute(f"SELECT status FROM {ks}.ucids WHERE ucid = %s", (marker,)).one()
+    cl.shutdown()
+    assert row is not None and row.status == "live"
+    assert marker.encode() in _consume_all(stack, topic)
