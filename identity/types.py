@@ -78,6 +78,7 @@ class IdentifierType:
 # Pragmatic, not RFC 5322: what CRMs accept as an address and mail actually reaches.
 _EMAIL = re.compile(r"^[^\s@\"(),:;<>\[\]\\]+@(?:[\w-]+\.)+[\w-]{2,}$")
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+_PHONE_PUNCT = re.compile(r"[\s().\-/]")
 
 Normalized = tuple[str | None, str | None]
 """``(value, None)`` when accepted, ``(None, reason)`` when invalid."""
@@ -154,8 +155,14 @@ def make_normalizer(spec: IdentifierType, default_region: str | None = None) -> 
     elif spec.kind == "phone":
         region = spec.region or default_region
 
+        @lru_cache(maxsize=1 << 18)
+        def parse(compact: str) -> Normalized:
+            return normalize_phone(compact, region, spec.phone_check)
+
         def fn(raw: str) -> Normalized:
-            return normalize_phone(raw, region, spec.phone_check)
+            # "(415) 555-0132" and "415.555.0132" parse alike: share one cache entry, as parsing
+            # is the costliest step of the whole pipeline
+            return parse(_PHONE_PUNCT.sub("", raw))
 
     else:
         strip = re.compile(spec.strip) if spec.strip else None

@@ -65,8 +65,9 @@ def _needed_columns(source: SourceDefinition) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _read_table(path: Path, source: SourceDefinition, columns: list[str]) -> dict[str, list]:
-    """The needed columns of one file as Python lists (strings where the format allows)."""
+def _read_table(path: Path, source: SourceDefinition, columns: list[str]) -> dict[str, list[str | None]]:
+    """The needed columns of one file as lists of ``str`` / ``None`` (ids typed as numbers in a
+    file are cast to text here, once per column, not per value in Python)."""
     try:
         if source.format == "csv":
             table = pacsv.read_csv(
@@ -81,10 +82,18 @@ def _read_table(path: Path, source: SourceDefinition, columns: list[str]) -> dic
             return _read_jsonl(path, columns)
     except (pa.ArrowInvalid, KeyError) as exc:
         raise LocalReadError(f"{path}: cannot read columns {columns} for source {source.name}: {exc}") from exc
-    return {c: table.column(c).to_pylist() for c in columns}
+    return {c: _text_column(table.column(c)) for c in columns}
 
 
-def _read_jsonl(path: Path, columns: list[str]) -> dict[str, list]:
+def _text_column(column: pa.ChunkedArray) -> list[str | None]:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column.to_pylist()
+    if pa.types.is_integer(column.type):
+        return column.cast(pa.string()).to_pylist()
+    return [_as_text(v) for v in column.to_pylist()]
+
+
+def _read_jsonl(path: Path, columns: list[str]) -> dict[str, list[str | None]]:
     schema = pa.schema([(c, pa.string()) for c in columns])
     try:
         table = pajson.read_json(
@@ -93,7 +102,7 @@ def _read_jsonl(path: Path, columns: list[str]) -> dict[str, list]:
         return {c: table.column(c).to_pylist() for c in columns}
     except pa.ArrowInvalid:
         pass  # mixed JSON types in a column (ids as numbers): parse the slow, tolerant way
-    out: dict[str, list] = {c: [] for c in columns}
+    out: dict[str, list[str | None]] = {c: [] for c in columns}
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
@@ -103,7 +112,7 @@ def _read_jsonl(path: Path, columns: list[str]) -> dict[str, list]:
             except json.JSONDecodeError as exc:
                 raise LocalReadError(f"{path}:{n}: not valid JSON: {exc}") from exc
             for c in columns:
-                out[c].append(row.get(c))
+                out[c].append(_as_text(row.get(c)))
     return out
 
 
@@ -129,22 +138,25 @@ def read_records(
     for source in sources:
         columns = _needed_columns(source)
         mapping = [(c.type, c.column) for c in source.identifiers]
+        types = [t for t, _ in mapping]
+        name = source.name
         for path in source_files(root, source):
             data = _read_table(path, source, columns)
-            stats.files[source.name] += 1
-            ids = data[source.record_id]
-            id_columns = [(t, data[c]) for t, c in mapping]
+            stats.files[name] += 1
+            id_columns = [data[c] for _, c in mapping]
             required = [data[c] for c in source.required if c != source.record_id]
-            for i, raw_id in enumerate(ids):
-                record_id = _as_text(raw_id)
+            skip = {i for col in required for i, v in enumerate(col) if not v}
+            kept = 0
+            for i, (record_id, *values) in enumerate(zip(data[source.record_id], *id_columns)):
                 if not record_id or not record_id.strip():
-                    stats.skipped[(source.name, "no record id")] += 1
+                    stats.skipped[(name, "no record id")] += 1
                     continue
-                if any(_as_text(col[i]) in (None, "") for col in required):
-                    stats.skipped[(source.name, "required column empty")] += 1
+                if skip and i in skip:
+                    stats.skipped[(name, "required column empty")] += 1
                     continue
-                stats.rows[source.name] += 1
-                yield Record(source.name, record_id, tuple((t, _as_text(col[i])) for t, col in id_columns))
+                kept += 1
+                yield Record(name, record_id, tuple(zip(types, values)))
+            stats.rows[name] += kept
             if on_file is not None:
                 on_file(path)
 
