@@ -60,22 +60,27 @@ class State:
     """Assignment state carried from run to run (and mirrored by the serving store).
 
     ``ucid_of`` maps every current identifier to its live UCID; ``first_seen`` is the logical time
-    each identifier was first assigned; ``minted_at`` holds every UCID ever issued; ``aliases``
-    maps merged-away UCIDs to the live UCID they resolve to.
+    each identifier was first assigned; ``minted_at`` holds every UCID ever issued, which is
+    live, an alias (``aliases`` maps it to the live UCID it resolves to) or ``retired``.
     """
 
     ucid_of: dict[Identifier, str] = field(default_factory=dict)
     first_seen: dict[Identifier, int] = field(default_factory=dict)
     minted_at: dict[str, int] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    retired: set[str] = field(default_factory=set)
 
     def live(self) -> set[str]:
+        """UCIDs currently holding identifiers (O(state): for tests and reports)."""
         return set(self.ucid_of.values())
 
     def canonical(self, ucid: str) -> str | None:
-        """The live UCID that ``ucid`` (live or alias) resolves to; ``None`` if retired/unknown."""
+        """The live UCID that ``ucid`` (live or alias) resolves to; ``None`` if retired or never
+        issued. O(1)."""
         target = self.aliases.get(ucid, ucid)
-        return target if target in self.live() else None
+        if target not in self.minted_at or target in self.retired or target in self.aliases:
+            return None
+        return target
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (sorted, so equal states serialize equally)."""
@@ -85,6 +90,7 @@ class State:
             ],
             "minted_at": dict(sorted(self.minted_at.items())),
             "aliases": dict(sorted(self.aliases.items())),
+            "retired": sorted(self.retired),
         }
 
     @classmethod
@@ -96,6 +102,7 @@ class State:
                 state.first_seen[(t, v)] = seen
         state.minted_at = dict(raw.get("minted_at", {}))
         state.aliases = dict(raw.get("aliases", {}))
+        state.retired = set(raw.get("retired", []))
         return state
 
 
@@ -200,15 +207,16 @@ def assign_ucids(
     aliases_of: dict[str, list[str]] = {}
     for alias, target in previous.aliases.items():
         aliases_of.setdefault(target, []).append(alias)
+    retired_now: set[str] = set()
     for x in retired:
         old = (x, *sorted(aliases_of.get(x, [])))
+        retired_now.update(old)
         events.append(ChangeEvent("retire", old, None, "no identifiers left", (), now))
-    retired_set = set(retired)
 
     aliases = {
         alias: redirect.get(target, target)
         for alias, target in previous.aliases.items()
-        if target not in retired_set
+        if alias not in retired_now
     }
     aliases.update(redirect)
     state = State(
@@ -216,5 +224,6 @@ def assign_ucids(
         first_seen={node: prev_seen.get(node, now) for node in cluster_of},
         minted_at={**prev_minted, **new_minted},
         aliases=aliases,
+        retired=previous.retired | retired_now,
     )
     return state, ucid_for, events

@@ -138,6 +138,12 @@ def test_aliases_resolve_to_live_ucids_and_ids_are_never_reused(runs: list[list[
         for alias, target in new.aliases.items():
             assert target in live and alias not in live and alias in new.minted_at
             assert new.canonical(alias) == target
+        # every id ever issued is exactly one of: live, alias, retired
+        aliases, retired = set(new.aliases), new.retired
+        assert not (live & aliases or live & retired or aliases & retired)
+        assert live | aliases | retired == new.minted_at.keys()
+        assert all(new.canonical(u) == u for u in live)
+        assert all(new.canonical(u) is None for u in retired)
         if state is not None:
             # every id ever issued stays issued, with its mint time; fresh ids are really fresh
             assert all(new.minted_at[u] == t for u, t in state.minted_at.items())

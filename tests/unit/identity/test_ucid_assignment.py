@@ -121,6 +121,8 @@ def test_retiring_a_ucid_retires_its_aliases() -> None:
     assert t3.state.aliases == {} and t3.state.live() == set()
     [event] = t3.events
     assert event.kind == "retire" and len(event.old_ids) == 2
+    assert t3.state.retired == set(event.old_ids)
+    assert all(t3.state.canonical(u) is None for u in event.old_ids)
 
 
 def test_a_record_without_identifiers_is_its_own_stable_customer() -> None:
