@@ -79,7 +79,7 @@ def _sessions(rng: random.Random, clock: Clock, d: Device) -> list[tuple[int, Pe
         n = rng.randint(1, 3) if not d.users[0].is_customer else rng.randint(1, 2)
         return [(day, d.users[0]) for day in sorted(rng.randrange(first, clock.days) for _ in range(n))]
     if d.kind == "web":  # some browsing before signing up, on the same browser
-        first = max(0, first - 7)
+        first = max(0, first - nz.PRE_SIGNUP_BROWSING_DAYS)
     return [(day, rng.choice(d.users)) for day in range(first, clock.days) if rng.random() < d.use_prob]
 
 
@@ -88,7 +88,7 @@ def _login_ids(rng: random.Random, p: Person, by_crm_id: float, source: str) -> 
     if p.crm_id and (not p.known_emails or rng.random() < by_crm_id):
         return p.crm_id, None
     if p.known_emails:
-        email = p.known_emails[0] if rng.random() < 0.85 else rng.choice(p.known_emails)
+        email = p.known_emails[0] if rng.random() < nz.LOGIN_PRIMARY_EMAIL_RATE else rng.choice(p.known_emails)
     else:
         email = p.emails[0]
     return None, nz.messy_email(rng, email, source)
@@ -199,7 +199,7 @@ def _contacts(rng: random.Random, out: ChunkOutput, clock: Clock, alloc: Allocat
         reason = rng.choices(_REASONS, weights=_REASON_WEIGHTS)[0]
         crm_id = loyalty_id = email = phone = None
         if chat:
-            if p.crm_id and rng.random() < 0.5:
+            if p.crm_id and rng.random() < nz.CHAT_CRM_ID_RATE:
                 crm_id = nz.messy_agent_id(rng, p.crm_id)
             if rng.random() < nz.CHAT_EMAIL_RATE or crm_id is None:
                 e = p.known_emails[0] if p.known_emails else p.emails[0]
@@ -216,7 +216,9 @@ def _contacts(rng: random.Random, out: ChunkOutput, clock: Clock, alloc: Allocat
                 phone = nz.format_phone(rng, alloc.phone(3 * p.index + 2), "e164")
             else:
                 phone = nz.format_phone(rng, p.mobile, "e164")
-            if p.crm_id and rng.random() < (0.9 if withheld else nz.AGENT_CAPTURES_CRM_ID):
+            if p.crm_id and rng.random() < (
+                nz.WITHHELD_AGENT_CAPTURES_CRM_ID if withheld else nz.AGENT_CAPTURES_CRM_ID
+            ):
                 crm_id = nz.messy_agent_id(rng, p.crm_id)
             duration = rng.randint(45, 1800)
         if p.loyalty_ids and (reason == "loyalty_points" or rng.random() < nz.AGENT_CAPTURES_LOYALTY_ID):
@@ -313,7 +315,7 @@ def _consent_changes(rng: random.Random, out: ChunkOutput, clock: Clock, p: Pers
         category = rng.choice(("marketing_email", "sms", "phone"))
         value = "opt_out" if p.consent[category] == "opt_in" else "opt_in"
         p.consent[category] = value
-        crm_id, email = consent_key(rng, p, rng.random() < 0.3)
+        crm_id, email = consent_key(rng, p, rng.random() < nz.CONSENT_CHANGE_VIA_EMAIL_RATE)
         row = {"consent_id": out.new_id("consents"), "crm_id": crm_id, "email": email,
                "captured_at": clock.at(day, daytime_seconds(rng)),
                "capture_channel": rng.choice(("web", "app", "contact_center")),

@@ -30,7 +30,9 @@ SECOND_EMAIL_RATE = 0.25  # customers with a second e-mail address
 THIRD_EMAIL_RATE = 0.05  # customers with a third e-mail address
 RECYCLED_PHONE_RATE = 0.01  # customers whose old number now belongs to another customer
 RECYCLED_STALE_RECORD_RATE = 0.70  # ...their pre-window records still showing the old number
+RECYCLED_OWNER_UPDATES_CRM = 0.50  # ...who (if no other update) fix the number in CRM in the window
 SHARED_DEVICE_HOUSEHOLD_RATE = 0.05  # multi-person households sharing one computer/tablet
+INITIAL_OPT_IN = {"marketing_email": 0.60, "sms": 0.40, "phone": 0.30}  # opt_in at first capture
 
 # ----------------------------------------------------------------------------------------------
 # source membership and activity
@@ -39,17 +41,22 @@ BILLING_RATE = 0.80  # CRM customers with a billing account
 SECOND_ACCOUNT_RATE = 0.15  # billing customers with a second account (e.g. mobile + fiber)
 BILLING_CRM_REF_MISSING = 0.07  # billing accounts without the crm_id reference (legacy accounts)
 LOYALTY_RATE = 0.40  # CRM customers who are loyalty members
+LOYALTY_EXISTING_RATE = 0.90  # members among pre-window customers enrolled before the window
+LOYALTY_SECOND_EMAIL_RATE = 0.40  # multi-e-mail members enrolled with their second address
+BILLING_OTHER_EMAIL_RATE = 0.20  # billing accounts with the person's last (not first) address
 CONSENT_CAPTURE_RATE = 0.75  # customers with a recorded consent capture (preference center)
 CONSENT_VIA_EMAIL_RATE = 0.20  # consent rows keyed by e-mail instead of crm_id (CRM customers)
 CONSENT_CHANGE_PER_DAY = 0.003  # consent changes per customer and day inside the window
+CONSENT_CHANGE_VIA_EMAIL_RATE = 0.30  # consent changes keyed by e-mail (preference-center link)
 CRM_UPDATE_PER_DAY = 0.002  # CRM update rows (phone/email/address change) per customer and day
-LOYALTY_UPDATE_PER_DAY = 0.0  # (loyalty rows are snapshots at enrolment; points in the row)
 WEB_USER_RATE = 0.55  # customers who browse the web site
 WEB_COOKIES_WEIGHTS = ((1, 60), (2, 30), (3, 10))  # cookies (browsers/devices) per web user
 WEB_VISIT_PROB = (0.02, 0.15)  # per-cookie daily visit probability, uniform in this range
 WEB_NEVER_LOGIN_COOKIE_RATE = 0.06  # customer cookies that never log in (1-2 short visits only)
 WEB_SESSION_LOGIN_RATE = 0.55  # sessions of a logging-in cookie that start with a login
 WEB_LOGIN_BY_CRM_ID = 0.60  # logins revealing the crm_id (else the e-mail) for CRM customers
+LOGIN_PRIMARY_EMAIL_RATE = 0.85  # e-mail logins with the person's first known address
+PRE_SIGNUP_BROWSING_DAYS = 7  # a new customer's browser may visit up to this many days before signup
 APP_USER_RATE = 0.30  # customers who use the mobile app
 APP_SECOND_DEVICE_RATE = 0.15  # app users with a second device
 APP_USE_PROB = (0.02, 0.20)  # per-device daily use probability, uniform in this range
@@ -72,7 +79,12 @@ EMAIL_UNSUBSCRIBE_RATE = 0.003  # opens followed by an unsubscribe (also a conse
 # mess: duplicates, junk, missing values, formatting, typos
 # ----------------------------------------------------------------------------------------------
 CRM_DUPLICATE_RATE = 0.025  # CRM customers registered twice (second crm_id, same person)
+CRM_DUPLICATE_SAME_EMAIL = 0.50  # ...the duplicate row has the same first e-mail
+CRM_DUPLICATE_OTHER_EMAIL = 0.20  # ...or the person's last e-mail (else no e-mail at all)
+CRM_DUPLICATE_SAME_PHONE = 0.60  # ...the duplicate row has the contact phone (else none)
+CRM_DUPLICATE_NAME_TYPO = 0.30  # ...an extra typo in the duplicate's first name
 LOYALTY_DUPLICATE_RATE = 0.02  # loyalty members enrolled twice (second loyalty_id)
+LOYALTY_DUPLICATE_OTHER_EMAIL = 0.50  # ...the second membership with the person's last e-mail
 EVENT_DUPLICATE_RATE = 0.005  # web/app/e-mail events delivered twice (new event id, same content)
 NAME_TYPO_RATE = {"crm": 0.015, "billing": 0.03, "loyalty": 0.03}  # per name field
 NAME_CASE_RATE = 0.05  # name fields in UPPER or lower case
@@ -95,7 +107,9 @@ PHONE_FORMAT_MESS_RATE = 0.25  # phones written in a random format instead of th
 CALL_FROM_LANDLINE_RATE = 0.10  # calls from the household landline (when there is one)
 CALL_FROM_OTHER_NUMBER_RATE = 0.05  # calls from a number seen nowhere else (work, a friend)
 CALL_WITHHELD_RATE = 0.05  # calls with a withheld caller id (junk value or empty)
-AGENT_CAPTURES_CRM_ID = 0.65  # interactions where the agent recorded the crm_id
+AGENT_CAPTURES_CRM_ID = 0.65  # voice calls where the agent recorded the crm_id
+WITHHELD_AGENT_CAPTURES_CRM_ID = 0.90  # ...when the caller id was withheld
+CHAT_CRM_ID_RATE = 0.50  # chats of CRM customers carrying the crm_id (logged-in chat)
 AGENT_CAPTURES_LOYALTY_ID = 0.50  # loyalty members' interactions with the loyalty number
 AGENT_ID_FORMAT_MESS_RATE = 0.03  # agent-typed ids in lower case / with spaces
 CHAT_EMAIL_RATE = 0.80  # chats carrying the customer's e-mail

@@ -160,8 +160,7 @@ def new_customer(rng: random.Random, alloc: Allocator, clock: Clock, index: int)
         p.crm_id = alloc.crm_id(index)
         if rng.random() < nz.CRM_DUPLICATE_RATE:
             p.dup_crm_id = alloc.crm_id(Allocator.CRM_DUPLICATE_OFFSET + index)
-    cats = {"marketing_email": 0.60, "sms": 0.40, "phone": 0.30}
-    p.consent = {c: ("opt_in" if rng.random() < r else "opt_out") for c, r in cats.items()}
+    p.consent = {c: ("opt_in" if rng.random() < r else "opt_out") for c, r in nz.INITIAL_OPT_IN.items()}
     p.consent_captured = rng.random() < nz.CONSENT_CAPTURE_RATE
     if segment == "newsletter":  # a newsletter subscription is an e-mail opt-in
         p.consent_captured = True

@@ -135,15 +135,17 @@ def _crm(rng: random.Random, out: ChunkOutput, clock: Clock, p: Person) -> None:
 
     if p.dup_crm_id:  # the same person registered a second time (another store, another channel)
         r = rng.random()
-        email = p.emails[0] if r < 0.5 else (p.emails[-1] if r < 0.7 else None)
+        email = p.emails[0] if r < nz.CRM_DUPLICATE_SAME_EMAIL else (
+            p.emails[-1] if r < nz.CRM_DUPLICATE_SAME_EMAIL + nz.CRM_DUPLICATE_OTHER_EMAIL else None
+        )
+        phone = p.contact_phone() if rng.random() < nz.CRM_DUPLICATE_SAME_PHONE else None
         dup = _crm_row(rng, out, p, p.dup_crm_id, change_type="insert", updated_ms=updated,
-                       email=email, alt_email=None,
-                       phone=p.contact_phone() if rng.random() < 0.6 else None, typo_boost=0.3)
+                       email=email, alt_email=None, phone=phone, typo_boost=nz.CRM_DUPLICATE_NAME_TYPO)
         out.add("crm", day, dup, p)
 
     update_days = _days_with_event(rng, max(day + 1, 1), clock.days, nz.CRM_UPDATE_PER_DAY)
     if p.old_phone and existing and row["phone"] and not update_days and clock.days > 1:
-        update_days = [rng.randrange(1, clock.days)] if rng.random() < 0.5 else []
+        update_days = [rng.randrange(1, clock.days)] if rng.random() < nz.RECYCLED_OWNER_UPDATES_CRM else []
     for upd_day in update_days[:1]:
         ms = clock.at(upd_day, 9 * 3600 + rng.random() * 10 * 3600)
         kind = rng.random()
@@ -179,7 +181,7 @@ def _billing(rng: random.Random, out: ChunkOutput, clock: Clock, alloc: Allocato
     miss = nz.MISSING_RATE["billing"]
     first, last = nz.messy_name(rng, p.first, "billing"), nz.messy_name(rng, p.last, "billing")
     holder = f"{last.upper()}, {first.upper()}" if rng.random() < nz.BILLING_LAST_FIRST_RATE else f"{first} {last}"
-    email = p.emails[0] if rng.random() < 0.8 else p.emails[-1]
+    email = p.emails[-1] if rng.random() < nz.BILLING_OTHER_EMAIL_RATE else p.emails[0]
     status = "active" if rng.random() < 0.93 else rng.choice(("suspended", "closed"))
     row = {
         "billing_account": alloc.billing_account(2 * p.index + k),
@@ -209,7 +211,7 @@ def _billing(rng: random.Random, out: ChunkOutput, clock: Clock, alloc: Allocato
 # loyalty
 # ------------------------------------------------------------------------------------------------
 def _loyalty(rng: random.Random, out: ChunkOutput, clock: Clock, alloc: Allocator, p: Person) -> None:
-    existing = p.since_ms < clock.start_ms and rng.random() < 0.9
+    existing = p.since_ms < clock.start_ms and rng.random() < nz.LOYALTY_EXISTING_RATE
     if existing:
         enrolled = rng.randint(p.since_ms, clock.start_ms - 1)
         day = 0
@@ -220,8 +222,8 @@ def _loyalty(rng: random.Random, out: ChunkOutput, clock: Clock, alloc: Allocato
     for k in range(n):
         p.loyalty_ids.append(alloc.loyalty_id(2 * p.index + k))
         miss = nz.MISSING_RATE["loyalty"]
-        email = p.emails[1] if len(p.emails) > 1 and rng.random() < 0.4 else p.emails[0]
-        if k == 1 and rng.random() < 0.5:
+        email = p.emails[1] if len(p.emails) > 1 and rng.random() < nz.LOYALTY_SECOND_EMAIL_RATE else p.emails[0]
+        if k == 1 and rng.random() < nz.LOYALTY_DUPLICATE_OTHER_EMAIL:
             email = p.emails[-1]
         tier = rng.choices(_TIERS, weights=_TIER_WEIGHTS)[0]
         row = {
