@@ -27,6 +27,9 @@ def generate(
         None, "--stream", help="also write every event as ONE time-ordered JSON-lines file here", dir_okay=False
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace data generated earlier in --out"),
+    workers: int = typer.Option(
+        0, "--workers", "-w", min=0, help="worker processes (0 = auto: 1 below 40,000 customers, else min(4, CPUs)); output does not depend on it"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
 ) -> None:
     """Generate customers, their records in eight sources, the truth and (optionally) a stream."""
@@ -36,6 +39,7 @@ def generate(
 
     from ucid.generate import GenerateConfig, GenerateError, generate_dataset
     from ucid.generate.noise import CHUNK_SIZE
+    from ucid.generate.runner import default_workers
 
     console = Console(stderr=True, quiet=quiet)
     config = GenerateConfig(customers=customers, seed=seed, out=out, days=days, start=_parse_date(start_date),
@@ -46,7 +50,8 @@ def generate(
     try:
         with Progress(*columns, console=console, disable=quiet) as bar:
             task = bar.add_task("chunks", total=-(-customers // CHUNK_SIZE))
-            summary = generate_dataset(config, on_chunk=lambda done, total: bar.update(task, completed=done))
+            summary = generate_dataset(config, on_chunk=lambda done, total: bar.update(task, completed=done),
+                                       workers=workers or default_workers(customers))
     except GenerateError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc

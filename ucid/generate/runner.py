@@ -1,24 +1,31 @@
-"""Orchestration: chunks of people -> profile and event rows -> files, truth, stream, manifest."""
+"""Orchestration: chunks of people -> profile and event rows -> files, truth, stream, manifest.
+
+Chunks are independent (each has its own random source), so worker processes generate and render
+them while the main process appends them to the files strictly in chunk order.
+"""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import shutil
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from ucid.generate import noise as nz
 from ucid.generate.emit import ChunkOutput
-from ucid.generate.events import campaign_schedule, emit_events
+from ucid.generate.events import Campaign, campaign_schedule, emit_events
 from ucid.generate.ids import Allocator, Clock, chunk_rng, email_space_for
 from ucid.generate.people import build_chunk
 from ucid.generate.profiles import emit_profiles
 from ucid.generate.schema import SOURCES
-from ucid.generate.stream import StreamSpooler
-from ucid.generate.writers import TRUTH_DIR, DatasetWriter
+from ucid.generate.stream import merge_runs, spool_runs
+from ucid.generate.writers import TRUTH_DIR, DatasetWriter, Payload, render_payloads, render_truth
 
 MANIFEST = "manifest.json"
 STREAM_TMP = ".stream-runs"
@@ -88,51 +95,121 @@ def _prepare_out(config: GenerateConfig) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+@dataclass
+class RenderedChunk:
+    """Everything one chunk contributes, ready to append (built in a worker process)."""
+
+    chunk: int
+    payloads: list[Payload]
+    truth: str
+    stream_events: int
+    customers: int
+    visitors: int
+    records: Counter[str]
+    persons_hist: Counter[int]
+    customers_hist: Counter[int]
+
+
+_CONTEXT: dict[tuple[object, ...], tuple[Clock, Allocator, list[Campaign]]] = {}
+
+
+def _context(config: GenerateConfig) -> tuple[Clock, Allocator, list[Campaign]]:
+    key = (config.seed, config.customers, config.days, config.start)
+    if key not in _CONTEXT:
+        clock = Clock(config.start, config.days)
+        _CONTEXT.clear()
+        _CONTEXT[key] = (clock, Allocator(config.seed, email_space_for(config.customers)),
+                         campaign_schedule(config.seed, clock))
+    return _CONTEXT[key]
+
+
+def render_chunk(config: GenerateConfig, c: int) -> RenderedChunk:
+    """Generate chunk ``c`` and render it to payloads; a pure function of (config, c)."""
+    clock, alloc, campaigns = _context(config)
+    size = min(nz.CHUNK_SIZE, config.customers - c * nz.CHUNK_SIZE)
+    rng = chunk_rng(config.seed, c)
+    chunk = build_chunk(rng, alloc, clock, c, size)
+    output = ChunkOutput(c, clock, with_stream=config.stream is not None)
+    emit_profiles(rng, output, clock, alloc, chunk)
+    emit_events(rng, output, clock, alloc, chunk, campaigns)
+    records = Counter({source: sum(len(r) for r in by_day.values()) for source, by_day in output.rows.items()})
+    customers_hist = Counter(len(p.sources) for p in chunk.customers)
+    persons_hist = customers_hist + Counter(len(v.sources) for v in chunk.visitors)
+    stream_events = spool_runs(output, config.out / STREAM_TMP) if config.stream else 0
+    return RenderedChunk(c, render_payloads(output), render_truth(output), stream_events,
+                         len(chunk.customers), len(chunk.visitors), records, persons_hist, customers_hist)
+
+
+def _init_worker(chunk_size: int, chunks_per_part: int) -> None:
+    """Workers use the chunk geometry of the main process (tests shrink it)."""
+    nz.CHUNK_SIZE = chunk_size
+    nz.CHUNKS_PER_PART = chunks_per_part
+
+
+def _rendered_in_order(config: GenerateConfig, n_chunks: int, workers: int) -> Iterator[RenderedChunk]:
+    """Rendered chunks in chunk order; at most ``workers + 1`` chunks in flight (bounded memory)."""
+    if workers <= 1 or n_chunks <= 1:
+        for c in range(n_chunks):
+            yield render_chunk(config, c)
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent (progress bar)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(nz.CHUNK_SIZE, nz.CHUNKS_PER_PART)) as pool:
+        pending: deque[Future[RenderedChunk]] = deque()
+        submitted = 0
+        try:
+            while submitted < n_chunks or pending:
+                while submitted < n_chunks and len(pending) <= workers:
+                    pending.append(pool.submit(render_chunk, config, submitted))
+                    submitted += 1
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+
+def default_workers(customers: int) -> int:
+    """One process for small runs (spawning workers costs seconds), else up to 4 CPUs."""
+    if customers < 8 * nz.CHUNK_SIZE:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def generate_dataset(
-    config: GenerateConfig, on_chunk: Callable[[int, int], None] | None = None
+    config: GenerateConfig,
+    on_chunk: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> Summary:
     """Generate the whole data set; a pure function of (seed, customers, days, start).
 
-    ``on_chunk(done, total)`` is called after every chunk (for a progress bar).
+    Chunks are generated by ``workers`` processes and written in chunk order, so the output does
+    not depend on ``workers``. ``on_chunk(done, total)`` is called after every chunk.
     """
     if config.customers < 1:
         raise GenerateError("--customers must be at least 1")
     if config.days < 1:
         raise GenerateError("--days must be at least 1")
     _prepare_out(config)
-    clock = Clock(config.start, config.days)
-    alloc = Allocator(config.seed, email_space_for(config.customers))
-    campaigns = campaign_schedule(config.seed, clock)
+    clock, _, campaigns = _context(config)
     writer = DatasetWriter(config.out, clock)
-    spooler = StreamSpooler(config.out / STREAM_TMP) if config.stream else None
     summary = Summary()
     n_chunks = -(-config.customers // nz.CHUNK_SIZE)
     try:
-        for c in range(n_chunks):
-            size = min(nz.CHUNK_SIZE, config.customers - c * nz.CHUNK_SIZE)
-            rng = chunk_rng(config.seed, c)
-            chunk = build_chunk(rng, alloc, clock, c, size)
-            output = ChunkOutput(c, clock, with_stream=spooler is not None)
-            emit_profiles(rng, output, clock, alloc, chunk)
-            emit_events(rng, output, clock, alloc, chunk, campaigns)
-            writer.write(output)
-            if spooler:
-                spooler.add(output)
-            summary.customers += len(chunk.customers)
-            summary.visitors += len(chunk.visitors)
-            for source, by_day in output.rows.items():
-                summary.records[source] += sum(len(rows) for rows in by_day.values())
-            for p in chunk.customers:
-                summary.customers_by_source_count[len(p.sources)] += 1
-                summary.persons_by_source_count[len(p.sources)] += 1
-            for v in chunk.visitors:
-                summary.persons_by_source_count[len(v.sources)] += 1
+        for r in _rendered_in_order(config, n_chunks, workers):
+            writer.write(r.chunk, r.payloads, r.truth)
+            summary.customers += r.customers
+            summary.visitors += r.visitors
+            summary.records.update(r.records)
+            summary.persons_by_source_count.update(r.persons_hist)
+            summary.customers_by_source_count.update(r.customers_hist)
+            summary.stream_events += r.stream_events
             if on_chunk:
-                on_chunk(c + 1, n_chunks)
+                on_chunk(r.chunk + 1, n_chunks)
     finally:
         writer.close()
-    if spooler and config.stream:
-        summary.stream_events = spooler.merge_into(config.stream)
+    if config.stream:
+        merged = merge_runs(config.out / STREAM_TMP, config.stream)
+        assert merged == summary.stream_events, (merged, summary.stream_events)
     summary.files = len(writer.files)
     manifest = {
         "generator": "ucid generate",

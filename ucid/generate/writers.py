@@ -1,13 +1,17 @@
-"""Streaming writers: each chunk is appended to ``DIR/<source>/<day>/part-<n>.<ext>`` at once.
+"""Rendering a chunk into file payloads, and appending payloads to the data set's files.
 
-CSV and JSON-lines files are opened in append mode for each chunk; Parquet files stay open (one
-``ParquetWriter`` per source and day) for the chunks of one part and get one row group per chunk.
-A part holds ``CHUNKS_PER_PART`` chunks, so the number of files stays small at any size.
+``render_chunk_payloads`` turns a chunk's rows into one payload per (source, day): CSV / JSON-lines
+text (no header) or an Arrow table. It runs in the worker that generated the chunk. The
+``DatasetWriter`` (main process, chunks in order) appends payloads to
+``DIR/<source>/<day>/part-<n>.<ext>``: text files are opened in append mode per chunk, Parquet
+files stay open (one ``ParquetWriter`` per source and day) for the chunks of one part and get one
+row group per chunk. A part holds ``CHUNKS_PER_PART`` chunks, so the file count stays small.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import resource
 from pathlib import Path
@@ -16,28 +20,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ucid.generate import noise as nz
 from ucid.generate.emit import ChunkOutput, Row
 from ucid.generate.ids import Clock
-from ucid.generate import noise as nz
 from ucid.generate.schema import SOURCES, SourceSpec
 
 TRUTH_DIR = "truth"
 TRUTH_FILE = "truth.csv"
 TRUTH_HEADER = ("source", "record_id", "person_id")
 
+Payload = tuple[str, int, "str | pa.Table"]  # (source, day, text or table)
 
 _TEXT_TIME = {"iso": Clock.iso, "sql": Clock.sql, "date": Clock.date}
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _text_values(spec: SourceSpec, row: Row) -> list[Any]:
-    values = [row.get(col) for col in spec.columns]
-    for i, fmt in _time_positions(spec):
-        if values[i] is not None:
-            values[i] = fmt(values[i])
-    return values
-
-
 _POSITIONS: dict[str, list[tuple[int, Any]]] = {}
 
 
@@ -49,8 +44,61 @@ def _time_positions(spec: SourceSpec) -> list[tuple[int, Any]]:
     return pos
 
 
+def _text_values(spec: SourceSpec, row: Row) -> list[Any]:
+    values = [row.get(col) for col in spec.columns]
+    for i, fmt in _time_positions(spec):
+        if values[i] is not None:
+            values[i] = fmt(values[i])
+    return values
+
+
+def _csv_text(rows: list[list[Any]] | tuple[str, ...], header: bool = False) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if header:
+        w.writerow(rows)
+    else:
+        w.writerows(rows)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def _arrow_table(spec: SourceSpec, rows: list[Row]) -> pa.Table:
+    schema = spec.arrow_schema()
+    arrays = []
+    for f in schema:
+        values = [r.get(f.name) for r in rows]
+        if pa.types.is_date32(f.type):
+            values = [None if v is None else v // Clock.DAY_MS for v in values]
+        arrays.append(pa.array(values, type=f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def render_payloads(output: ChunkOutput) -> list[Payload]:
+    """One payload per (source, day) of the chunk, in a fixed order."""
+    payloads: list[Payload] = []
+    for source, by_day in output.rows.items():
+        spec = SOURCES[source]
+        for day in sorted(by_day):
+            rows = by_day[day]
+            if not rows:
+                continue
+            if spec.format == "csv":
+                payloads.append((source, day, _csv_text([_text_values(spec, r) for r in rows])))
+            elif spec.format == "jsonl":
+                cols = spec.columns
+                text = "".join(_JSON.encode(dict(zip(cols, _text_values(spec, r)))) + "\n" for r in rows)
+                payloads.append((source, day, text))
+            else:
+                payloads.append((source, day, _arrow_table(spec, rows)))
+    return payloads
+
+
+def render_truth(output: ChunkOutput) -> str:
+    return _csv_text(output.truth)  # type: ignore[arg-type]
+
+
 class DatasetWriter:
-    """Writes chunks of rows under ``out`` and the truth file under ``out/truth``."""
+    """Appends rendered chunks (in chunk order) under ``out`` and the truth under ``out/truth``."""
 
     def __init__(self, out: Path, clock: Clock) -> None:
         self.out = out
@@ -61,77 +109,49 @@ class DatasetWriter:
         self.files: set[Path] = set()
         (out / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
         self._truth_path = out / TRUTH_DIR / TRUTH_FILE
-        with self._truth_path.open("w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh, lineterminator="\n").writerow(TRUTH_HEADER)
+        self._truth_path.write_text(_csv_text(TRUTH_HEADER, header=True), encoding="utf-8")
         _allow_open_files(2 * clock.days + 64)
 
     def path(self, source: str, day: int, part: int) -> Path:
         spec = SOURCES[source]
         return self.out / source / self.clock.day_name(day) / f"part-{part:05d}.{spec.extension}"
 
-    def write(self, output: ChunkOutput) -> None:
-        part = output.chunk // nz.CHUNKS_PER_PART
+    def write(self, chunk: int, payloads: list[Payload], truth: str) -> None:
+        part = chunk // nz.CHUNKS_PER_PART
         if part != self._part:
             self._close_parquet()
             self._part = part
-        for source, by_day in output.rows.items():
-            spec = SOURCES[source]
-            for day in sorted(by_day):
-                rows = by_day[day]
-                if not rows:
-                    continue
-                path = self.path(source, day, part)
-                self.files.add(path)
-                if spec.format == "csv":
-                    self._write_csv(spec, path, rows)
-                elif spec.format == "jsonl":
-                    self._write_jsonl(spec, path, rows)
-                else:
-                    self._write_parquet(spec, day, path, rows)
-        with self._truth_path.open("a", newline="", encoding="utf-8") as fh:
-            csv.writer(fh, lineterminator="\n").writerows(output.truth)
+        for source, day, payload in payloads:
+            path = self.path(source, day, part)
+            self.files.add(path)
+            if isinstance(payload, str):
+                self._append_text(SOURCES[source], path, payload)
+            else:
+                self._write_parquet(SOURCES[source], day, path, payload)
+        with self._truth_path.open("a", encoding="utf-8", newline="") as fh:
+            fh.write(truth)
 
     def close(self) -> None:
         self._close_parquet()
 
-    def _write_csv(self, spec: SourceSpec, path: Path, rows: list[Row]) -> None:
+    def _append_text(self, spec: SourceSpec, path: Path, text: str) -> None:
         new = path not in self._started
         if new:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._started.add(path)
-        with path.open("w" if new else "a", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            if new:
-                w.writerow(spec.columns)
-            w.writerows(_text_values(spec, r) for r in rows)
+        with path.open("w" if new else "a", encoding="utf-8", newline="") as fh:
+            if new and spec.format == "csv":
+                fh.write(_csv_text(spec.columns, header=True))
+            fh.write(text)
 
-    def _write_jsonl(self, spec: SourceSpec, path: Path, rows: list[Row]) -> None:
-        new = path not in self._started
-        if new:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._started.add(path)
-        cols = spec.columns
-        with path.open("w" if new else "a", encoding="utf-8") as fh:
-            for r in rows:
-                values = _text_values(spec, r)
-                fh.write(_JSON.encode(dict(zip(cols, values))))
-                fh.write("\n")
-
-    def _write_parquet(self, spec: SourceSpec, day: int, path: Path, rows: list[Row]) -> None:
+    def _write_parquet(self, spec: SourceSpec, day: int, path: Path, table: pa.Table) -> None:
         key = (spec.name, day)
         writer = self._parquet.get(key)
-        schema = spec.arrow_schema()
         if writer is None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = pq.ParquetWriter(path, schema, compression="zstd")
+            writer = pq.ParquetWriter(path, spec.arrow_schema(), compression="zstd")
             self._parquet[key] = writer
-        arrays = []
-        for f in schema:
-            values = [r.get(f.name) for r in rows]
-            if pa.types.is_date32(f.type):
-                values = [None if v is None else v // Clock.DAY_MS for v in values]
-            arrays.append(pa.array(values, type=f.type))
-        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        writer.write_table(table)
 
     def _close_parquet(self) -> None:
         for writer in self._parquet.values():

@@ -66,3 +66,11 @@ def test_refuses_to_mix_with_earlier_output(tmp_path: Path, small_chunks) -> Non
         _run(tmp_path, seed=1, customers=50)
     generate_dataset(GenerateConfig(customers=50, seed=1, out=tmp_path, days=6, overwrite=True))
     assert (tmp_path / "truth" / "truth.csv").exists()
+
+
+def test_output_does_not_depend_on_the_number_of_workers(tmp_path: Path, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    small_chunks(chunk=200, per_part=2)  # 4 chunks over 2 worker processes, 2 parts
+    config = dict(customers=800, seed=21, days=5)
+    generate_dataset(GenerateConfig(out=tmp_path / "one", stream=tmp_path / "one" / "s.jsonl", **config))
+    generate_dataset(GenerateConfig(out=tmp_path / "two", stream=tmp_path / "two" / "s.jsonl", **config), workers=2)
+    assert _digests(tmp_path / "one") == _digests(tmp_path / "two")
