@@ -16,6 +16,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def _setup() -> None:
+    """Configure structured logging from the settings before any sub-command runs."""
+    from ucid.log import configure
+    from ucid.settings import get_settings
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_format)
+
+
 app.add_typer(stack.app, name="stack")
 app.command("settings")(settings_cmd.show)
 app.command("generate")(generate.generate)
