@@ -198,3 +198,24 @@ def test_cli_bad_input_exits_non_zero(tmp_path: Path, cli: typer.Typer) -> None:
     bad_header = _csv(tmp_path / "t2.csv", "source,record_id,person\ncrm,1,P1\n")
     result = CliRunner().invoke(cli, ["--assignments", str(good), "--truth", str(bad_header)])
     assert result.exit_code == 2 and "missing column" in result.output
+
+
+def test_files_duplicate_keys_are_caught_on_both_sides_of_the_truth(tmp_path: Path) -> None:
+    t = _csv(tmp_path / "t.csv", "source,record_id,person_id\ncrm,1,P1\n")
+    twice_known = _csv(tmp_path / "a.csv", "source,record_id,ucid\ncrm,1,U1\ncrm,1,U1\n")
+    twice_unknown = _csv(tmp_path / "b.csv", "source,record_id,ucid\nweb,7,U1\nweb,7,U1\n")
+    for a in (twice_known, twice_unknown):
+        with pytest.raises(EvaluationInputError, match=r":3: duplicate record key"):
+            evaluate_files(a, t)
+    dup_truth = _csv(tmp_path / "t2.csv", "source,record_id,person_id\ncrm,1,P1\ncrm,1,P2\n")
+    with pytest.raises(EvaluationInputError, match=r"t2.csv:3: duplicate"):
+        evaluate_files(twice_unknown, dup_truth)
+
+
+def test_files_and_mappings_agree(tmp_path: Path) -> None:
+    a = _csv(tmp_path / "a.csv", "source,record_id,ucid\ncrm,1,U1\ncrm,2,U1\nweb,9,U1\nweb,8,U3\n")
+    t = _csv(tmp_path / "t.csv", "source,record_id,person_id\ncrm,1,P1\ncrm,2,P1\nweb,9,P2\napp,5,P2\n")
+    from_files = evaluate_files(a, t)
+    assert from_files == evaluate(read_labels(a, "ucid"), read_labels(t, "person_id"))
+    assert from_files.records_missing_from_assignments == 1 and from_files.records_missing_from_truth == 1
+    assert from_files.records == 5
