@@ -6,8 +6,8 @@ applied in one *total order* that does not depend on input order:
 
     (weaker endpoint priority, stronger endpoint priority, -support, a, b)
 
-so links between strong identifiers go first, and among equals the pair seen in more records
-wins. An edge unites two clusters only if the result respects every per-type limit and the
+so links between strong identifiers go first, and among equals the pair seen in more source
+rows wins. An edge unites two clusters only if the result respects every per-type limit and the
 max-cluster-size guard; otherwise it is refused, with its reason, and kept as evidence.
 
 Decomposability (what the Spark batch layer relies on): an edge's decision depends only on the
@@ -19,6 +19,7 @@ restricted to a component is the component's own order. ``tests/unit/identity`` 
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -27,13 +28,21 @@ from identity.rules import Policy
 from identity.types import Identifier
 
 
+EVIDENCE_SAMPLE = 8
+"""Records kept as evidence per edge: the smallest ``(source, record_id)`` ones, so the sample is
+order independent. ``support`` still counts them all. A login cookie can be seen in thousands of
+events; keeping every one would cost memory and explain nothing more."""
+
+
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """All evidence for one identifier pair; ``a < b``; ``evidence`` is sorted (source, record_id)."""
+    """All evidence for one identifier pair; ``a < b``. ``support`` is the number of links (source
+    rows) seen for the pair; ``evidence`` the sorted first :data:`EVIDENCE_SAMPLE` records."""
 
     a: Identifier
     b: Identifier
     evidence: tuple[tuple[str, str], ...]
+    support: int = 1
 
     @property
     def rule(self) -> str:
@@ -158,18 +167,28 @@ class LimitedUnionFind:
 
 def build_edges(links: Iterable[Link]) -> list[Edge]:
     """Collapse links into one :class:`Edge` per unordered identifier pair (self-links dropped)."""
-    evidence: dict[tuple[Identifier, Identifier], set[tuple[str, str]]] = {}
+    support: dict[tuple[Identifier, Identifier], int] = {}
+    sample: dict[tuple[Identifier, Identifier], list[tuple[str, str]]] = {}
     for link in links:
         a, b = link.a, link.b
         if a == b:
             continue
         key = (a, b) if a < b else (b, a)
-        got = evidence.get(key)
+        ev = (link.source, link.record_id)
+        got = sample.get(key)
         if got is None:
-            evidence[key] = {(link.source, link.record_id)}
-        else:
-            got.add((link.source, link.record_id))
-    return [Edge(a, b, tuple(sorted(ev))) for (a, b), ev in evidence.items()]
+            sample[key] = [ev]
+            support[key] = 1
+            continue
+        support[key] += 1
+        if ev in got:
+            continue
+        if len(got) < EVIDENCE_SAMPLE:
+            insort(got, ev)
+        elif ev < got[-1]:
+            got.pop()
+            insort(got, ev)
+    return [Edge(a, b, tuple(ev), support[(a, b)]) for (a, b), ev in sample.items()]
 
 
 def edge_order(edges: Iterable[Edge], policy: Policy) -> list[Edge]:
@@ -178,7 +197,7 @@ def edge_order(edges: Iterable[Edge], policy: Policy) -> list[Edge]:
 
     def key(e: Edge) -> tuple:
         pa, pb = types[e.a[0]].priority, types[e.b[0]].priority
-        return (max(pa, pb), min(pa, pb), -len(e.evidence), e.a, e.b)
+        return (max(pa, pb), min(pa, pb), -e.support, e.a, e.b)
 
     return sorted(edges, key=key)
 

@@ -81,11 +81,11 @@ def normalize_record(record: Record, policy: Policy) -> tuple[NormalizedRecord, 
             raise UnknownTypeError(f"{record.source}: unknown identifier type {type_name!r}")
         if not isinstance(raw, str):
             raw = str(raw)
-        value, kind, why = ctype.verdict(raw)
+        ident, kind, why = ctype.verdict(raw)
         if kind is not None:
             rejections.append(Rejection(type_name, raw, why or kind, kind, record.source, record.record_id))  # type: ignore[arg-type]
-        elif value is not None and ctype.link:
-            kept.add((type_name, value))
+        elif ident is not None and ctype.link:
+            kept.add(ident)
     if len(kept) > 1:
         ordered = tuple(sorted(kept, key=lambda i: (types[i[0]].priority, i)))
     else:

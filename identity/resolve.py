@@ -91,13 +91,19 @@ def resolve(
     state, ucid_for, events = assign_ucids(clustering, previous or State(), now)
     tick("assign", 1)
     cluster_of = clustering.cluster_of
-    assignment = {key: ucid_for[cluster_of[anchor]] for key, anchor in anchors.items()}
+    # reuse the anchors dict for the assignment: one entry per record is the bulk of the memory
+    assignment: dict[tuple[str, str], str] = anchors  # type: ignore[assignment]
+    without_identifiers = 0
+    for key, anchor in anchors.items():
+        if anchor[0] == RECORD_TYPE:
+            without_identifiers += 1
+        assignment[key] = ucid_for[cluster_of[anchor]]
 
     sizes = Counter(cluster_of.values())
     record_sizes = Counter(assignment.values())
     counter.update(
-        records=len(anchors),
-        records_without_identifiers=sum(1 for a in anchors.values() if a[0] == RECORD_TYPE),
+        records=len(assignment),
+        records_without_identifiers=without_identifiers,
         identifiers=sum(1 for n in cluster_of if n[0] != RECORD_TYPE),
         edges=len(clustering.accepted) + len(clustering.refused),
         edges_accepted=len(clustering.accepted),

@@ -208,8 +208,9 @@ class Blocklist:
         return None
 
 
-Verdict = tuple[str | None, str | None, str | None]
-"""``(value, rejection kind, reason)``: value set when accepted, all ``None`` when absent."""
+Verdict = tuple[Identifier | None, str | None, str | None]
+"""``(identifier, rejection kind, reason)``: identifier set when accepted, all ``None`` when
+absent. Cached, so every record holding a value shares one identifier tuple (memory)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,7 @@ class CompiledType:
         why = self.blocklist.reason(value)
         if why:
             return None, "blocked", why
-        return value, None, None
+        return (self.spec.name, value), None, None
 
     def accept(self, raw: str | None) -> tuple[str | None, Rejection | None]:
         """``(value, None)``, ``(None, Rejection)``, or ``(None, None)`` when the value is absent."""
@@ -248,7 +249,7 @@ class CompiledType:
             return None, None
         if not isinstance(raw, str):
             raw = str(raw)  # ids read from typed files (ints); the normalizer decides validity
-        value, kind, why = self.verdict(raw)
+        ident, kind, why = self.verdict(raw)
         if kind is None:
-            return value, None
+            return (ident[1] if ident else None), None
         return None, Rejection(self.spec.name, raw, why or kind, kind)  # type: ignore[arg-type]

@@ -186,7 +186,8 @@ def write_assignment(path: Path, assignment: dict[tuple[str, str], str]) -> int:
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(ASSIGNMENT_HEADER)
-        writer.writerows((s, r, u) for (s, r), u in sorted(assignment.items()))
+        # sorting the keys only (not (key, value) pairs) keeps the peak memory down
+        writer.writerows((key[0], key[1], assignment[key]) for key in sorted(assignment))
     tmp.replace(path)  # never leave a half-written assignment behind
     return len(assignment)
 
