@@ -15,20 +15,21 @@ def resolve(
         exists=True, file_okay=False, dir_okay=True, readable=True,
     ),
     out: Path = typer.Option(..., "--out", help="assignment CSV to write: source,record_id,ucid"),
-    rules: Path | None = typer.Option(None, "--rules", help="match rules YAML [default: CONF_DIR/rules.yaml]"),
+    rules: Path | None = typer.Option(None, "--rules", help="match rules YAML (default: CONF_DIR/rules.yaml)"),
     sources: Path | None = typer.Option(
-        None, "--sources", help="folder of source definitions *.yaml [default: CONF_DIR/sources]"
+        None, "--sources", help="folder of source definitions *.yaml (default: CONF_DIR/sources)"
     ),
     state: Path | None = typer.Option(
         None, "--state", help="JSON state of a previous run (read if present, then rewritten): keeps UCIDs stable"
     ),
     now: int | None = typer.Option(
-        None, "--now", help="logical time of this run stored as minted_at [default: current epoch seconds]"
+        None, "--now", help="logical time of this run stored as minted_at (default: current epoch seconds)"
     ),
     region: str | None = typer.Option(None, "--region", help="default phone region, overriding the rules file"),
 ) -> None:
     """Resolve every record of a local data set to a stable unique customer id."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -52,7 +53,7 @@ def resolve(
         policy = load_policy(rules_path, default_region=region)
         definitions = load_sources(sources_path, known_types=set(policy.types))
     except (RulesError, SourceDefinitionError) as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     previous = load_state(state) if state else None
     # the clock is read here, at the edge; the identity core only ever sees this number
@@ -84,7 +85,7 @@ def resolve(
         try:
             result, read_stats = resolve_local(local, definitions, policy, previous, run_time, on_file, on_progress)
         except LocalReadError as exc:
-            console.print(f"[red]read error:[/red] {exc}")
+            console.print(f"[red]read error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from exc
     rows = write_assignment(out, result.assignment)
     if state:
@@ -100,7 +101,7 @@ def resolve(
         table.add_row(f"skipped {source}: {reason}", f"{n:,}")
     by_reason = Counter((rej.type, rej.kind, rej.reason) for rej in result.rejections)
     for (type_name, kind, reason), n in sorted(by_reason.items()):
-        table.add_row(f"{kind} {type_name}: {reason}", f"{n:,}")
+        table.add_row(escape(f"{kind} {type_name}: {reason}"), f"{n:,}")
     refused = Counter(f"{r.edge.rule} ({r.reason.split(':')[0]})" for r in result.refused)
     for key, n in sorted(refused.items()):
         table.add_row(f"refused {key}", f"{n:,}")
