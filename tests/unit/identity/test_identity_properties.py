@@ -153,6 +153,28 @@ def test_aliases_resolve_to_live_ucids_and_ids_are_never_reused(runs: list[list[
         state = new
 
 
+@settings(deadline=None, max_examples=100)
+@given(st.lists(record_sets(max_size=15), min_size=2, max_size=4), POLICIES)
+def test_every_change_of_ucid_is_a_recorded_event(runs: list[list[Record]], policy) -> None:
+    prev = resolve(runs[0], policy, now=1).state
+    for now, records in enumerate(runs[1:], start=2):
+        res = resolve(records, policy, prev, now=now)
+        new = res.state
+        merged = {(u, e.new_id) for e in res.events if e.kind == "merge" for u in e.old_ids if u != e.new_id}
+        split = {(e.old_ids[0], e.new_id) for e in res.events if e.kind == "split"}
+        retired = {u for e in res.events if e.kind == "retire" for u in e.old_ids}
+        assert {(a, t) for a, t in new.aliases.items() if a not in prev.aliases} == merged
+        assert new.retired - prev.retired == retired
+        for identifier, ucid in new.ucid_of.items():
+            old = prev.ucid_of.get(identifier)
+            if old is not None and new.canonical(old) != ucid:
+                assert (old, ucid) in split, (identifier, old, ucid)
+        for e in res.events:
+            if e.kind == "merge":  # the evidence chain really connects the merged customers
+                assert e.evidence and e.rule
+        prev = new
+
+
 @settings(deadline=None, max_examples=200)
 @given(record_sets(max_size=40), POLICIES, st.randoms(use_true_random=False))
 def test_decomposability_whole_graph_equals_union_of_components(
