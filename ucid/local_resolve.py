@@ -88,8 +88,8 @@ def _read_table(path: Path, source: SourceDefinition, columns: list[str]) -> dic
 def _text_column(column: pa.ChunkedArray) -> list[str | None]:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return column.to_pylist()
-    if pa.types.is_integer(column.type):
-        return column.cast(pa.string()).to_pylist()
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_temporal(column.type):
+        return column.cast(pa.string()).to_pylist()  # 12.0 -> "12"; timestamps -> ISO text
     return [_as_text(v) for v in column.to_pylist()]
 
 
