@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     data_dir: Path | None = Field(None, description="server data (Kafka, Cassandra); default HOME/data")
     log_dir: Path | None = Field(None, description="server and job logs; default HOME/logs")
     lake_dir: Path | None = Field(None, description="Delta Lake tables; default HOME/lake")
+    landing_dir: Path | None = Field(
+        None, description="landing zone the batch layer ingests (source folders); default HOME/landing"
+    )
     conf_dir: Path = Field(REPO_ROOT / "conf", description="rules and source definitions")
     log_format: Literal["console", "json"] = Field("console", description="structured log output")
     log_level: str = Field("INFO", description="log level")
@@ -128,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def lake(self) -> Path:
         return self.lake_dir or self.home / "lake"
+
+    @property
+    def landing(self) -> Path:
+        return self.landing_dir or self.home / "landing"
 
     @property
     def run_dir(self) -> Path:
