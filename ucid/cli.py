@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ucid.commands import evaluate, generate, resolve, settings_cmd, stack
+from ucid.commands import evaluate, generate, keys, resolve, serve, settings_cmd, stack
 
 app = typer.Typer(
     name="ucid",
@@ -33,6 +33,8 @@ app.command("settings")(settings_cmd.show)
 app.command("generate")(generate.generate)
 app.command("resolve")(resolve.resolve)
 app.command("evaluate")(evaluate.evaluate)
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,141 @@
+"""The FastAPI application: ``create_app()`` builds it, its lifespan opens the one Cassandra
+session. Nothing connects at import time.
+
+Errors are answered as :class:`serving.models.Problem` JSON: 401 / 403 auth, 404 unknown
+customer, 422 bad input (never a 500), 503 with ``Retry-After`` when Cassandra is unavailable.
+An unexpected exception is logged with its traceback and answered as a 500 Problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from identity.rules import Policy, load_policy
+from serving.errors import ApiError
+from serving.keys import KeyCache
+from serving.metrics import STORE_ERRORS, MetricsMiddleware
+from serving.models import API_VERSION
+from serving.routes import explain, ops, profiles, resolve
+from serving.settings import ServingSettings
+from serving.state import AppState
+from serving.store import Store, StoreUnavailable
+from ucid.log import configure, get_logger
+from ucid.settings import CassandraSettings, get_settings
+
+log = get_logger("serving.app")
+
+DESCRIPTION = """\
+Channel systems ask ucid "who is this, and what do we know about them?".
+
+* **resolve** an identifier (type, value) to its unique customer id (UCID), one or many at once;
+* read the **360 profile** (the rationalized customer document) by UCID or by any identifier;
+* **explain** why two identifiers are the same customer.
+
+Answers combine the batch view with the speed layer's newer writes. Every `/v1` call needs an
+API key (`X-API-Key` header) with the call's scope: `resolve`, `profile:read` or `explain`.
+Errors are JSON `{"error", "detail"}`: 401, 403, 404, 422, and 503 with `Retry-After`.
+"""
+
+
+async def _connect(state: AppState) -> bool:
+    loop = asyncio.get_running_loop()
+    try:
+        store = await loop.run_in_executor(None, Store.connect, state.cassandra, state.serving)
+        state.schema_version = await store.schema_version()
+    except StoreUnavailable as exc:
+        state.connect_error = str(exc)
+        log.warning("cassandra not reachable yet", error=str(exc),
+                    retry_in_s=state.serving.reconnect_interval_s)
+        return False
+    state.store, state.connect_error = store, None
+    return True
+
+
+async def _keep_connecting(state: AppState) -> None:
+    while not await _connect(state):
+        await asyncio.sleep(state.serving.reconnect_interval_s)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    """Open the Cassandra session once per process; if Cassandra is down, keep trying in the
+    background while the API answers 503 (``/health`` stays 200, ``/ready`` 503)."""
+    state: AppState = app.state.ucid
+    task = None
+    injected = state.store is not None
+    if not injected and not await _connect(state):
+        task = asyncio.create_task(_keep_connecting(state))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+        if state.store is not None and not injected:
+            await asyncio.get_running_loop().run_in_executor(None, state.store.close)
+            state.store = None
+
+
+def _problem(status: int, code: str, detail, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": jsonable_encoder(detail)}, status_code=status, headers=headers)
+
+
+def _install_handlers(app: FastAPI, serving: ServingSettings) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _problem(exc.status, exc.code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return _problem(422, "invalid_request", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _problem(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        STORE_ERRORS.labels(type(exc.__cause__).__name__ if exc.__cause__ else "unavailable").inc()
+        log.warning("cassandra unavailable", path=request.url.path, error=str(exc))
+        retry = serving.retry_after_s
+        return _problem(503, "unavailable", f"Cassandra did not answer; retry in {retry} s",
+                        {"Retry-After": str(retry)})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", path=request.url.path)
+        return _problem(500, "internal_error", "unexpected server error (logged)")
+
+
+def create_app(
+    serving: ServingSettings | None = None,
+    cassandra: CassandraSettings | None = None,
+    policy: Policy | None = None,
+    store: Store | None = None,
+) -> FastAPI:
+    """The API, configured from settings (or the given objects; ``store`` skips connecting)."""
+    settings = get_settings()
+    configure(settings.log_level, settings.log_format)
+    serving = serving or ServingSettings()
+    cassandra = cassandra or settings.cassandra
+    policy = policy or load_policy(settings.conf_dir / "rules.yaml")
+    app = FastAPI(
+        title="ucid serving API",
+        version=f"1.0.0 ({API_VERSION})",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ucid = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store)
+    _install_handlers(app, serving)
+    for module in (resolve, profiles, explain, ops):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware)
+    return app

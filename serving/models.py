@@ -1,0 +1,184 @@
+"""Request and response models of the API (separate from the Cassandra rows they are built from).
+
+The 360 document keeps the seed's rationalized customer shape: ``_id``, ``platformHeader``,
+``identity``, ``profile``, ``events``, plus ``consents``, ``preferences`` and ``traits``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+UCID_PATTERN = r"^U[0-9A-HJKMNP-TV-Z]{20}$"
+API_VERSION = "v1"
+DOCUMENT_SCHEMA = "ucid.customer/1"
+
+
+class Problem(BaseModel):
+    """Every error answer: a stable ``error`` code and a human ``detail``."""
+
+    error: str = Field(examples=["not_found"])
+    detail: str | list | dict = Field(examples=["no customer holds email:jane@example.com"])
+
+
+class IdentifierIn(BaseModel):
+    """One identifier as a channel system knows it; ``value`` is normalized by the server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=64, examples=["email"])
+    value: str = Field(min_length=1, max_length=512, examples=["Jane.Doe@Example.com"])
+
+
+class Resolution(BaseModel):
+    """Where an identifier leads. ``merged`` is true when the UCID it was assigned to has been
+    merged away; ``merged_from`` is the alias chain walked (first = the UCID it pointed at)."""
+
+    type: str
+    value: str = Field(description="normalized value the lookup used")
+    ucid: str = Field(description="the live UCID")
+    merged: bool
+    merged_from: list[str] = Field(default_factory=list)
+    source: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    layer: str | None = Field(None, description="layer that wrote the identifier row: batch or speed")
+
+
+class BatchResolveIn(BaseModel):
+    """Up to ``UCID_SERVING_BATCH_MAX`` identifiers (100 by default) in one call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    identifiers: list[IdentifierIn] = Field(min_length=1, max_length=1000)
+
+
+class BatchItem(BaseModel):
+    """One answer of a batch, in request order: ``found`` (with ``resolution``), ``not_found``,
+    or ``invalid`` (with ``detail``)."""
+
+    type: str
+    value: str = Field(description="the value as sent")
+    status: Literal["found", "not_found", "invalid"]
+    resolution: Resolution | None = None
+    detail: str | None = None
+
+
+class BatchResolveOut(BaseModel):
+    results: list[BatchItem]
+    found: int
+    not_found: int
+    invalid: int
+
+
+class IdentityEntry(BaseModel):
+    value: str
+    source: str | None = None
+    firstSeen: datetime | None = None
+    lastSeen: datetime | None = None
+
+
+class CustomerId(BaseModel):
+    ucid: str
+    requested: str = Field(description="the UCID or identifier the call named")
+    merged: bool = Field(description="the requested UCID was merged into `ucid`")
+    mergedFrom: list[str] = Field(default_factory=list)
+
+
+class Freshness(BaseModel):
+    batchSnapshot: datetime | None = Field(None, description="snapshot time of the batch view used")
+    speedUpdatesApplied: int = Field(description="speed-layer updates newer than the snapshot merged in")
+    speedUpdatedAt: datetime | None = Field(None, description="time of the newest speed update merged in")
+    speedLayerAvailable: bool = Field(description="the speed layer's profile_updates table was read")
+
+
+class PlatformHeader(BaseModel):
+    schemaVersion: str = DOCUMENT_SCHEMA
+    apiVersion: str = API_VERSION
+    storeSchemaVersion: int | None = Field(None, description="highest CQL migration applied")
+    generatedAt: datetime
+    dataFreshness: Freshness
+
+
+class ProfileSection(BaseModel):
+    attributes: dict[str, str] = Field(default_factory=dict, description="values by survivorship")
+    attributeSources: dict[str, str] = Field(default_factory=dict)
+    channelCounts: dict[str, int] = Field(default_factory=dict)
+    lastContact: dict[str, datetime] = Field(default_factory=dict)
+    firstSeen: datetime | None = None
+    lastSeen: datetime | None = None
+    lifetimeSpend: Decimal | None = None
+
+
+class Event(BaseModel):
+    eventId: str
+    eventTime: datetime
+    type: str | None = None
+    channel: str | None = None
+    source: str | None = None
+    ucid: str = Field(description="UCID the event was recorded under (an alias after a merge)")
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class EventsPage(BaseModel):
+    events: list[Event]
+    nextCursor: str | None = Field(None, description="pass as `cursor` for the next, older page")
+
+
+class Customer360(BaseModel):
+    """The rationalized customer document."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: CustomerId = Field(alias="_id")
+    platformHeader: PlatformHeader
+    identity: dict[str, list[IdentityEntry]] = Field(description="identifier type -> identifiers")
+    profile: ProfileSection
+    consents: dict[str, str] = Field(default_factory=dict)
+    preferences: dict[str, str] = Field(default_factory=dict)
+    traits: dict[str, str] = Field(default_factory=dict)
+    events: list[Event] = Field(description="most recent events first (one page)")
+    eventsNextCursor: str | None = Field(None, description="cursor of the next page of events")
+
+
+class LinkStep(BaseModel):
+    """One accepted link: ``rule`` (identifier-type pair) and the source records evidencing it."""
+
+    from_type: str
+    from_value: str
+    to_type: str
+    to_value: str
+    rule: str
+    records: list[dict[str, str]] = Field(description="[{source, record_id}] that hold both")
+
+
+class Explanation(BaseModel):
+    """Why ``a`` and ``b`` are (or are not) one customer."""
+
+    a: Resolution
+    b: Resolution
+    same_customer: bool
+    chain: list[LinkStep] | None = Field(
+        None, description="links from a to b, in walking order; [] if a == b; null if not linked"
+    )
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "unavailable"]
+    cassandra: bool
+    keyspace: str
+    schema_version: int | None = None
+    speed_layer_table: bool = False
+    detail: str | None = None
+
+
+class Noop(BaseModel):
+    ok: bool = True

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per concern; thin: parse, call the domain module, shape the answer."""

@@ -1,0 +1,61 @@
+"""``/v1/explain``: why two identifiers are the same customer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from serving import explain as explaining
+from serving import resolver
+from serving.auth import require
+from serving.errors import invalid, not_found
+from serving.models import Explanation
+from serving.routes.common import AUTHED, problems, resolution
+from serving.state import state_of
+
+router = APIRouter(prefix="/v1", tags=["explain"])
+
+
+def _q(description: str, max_length: int):
+    return Query(min_length=1, max_length=max_length, description=description)
+
+
+@router.get(
+    "/explain",
+    response_model=Explanation,
+    responses=problems(*AUTHED, 404),
+    dependencies=[require("explain")],
+    summary="Explain why two identifiers are (or are not) one customer",
+)
+async def explain(
+    request: Request,
+    a_type: Annotated[str, _q("type of the first identifier", 64)],
+    a_value: Annotated[str, _q("value of the first identifier", 512)],
+    b_type: Annotated[str, _q("type of the second identifier", 64)],
+    b_value: Annotated[str, _q("value of the second identifier", 512)],
+) -> dict:
+    """Both identifiers are resolved (404 if either is unknown); when they share a customer,
+    ``chain`` is the shortest chain of accepted links between them, each with its rule (the
+    identifier-type pair) and the source records holding both ends."""
+    state = state_of(request)
+    store = state.require_store()
+    hops = state.serving.alias_max_hops
+    answers = []
+    for id_type, value in ((a_type, a_value), (b_type, b_value)):
+        try:
+            found = await resolver.resolve(store, state.policy, id_type, value, hops)
+        except resolver.InvalidIdentifier as exc:
+            raise invalid(str(exc)) from exc
+        if found is None:
+            raise not_found(f"no customer holds {id_type}:{value}")
+        answers.append(found)
+    a, b = answers
+    steps, detail = await explaining.chain(store, a, b)
+    return {
+        "a": resolution(a),
+        "b": resolution(b),
+        "same_customer": a.followed.ucid == b.followed.ucid,
+        "chain": steps,
+        "detail": detail,
+    }

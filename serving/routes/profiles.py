@@ -1,0 +1,104 @@
+"""``/v1/profiles``: the 360 document by UCID or by any identifier, and the event timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from serving import profile, resolver, timeline
+from serving.auth import require
+from serving.errors import invalid, not_found
+from serving.models import UCID_PATTERN, Customer360, EventsPage
+from serving.routes.common import AUTHED, IdType, IdValue, problems
+from serving.state import AppState, state_of
+
+router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+
+Ucid = Annotated[str, Path(pattern=UCID_PATTERN, description="a UCID (live, or merged away)")]
+Limit = Annotated[int | None, Query(ge=1, le=1000, description="events per page (default 20, max UCID_SERVING_EVENTS_PAGE_MAX)")]
+Cursor = Annotated[str | None, Query(max_length=512, description="`nextCursor` of the previous page")]
+
+
+def _limit(state: AppState, asked: int | None) -> int:
+    limit = asked or state.serving.events_page_default
+    if limit > state.serving.events_page_max:
+        raise invalid(f"limit {limit} is above the maximum {state.serving.events_page_max}")
+    return limit
+
+
+async def _document(state: AppState, followed: resolver.Followed, requested: str, limit: int | None, cursor: str | None) -> dict:
+    try:
+        return await profile.document(
+            state.require_store(), followed, requested, _limit(state, limit), cursor,
+            state.serving.alias_max_hops, state.schema_version,
+        )
+    except timeline.BadCursor as exc:
+        raise invalid(str(exc)) from exc
+
+
+async def _follow(state: AppState, ucid: str) -> resolver.Followed:
+    followed = await resolver.follow(state.require_store(), ucid, state.serving.alias_max_hops)
+    if followed is None:
+        raise not_found(f"no live customer for UCID {ucid}")
+    return followed
+
+
+@router.get(
+    "/by-identifier",
+    response_model=Customer360,
+    responses=problems(*AUTHED, 404),
+    dependencies=[require("profile:read")],
+    summary="360 profile of the customer holding an identifier",
+)
+async def by_identifier(
+    request: Request, id_type: IdType, value: IdValue, limit: Limit = None, cursor: Cursor = None
+) -> dict:
+    """The customer document of whoever holds ``type:value`` now (normalized as in resolve)."""
+    state = state_of(request)
+    try:
+        found = await resolver.resolve(state.require_store(), state.policy, id_type, value, state.serving.alias_max_hops)
+    except resolver.InvalidIdentifier as exc:
+        raise invalid(str(exc)) from exc
+    if found is None:
+        raise not_found(f"no customer holds {id_type}:{value}")
+    return await _document(state, found.followed, f"{id_type}:{found.value}", limit, cursor)
+
+
+@router.get(
+    "/{ucid}",
+    response_model=Customer360,
+    responses=problems(*AUTHED, 404),
+    dependencies=[require("profile:read")],
+    summary="360 profile by UCID",
+)
+async def by_ucid(request: Request, ucid: Ucid, limit: Limit = None, cursor: Cursor = None) -> dict:
+    """The rationalized customer document: ``_id``, ``platformHeader`` (versions, freshness of the
+    batch and speed parts), ``identity``, ``profile``, consents, preferences, traits and one page
+    of ``events``. A merged-away UCID answers with its survivor's document (``_id.merged``)."""
+    state = state_of(request)
+    return await _document(state, await _follow(state, ucid), ucid, limit, cursor)
+
+
+@router.get(
+    "/{ucid}/events",
+    response_model=EventsPage,
+    responses=problems(*AUTHED, 404),
+    dependencies=[require("profile:read")],
+    summary="Event timeline of a customer, newest first",
+)
+async def events(request: Request, ucid: Ucid, limit: Limit = None, cursor: Cursor = None) -> dict:
+    """One page of the customer's events (including those recorded under UCIDs merged into it);
+    pass ``nextCursor`` back as ``cursor`` for the next, older page."""
+    state = state_of(request)
+    page_size = _limit(state, limit)
+    if cursor:
+        try:
+            timeline.decode_cursor(cursor)
+        except timeline.BadCursor as exc:
+            raise invalid(str(exc)) from exc
+    followed = await _follow(state, ucid)
+    store = state.require_store()
+    ucids = await profile.members(store, followed.ucid, followed.merged_from)
+    rows, nxt = await timeline.page(store, ucids, page_size, cursor)
+    return {"events": profile.events(rows), "nextCursor": nxt}

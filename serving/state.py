@@ -1,0 +1,38 @@
+"""What one API process holds: settings, the identity policy, the store and the key cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from identity.rules import Policy
+from serving.errors import unavailable
+from serving.keys import KeyCache
+from serving.settings import ServingSettings
+from serving.store import Store
+from ucid.settings import CassandraSettings
+
+
+@dataclass
+class AppState:
+    """Per-process state, opened in the lifespan; ``store`` is ``None`` until Cassandra answers."""
+
+    serving: ServingSettings
+    cassandra: CassandraSettings
+    policy: Policy
+    key_cache: KeyCache
+    store: Store | None = None
+    connect_error: str | None = None
+    schema_version: int | None = None
+
+    def require_store(self) -> Store:
+        """The store, or a 503 with retry advice while Cassandra is not connected."""
+        if self.store is None:
+            raise unavailable(f"Cassandra is not connected ({self.connect_error or 'connecting'})",
+                              self.serving.retry_after_s)
+        return self.store
+
+
+def state_of(request: Request) -> AppState:
+    return request.app.state.ucid
