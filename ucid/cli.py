@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from ucid.commands import evaluate, generate, keys, resolve, serve, settings_cmd, stack
+from ucid.commands import produce, speed
 
 app = typer.Typer(
     name="ucid",
@@ -33,6 +34,8 @@ app.command("settings")(settings_cmd.show)
 app.command("generate")(generate.generate)
 app.command("resolve")(resolve.resolve)
 app.command("evaluate")(evaluate.evaluate)
+app.add_typer(speed.app, name="speed")
+app.command("produce")(produce.produce)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
 

@@ -1,0 +1,362 @@
+"""``ucid speed run``: consume events, stitch, update profiles, fire triggers, land for batch.
+
+One :class:`SpeedConsumer` per process; processes sharing ``UCID_SPEED_GROUP_ID`` split the
+partitions (a Kafka consumer group). Per poll, per partition, in offset order:
+
+1. parse each message against the event contract; a broken one goes to the dead-letter topic
+   (original key and bytes, the reason in the ``ucid.error`` header) and consumption goes on;
+2. drop events already applied (``applied_events``, by event id) or repeated in the batch;
+3. stitch each event (:mod:`speed.stitching`), then write its profile effects: the
+   ``events_by_ucid`` and ``profile_updates`` rows (keyed by event id) and the partition's
+   profile shard (counts an offset once, :mod:`speed.profile`); evaluate the triggers;
+4. land the valid events (:mod:`speed.landing`), mark the events applied, flush the producer;
+5. only then commit the offsets: at least once, and every effect idempotent, so a replay or a
+   restart after SIGKILL changes nothing and loses nothing.
+
+A batch that fails (Cassandra timeout, ...) is logged, its in-memory state dropped and its
+partitions rewound; it is retried after a pause. SIGTERM / SIGINT finish the current batch,
+commit and leave the group.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from identity.rules import load_policy
+from kafka import ConsumerRebalanceListener
+
+from speed import metrics as m
+from speed.contract import ContractError, Event, landing_row, load_schema, parse_event, utc_iso
+from speed.landing import LandingWriter
+from speed.profile import Shard, apply_event, consent_changes, amount_of
+from speed.profile_store import shard_args, shard_from_row
+from speed.settings import SpeedSettings
+from speed.stitching import Stitcher
+from speed.store import Store, ts
+from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
+from ucid.log import get_logger
+from ucid.settings import Settings
+
+log = get_logger("speed.consumer")
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Counters of one run (also exported as Prometheus metrics)."""
+
+    consumed: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+    triggers: int = 0
+    batches: int = 0
+    latencies: deque = field(default_factory=lambda: deque(maxlen=200_000))
+
+
+class SpeedConsumer:
+    """The speed layer's consumer loop; see the module docstring for its promises."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        speed: SpeedSettings | None = None,
+        from_beginning: bool = False,
+        idle_exit_s: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.speed = speed or SpeedSettings()
+        self.from_beginning = from_beginning
+        self.idle_exit_s = idle_exit_s
+        self.stats = RunStats()
+        self.stopping = False
+        prefix = settings.kafka.topic_prefix
+        self.topic = prefix + self.speed.topic
+        self.dlq_topic = prefix + self.speed.dlq_topic
+        self.triggers_topic = prefix + self.speed.triggers_topic
+        self.changes_topic = prefix + self.speed.changes_topic
+        self.policy = load_policy(settings.conf_dir / "rules.yaml")
+        self.validator = load_schema(Path(self.speed.schema_file))
+        self.id_types = tuple(sorted(t for t in self.policy.types))
+        self.engine = TriggerEngine(load_triggers(Path(self.speed.triggers_file)))
+        self.landing = LandingWriter(settings.landing / "stream")
+        self.shards: dict[tuple[str, int], Shard] = {}
+        self._seeked: set[Any] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def stop(self, *_: Any) -> None:
+        """Ask the loop to finish the current batch, commit and exit (signal-handler safe)."""
+        self.stopping = True
+
+    def run(self) -> RunStats:
+        """Consume until stopped (or idle for ``idle_exit_s`` with no lag); returns the counters."""
+        from kafka import KafkaConsumer, KafkaProducer
+
+        from infra.cql import cluster
+
+        cl = cluster(self.settings.cassandra)
+        session = cl.connect()
+        self.store = Store(session, self.settings.cassandra, self.speed.concurrency)
+        self.stitcher = Stitcher(
+            self.store, self.policy, self.speed.lock_ttl_s, self.speed.stitch_timeout_s, self.speed.cache_size
+        )
+        bootstrap = self.settings.kafka.bootstrap_servers
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=self.speed.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.speed.max_batch,
+            client_id=f"ucid-speed-{self.stitcher.owner[:8]}",
+        )
+        self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+        m.serve(self.speed.metrics_port)
+        previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        log.info("speed consumer started", topic=self.topic, group=self.speed.group_id,
+                 keyspace=self.settings.cassandra.keyspace, landing=str(self.landing.root))
+        try:
+            self._loop()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self.consumer.close()
+            self.producer.flush()
+            self.producer.close()
+            cl.shutdown()
+            log.info("speed consumer stopped", **self._summary())
+        return self.stats
+
+    def _loop(self) -> None:
+        last_data = time.monotonic()
+        last_report, reported = time.monotonic(), 0
+        while not self.stopping:
+            polled = self.consumer.poll(timeout_ms=self.speed.poll_timeout_ms, max_records=self.speed.max_batch)
+            now = time.monotonic()
+            if polled:
+                last_data = now
+                self._batch(polled)
+            if now - last_report >= self.speed.progress_s:
+                rate = (self.stats.consumed - reported) / (now - last_report)
+                m.RATE.set(rate)
+                lag = self._lag()
+                log.info("progress", events_per_s=round(rate, 1), lag=lag, **self._summary())
+                last_report, reported = now, self.stats.consumed
+            if self.idle_exit_s is not None and not polled and now - last_data >= self.idle_exit_s:
+                if self.consumer.assignment() and self._lag() == 0:
+                    log.info("idle, no lag: exiting", idle_s=self.idle_exit_s)
+                    return
+
+    def _lag(self) -> int:
+        total = 0
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            lag = max(0, high - self.consumer.position(tp))
+            m.LAG.labels(str(tp.partition)).set(lag)
+            total += lag
+        return total
+
+    def _summary(self) -> dict[str, Any]:
+        s = self.stats
+        return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates,
+                "dead_letters": s.dead_letters, "refused_links": s.refused, "triggers": s.triggers,
+                **{f"stitch_{k}": v for k, v in sorted(s.outcomes.items())}}
+
+    # -- one batch -----------------------------------------------------------------------------
+    def _batch(self, polled: dict[Any, list[Any]]) -> None:
+        from kafka.structs import OffsetAndMetadata
+
+        started = time.monotonic()
+        try:
+            for tp, messages in polled.items():
+                self._partition(tp, messages)
+            self.producer.flush()
+        except Exception as exc:  # noqa: BLE001 -- any failure: rewind, retry, never commit
+            log.error("batch failed; rewinding and retrying", error=repr(exc))
+            for tp, messages in polled.items():
+                self._drop_state(tp.partition)
+                self.consumer.seek(tp, messages[0].offset)
+            time.sleep(1.0)
+            return
+        offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "", -1) for tp, msgs in polled.items()}
+        self.consumer.commit(offsets)
+        done = time.time()
+        for messages in polled.values():
+            for msg in messages:
+                latency = max(0.0, done - msg.timestamp / 1000)
+                m.LATENCY.observe(latency)
+                self.stats.latencies.append(latency)
+        self.stats.batches += 1
+        m.BATCH.observe(time.monotonic() - started)
+
+    def _partition(self, tp: Any, messages: list[Any]) -> None:
+        shard = tp.partition
+        valid: list[tuple[Any, Event]] = []
+        for msg in messages:
+            self.stats.consumed += 1
+            try:
+                valid.append((msg, parse_event(msg.value, self.validator, self.policy)))
+            except ContractError as exc:
+                self._dead_letter(msg, str(exc))
+        store = self.store
+        before = store.many("get_applied", [(ev.event_id,) for _, ev in valid])
+        applied_at = {ev.event_id: (r[0].kafka_partition, r[0].kafka_offset)
+                      for (_, ev), r in zip(valid, before) if r}
+        todo: list[tuple[Any, Event]] = []
+        seen: set[str] = set()
+        for msg, ev in valid:
+            if ev.event_id in applied_at or ev.event_id in seen:
+                self.stats.duplicates += 1
+                m.EVENTS.labels("duplicate").inc()
+                continue
+            seen.add(ev.event_id)
+            todo.append((msg, ev))
+
+        # identity, one event at a time in offset order
+        done: list[tuple[Any, Event, Any]] = []
+        for msg, ev in todo:
+            out = self.stitcher.stitch_event(ev)
+            self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
+            self.stats.refused += out.refused
+            m.STITCH.labels(out.kind).inc()
+            m.REFUSED.inc(out.refused)
+            m.CONTENDED.inc(out.contended)
+            for loser, survivor in out.merged:
+                change = {"kind": "merge", "survivor": survivor, "merged": loser, "event_id": ev.event_id,
+                          "layer": "speed", "at": utc_iso(int(time.time() * 1000))}
+                self.producer.send(self.changes_topic, key=survivor.encode(), value=json.dumps(change).encode())
+            done.append((msg, ev, out))
+
+        # profiles and triggers
+        now_ms = int(time.time() * 1000)
+        missing = sorted({out.ucid for _, _, out in done if out.ucid and (out.ucid, shard) not in self.shards})
+        for ucid, rows in zip(missing, store.many("get_shard", [(u, shard) for u in missing])):
+            self.shards[(ucid, shard)] = shard_from_row(rows[0]) if rows else Shard()
+        writes: list[tuple[str, tuple]] = []
+        changed: set[str] = set()
+        fires: list[Fire] = []
+        for msg, ev, out in done:
+            if out.ucid is None:
+                continue
+            if apply_event(self.shards[(out.ucid, shard)], ev, msg.offset, self.speed.recent_events):
+                changed.add(out.ucid)
+            attrs = {k: _text(v) for k, v in ev.attributes.items()}
+            writes.append(("event", (out.ucid, ts(ev.time_ms), ev.event_id, ev.type, ev.channel, ev.source, attrs)))
+            writes.append(("update", (out.ucid, ev.event_id, ts(now_ms), ts(ev.time_ms), ev.type, ev.channel,
+                                      ev.source, amount_of(ev), consent_changes(ev), attrs)))
+            fires.extend(self.engine.observe(shard, out.ucid, ev))
+        fires.extend(self.engine.due(shard))
+        for ucid in sorted(changed):
+            writes.append(("put_shard", shard_args(ucid, shard, self.shards[(ucid, shard)], now_ms)))
+        for (rule, ucid), pending in self.engine.take_dirty(shard):
+            if pending is None:
+                writes.append(("del_pending", (shard, rule, ucid)))
+            else:
+                writes.append(("put_pending", (shard, rule, ucid, ts(pending.due), ts(pending.since), pending.event_id)))
+        store.write_all(writes)
+        self._emit(fires)
+
+        # land for the batch layer, then mark applied
+        rows = [(msg.offset, _day(ev.time_ms), landing_row(ev, self.id_types)) for msg, ev in valid
+                if applied_at.get(ev.event_id, (shard, msg.offset)) == (shard, msg.offset)]
+        self.landing.write(shard, rows)
+        store.write_all(("applied", (ev.event_id, out.ucid, out.kind, tp.topic, shard, msg.offset, ts(now_ms)))
+                        for msg, ev, out in done)
+        self.stats.applied += len(done)
+        m.EVENTS.labels("applied").inc(len(done))
+
+    def _emit(self, fires: list[Fire]) -> None:
+        """Claim each fire's (rule, customer, window) and send the claimed ones: at most once."""
+        for fire in fires:
+            if fire.rule == "abandoned_cart" and self._purchased_since(fire.ucid, fire.at):
+                continue
+            now = int(time.time() * 1000)
+            claimed = self.store.session.execute(
+                self.store.q["fire"], (fire.rule, fire.ucid, ts(fire.window_start), fire.event_id, ts(now))
+            ).was_applied
+            if not claimed:
+                continue
+            body = {"trigger": fire.rule, "ucid": fire.ucid, "event_id": fire.event_id,
+                    "event_time": utc_iso(fire.at), "window_start": utc_iso(fire.window_start),
+                    "fired_at": utc_iso(now)}
+            self.producer.send(self.triggers_topic, key=fire.ucid.encode(), value=json.dumps(body).encode())
+            self.stats.triggers += 1
+            m.TRIGGERS.labels(fire.rule).inc()
+
+    def _purchased_since(self, ucid: str, since: int) -> bool:
+        """A purchase seen on any shard after ``since`` (the cart may be paid via another key)."""
+        for row in self.store.all("get_shards", ucid):
+            if row.last_purchase is not None and shard_from_row(row).last_purchase >= since:
+                return True
+        return False
+
+    def _dead_letter(self, msg: Any, reason: str) -> None:
+        headers = [
+            ("ucid.error", reason.encode()),
+            ("ucid.source", f"{msg.topic}:{msg.partition}:{msg.offset}".encode()),
+            ("ucid.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        self.producer.send(self.dlq_topic, key=msg.key, value=msg.value or b"", headers=headers)
+        self.stats.dead_letters += 1
+        m.DEAD_LETTERS.inc()
+        m.EVENTS.labels("dead_letter").inc()
+        log.warning("dead letter", reason=reason, partition=msg.partition, offset=msg.offset)
+
+    # -- partition state -----------------------------------------------------------------------
+    def _drop_state(self, shard: int) -> None:
+        self.shards = {k: v for k, v in self.shards.items() if k[1] != shard}
+        self.engine.forget(shard)
+        self.landing.forget(shard)
+        self._load_pending(shard)
+
+    def _load_pending(self, shard: int) -> None:
+        entries = {(r.rule, r.ucid): Pending(_ms(r.since), _ms(r.due_at), r.event_id)
+                   for r in self.store.all("get_pending", shard)}
+        self.engine.load(shard, entries)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Drop a revoked partition's cached state; load an assigned one's pending triggers."""
+
+    def __init__(self, owner: SpeedConsumer) -> None:
+        self.owner = owner
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self.owner.shards = {k: v for k, v in self.owner.shards.items() if k[1] != tp.partition}
+            self.owner.engine.forget(tp.partition)
+            self.owner.landing.forget(tp.partition)
+        log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        for tp in assigned:
+            self.owner._load_pending(tp.partition)
+        fresh = [tp for tp in assigned if tp not in self.owner._seeked]
+        if self.owner.from_beginning and fresh:
+            self.owner.consumer.seek_to_beginning(*fresh)
+            self.owner._seeked.update(fresh)
+        log.info("partitions assigned", partitions=sorted(tp.partition for tp in assigned))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _day(time_ms: int) -> str:
+    return datetime.fromtimestamp(time_ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def _ms(value: Any) -> int:
+    from speed.store import ms
+
+    return ms(value) or 0

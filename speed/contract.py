@@ -1,0 +1,154 @@
+"""The event contract (``conf/events/event.schema.json``, ``schema_version`` 1).
+
+:func:`parse_event` turns the bytes of one Kafka message into an :class:`Event` or raises
+:class:`ContractError` with a reason a human can act on (it goes to the dead-letter topic with
+the original bytes). Beyond the JSON Schema it checks what a schema cannot: identifier types
+must be known to the identity core, and ``event_time`` must be a real instant.
+
+Also here: the Kafka key of an event (:func:`event_key`) and its flat landing row
+(:func:`landing_row`), both pure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from identity.records import Record
+from identity.rules import Policy
+
+SCHEMA_VERSION = 1
+STREAM_SOURCE = "stream"
+"""Source name of the landing files (``conf/sources/stream.yaml``) and of the speed layer's
+records, so link evidence names the same ``(source, record_id)`` the batch layer ingests."""
+
+KEY_TYPES = ("cookie_id", "device_id")
+"""Session identifiers keyed first: all events of one browser / device land on one partition, in
+order (an abandoned cart and its purchase are seen by one consumer). Without one, the strongest
+identifier (by the policy's priority) is the key."""
+
+BASE_COLUMNS = ("event_id", "event_type", "event_time", "channel", "source")
+
+
+class ContractError(ValueError):
+    """The message breaks the event contract; ``str(error)`` is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A valid event. ``time_ms`` is ``event_time`` in epoch milliseconds (UTC)."""
+
+    event_id: str
+    type: str
+    event_time: str
+    time_ms: int
+    channel: str
+    source: str
+    identifiers: dict[str, str]
+    attributes: dict[str, Any]
+
+    def record(self) -> Record:
+        """The identity core's view of this event: one record of the ``stream`` source."""
+        return Record(STREAM_SOURCE, self.event_id, tuple(sorted(self.identifiers.items())))
+
+
+@cache
+def load_schema(path: Path) -> Any:
+    """A compiled validator for the JSON Schema at ``path`` (cached per path)."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def parse_time_ms(text: str) -> int:
+    """Epoch milliseconds of an ISO 8601 time with a zone; ``ContractError`` if not one."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ContractError(f"event_time: not a valid time: {text!r}") from exc
+    if when.tzinfo is None:
+        raise ContractError(f"event_time: needs a time zone: {text!r}")
+    return int(when.timestamp() * 1000)
+
+
+def parse_event(raw: bytes | None, validator: Any, policy: Policy) -> Event:
+    """Decode, validate and return one event. Promises: either an :class:`Event` whose
+    identifier types are all known to ``policy``, or :class:`ContractError` with the reason."""
+    if raw is None:
+        raise ContractError("empty message (tombstone)")
+    try:
+        doc = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"not UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ContractError(f"not a JSON object: {type(doc).__name__}")
+    error = next(iter(sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "<root>"
+        raise ContractError(f"{where}: {error.message}")
+    unknown = sorted(t for t in doc["identifiers"] if t not in policy.types)
+    if unknown:
+        raise ContractError(
+            f"identifiers: unknown identifier type(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(policy.types))})"
+        )
+    return Event(
+        event_id=doc["event_id"],
+        type=doc["type"],
+        event_time=doc["event_time"],
+        time_ms=parse_time_ms(doc["event_time"]),
+        channel=doc["channel"],
+        source=doc["source"],
+        identifiers=dict(doc["identifiers"]),
+        attributes=dict(doc.get("attributes") or {}),
+    )
+
+
+def event_key(identifiers: dict[str, str], policy: Policy) -> bytes | None:
+    """The Kafka key: ``type:normalized value`` of the session identifier (``KEY_TYPES``), else of
+    the strongest valid identifier; raw value if none normalizes; ``None`` if there are none."""
+    types = policy.types
+    candidates = []
+    for type_name, raw in identifiers.items():
+        ctype = types.get(type_name)
+        if ctype is None or not raw:
+            continue
+        ident, kind, _ = ctype.verdict(raw)
+        value = ident[1] if ident is not None and kind is None else None
+        rank = KEY_TYPES.index(type_name) if type_name in KEY_TYPES else len(KEY_TYPES)
+        candidates.append((value is None, rank, ctype.priority, type_name, value or raw.strip()))
+    if not candidates:
+        return None
+    best = min(candidates)
+    return f"{best[3]}:{best[4]}".encode()
+
+
+def landing_row(event: Event, id_types: tuple[str, ...]) -> dict[str, Any]:
+    """The flat landing row of an event (docs/lambda-contract.md): base columns, one column per
+    identifier type of ``id_types`` (null when absent), then the attributes; an attribute whose
+    name is taken by a base or identifier column is written as ``attr_<name>``."""
+    row: dict[str, Any] = {
+        "event_id": event.event_id,
+        "event_type": event.type,
+        "event_time": event.event_time,
+        "channel": event.channel,
+        "source": event.source,
+    }
+    for type_name in id_types:
+        row[type_name] = event.identifiers.get(type_name)
+    for name, value in event.attributes.items():
+        row[f"attr_{name}" if name in row else name] = value
+    return row
+
+
+def utc_iso(ms: int) -> str:
+    """Epoch milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
