@@ -67,7 +67,7 @@ class Store:
     session: Any
     keyspace: str
     timeout_s: float
-    profile: Any
+    exec_profile: Any
     prepared: dict[str, Any] = field(default_factory=dict)
     tables: frozenset[str] = frozenset()
     updates_by_time: bool = False  # profile_updates has applied_at as its first clustering column
@@ -111,7 +111,7 @@ class Store:
         try:
             rows = self.session.execute(
                 "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s",
-                (self.keyspace,), execution_profile=self.profile,
+                (self.keyspace,), execution_profile=self.exec_profile,
             )
             tables = frozenset(r["table_name"] for r in rows)
             clustering = []
@@ -119,7 +119,7 @@ class Store:
                 cols = self.session.execute(
                     "SELECT column_name, kind, position FROM system_schema.columns "
                     "WHERE keyspace_name = %s AND table_name = %s",
-                    (self.keyspace, PROFILE_UPDATES), execution_profile=self.profile,
+                    (self.keyspace, PROFILE_UPDATES), execution_profile=self.exec_profile,
                 )
                 clustering = sorted((c["position"], c["column_name"]) for c in cols if c["kind"] == "clustering")
             for name, text in _READS.items():
@@ -152,7 +152,7 @@ class Store:
         if statement is None:
             raise StoreUnavailable(f"keyspace {self.keyspace} lacks the table for {name!r}: run `ucid stack up`")
         try:
-            return await execute(self.session, statement, params, profile=self.profile, timeout=self.timeout_s)
+            return await execute(self.session, statement, params, profile=self.exec_profile, timeout=self.timeout_s)
         except DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"{name}: {type(exc).__name__}: {exc}") from exc
 
@@ -212,7 +212,7 @@ class Store:
         try:
             rows = await execute(
                 self.session, f"SELECT version FROM {self.keyspace}.schema_migrations",
-                profile=self.profile, timeout=self.timeout_s,
+                profile=self.exec_profile, timeout=self.timeout_s,
             )
         except DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"schema_migrations: {type(exc).__name__}: {exc}") from exc

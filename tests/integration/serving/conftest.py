@@ -47,6 +47,7 @@ class ServingData:
     alias: str  # UCID merged away after the snapshot
     survivor: str
     alias_identifier: tuple[str, str]  # an identifier the batch wrote pointing at ``alias``
+    spare: list[str]  # UCIDs (2+ identifiers) outside ``sample``: tests may change them
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +96,7 @@ def serving_data(cql_session, stack, tmp_path_factory) -> ServingData:
     link = (published.members[alias][0], published.members[survivor][0])
     loader.speed_merge(cql_session, ks, alias, survivor, link)
     return ServingData(ks, published, sample, _pick_explain_pair(published), alias, survivor,
-                       published.members[alias][0])
+                       published.members[alias][0], multi[40:-2])
 
 
 @pytest.fixture(scope="session")

@@ -75,12 +75,14 @@ def publish(session, keyspace: str, data_dir: Path, snapshot: datetime) -> Publi
     raw_of: dict[tuple[str, str], str] = {}
     for record in read_records(data_dir, sources, ReadStats()):
         norm, _ = normalize_record(record, policy)
-        raws = {t: v for t, v in record.identifiers if v}
         for ident in norm.identifiers:
             best = source_of.get(ident)
             if best is None or priority[record.source] < priority[best]:
                 source_of[ident] = record.source
-            raw_of.setdefault(ident, raws.get(ident[0], ident[1]))
+        for t, raw in record.identifiers:
+            value, _ = policy.types[t].accept(raw)
+            if value is not None:
+                raw_of.setdefault((t, value), raw)
 
     # 1. never point at nothing: ucids and aliases first
     rows = []
