@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +79,7 @@ class SpeedConsumer:
         self.from_beginning = from_beginning
         self.idle_exit_s = idle_exit_s
         self.stats = RunStats()
+        self._stats_lock = threading.Lock()
         self.stopping = False
         prefix = settings.kafka.topic_prefix
         self.topic = prefix + self.speed.topic
@@ -119,6 +122,7 @@ class SpeedConsumer:
             client_id=f"ucid-speed-{self.stitcher.owner[:8]}",
         )
         self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="partition")
         m.serve(self.speed.metrics_port)
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}
         log.info("speed consumer started", topic=self.topic, group=self.speed.group_id,
@@ -128,6 +132,7 @@ class SpeedConsumer:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            self.pool.shutdown(wait=True)
             self.consumer.close()
             self.producer.flush()
             self.producer.close()
@@ -178,8 +183,11 @@ class SpeedConsumer:
 
         started = time.monotonic()
         try:
-            for tp, messages in polled.items():
-                self._partition(tp, messages)
+            # partitions are independent (identity conflicts between them are serialized by
+            # leases, as between processes): overlap their Cassandra round trips
+            futures = [self.pool.submit(self._partition, tp, msgs) for tp, msgs in polled.items()]
+            for future in futures:
+                future.result()
             self.producer.flush()
         except Exception as exc:  # noqa: BLE001 -- any failure: rewind, retry, never commit
             log.error("batch failed; rewinding and retrying", error=repr(exc))
@@ -202,8 +210,9 @@ class SpeedConsumer:
     def _partition(self, tp: Any, messages: list[Any]) -> None:
         shard = tp.partition
         valid: list[tuple[Any, Event]] = []
+        with self._stats_lock:
+            self.stats.consumed += len(messages)
         for msg in messages:
-            self.stats.consumed += 1
             try:
                 valid.append((msg, parse_event(msg.value, self.validator, self.policy)))
             except ContractError as exc:
@@ -216,7 +225,8 @@ class SpeedConsumer:
         seen: set[str] = set()
         for msg, ev in valid:
             if ev.event_id in applied_at or ev.event_id in seen:
-                self.stats.duplicates += 1
+                with self._stats_lock:
+                    self.stats.duplicates += 1
                 m.EVENTS.labels("duplicate").inc()
                 continue
             seen.add(ev.event_id)
@@ -226,8 +236,9 @@ class SpeedConsumer:
         done: list[tuple[Any, Event, Any]] = []
         for msg, ev in todo:
             out = self.stitcher.stitch_event(ev)
-            self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
-            self.stats.refused += out.refused
+            with self._stats_lock:
+                self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
+                self.stats.refused += out.refused
             m.STITCH.labels(out.kind).inc()
             m.REFUSED.inc(out.refused)
             m.CONTENDED.inc(out.contended)
@@ -272,7 +283,8 @@ class SpeedConsumer:
         self.landing.write(shard, rows)
         store.write_all(("applied", (ev.event_id, out.ucid, out.kind, tp.topic, shard, msg.offset, ts(now_ms)))
                         for msg, ev, out in done)
-        self.stats.applied += len(done)
+        with self._stats_lock:
+            self.stats.applied += len(done)
         m.EVENTS.labels("applied").inc(len(done))
 
     def _emit(self, fires: list[Fire]) -> None:
@@ -290,7 +302,8 @@ class SpeedConsumer:
                     "event_time": utc_iso(fire.at), "window_start": utc_iso(fire.window_start),
                     "fired_at": utc_iso(now)}
             self.producer.send(self.triggers_topic, key=fire.ucid.encode(), value=json.dumps(body).encode())
-            self.stats.triggers += 1
+            with self._stats_lock:
+                self.stats.triggers += 1
             m.TRIGGERS.labels(fire.rule).inc()
 
     def _purchased_since(self, ucid: str, since: int) -> bool:
@@ -307,14 +320,16 @@ class SpeedConsumer:
             ("ucid.failed_at", datetime.now(UTC).isoformat().encode()),
         ]
         self.producer.send(self.dlq_topic, key=msg.key, value=msg.value or b"", headers=headers)
-        self.stats.dead_letters += 1
+        with self._stats_lock:
+            self.stats.dead_letters += 1
         m.DEAD_LETTERS.inc()
         m.EVENTS.labels("dead_letter").inc()
         log.warning("dead letter", reason=reason, partition=msg.partition, offset=msg.offset)
 
     # -- partition state -----------------------------------------------------------------------
     def _drop_state(self, shard: int) -> None:
-        self.shards = {k: v for k, v in self.shards.items() if k[1] != shard}
+        for key in [k for k in list(self.shards) if k[1] == shard]:
+            self.shards.pop(key, None)
         self.engine.forget(shard)
         self.landing.forget(shard)
         self._load_pending(shard)
@@ -333,7 +348,8 @@ class _Rebalance(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         for tp in revoked:
-            self.owner.shards = {k: v for k, v in self.owner.shards.items() if k[1] != tp.partition}
+            for key in [k for k in list(self.owner.shards) if k[1] == tp.partition]:
+                self.owner.shards.pop(key, None)
             self.owner.engine.forget(tp.partition)
             self.owner.landing.forget(tp.partition)
         log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))

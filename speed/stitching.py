@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -94,6 +95,7 @@ class _Cache:
     def __init__(self, size: int, ttl_s: float = 5.0) -> None:
         self.size, self.ttl_s = size, ttl_s
         self.data: OrderedDict[Identifier, tuple[str, float]] = OrderedDict()
+        self.lock = threading.Lock()  # consumer threads (one per partition) share the cache
 
     def get(self, key: Identifier, now: float) -> str | None:
         hit = self.data.get(key)
@@ -104,10 +106,11 @@ class _Cache:
     def put(self, key: Identifier, ucid: str, now: float) -> None:
         if self.size <= 0:
             return
-        self.data[key] = (ucid, now + self.ttl_s)
-        self.data.move_to_end(key)
-        while len(self.data) > self.size:
-            self.data.popitem(last=False)
+        with self.lock:
+            self.data[key] = (ucid, now + self.ttl_s)
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
 
 
 class Stitcher:
