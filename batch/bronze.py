@@ -1,0 +1,230 @@
+"""Bronze: every landing file ingested exactly once, as text, with where each row came from.
+
+Per source, one load takes the files not yet in ``bronze/_ingest_log``:
+
+1. file-level checks (:mod:`batch.landing`): an empty, unreadable or wrongly shaped file goes to
+   quarantine whole, with the reason;
+2. the readable files are read by Spark (every column as text) and each row gets ``_file``,
+   ``_row`` (1-based, in file order), ``_load_id`` and ``_loaded_at``;
+3. row-level checks: not valid JSON, no record id, a required column empty, an event time that
+   does not parse. Failing rows go to ``bronze/_quarantine`` with the reason and the raw row;
+4. good rows replace any rows of the same files in ``bronze/<source>`` (``replaceWhere`` on
+   ``_file``), quarantined rows likewise in the quarantine table, and only then the files are
+   appended to the ingest log -- the commit point. A load that dies half-way left no log row,
+   so the next run redoes those files and replaces what was partly written: nothing partial,
+   nothing twice. A file already logged with the same content is skipped; a file re-delivered
+   under the same name with other content is quarantined ("changed after ingestion").
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batch import landing
+from batch.tables import Lake, exists
+from identity.sources import SourceDefinition
+
+QUARANTINE_SCHEMA = (
+    "source string, file string, row long, reason string, raw string, load_id string, loaded_at timestamp"
+)
+LOG_SCHEMA = (
+    "source string, file string, sha256 string, size long, rows long, quarantined long, status string, "
+    "load_id string, loaded_at timestamp"
+)
+
+
+@dataclass(slots=True)
+class SourceLoad:
+    """What one source's load did."""
+
+    source: str
+    files_new: int = 0
+    files_skipped: int = 0
+    files_quarantined: int = 0
+    rows: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _sql_list(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+
+
+def ingested(spark, lake: Lake, source: str) -> dict[str, str]:
+    """relpath -> sha256 of the files already taken for ``source``."""
+    if not exists(spark, lake.ingest_log):
+        return {}
+    rows = (
+        spark.read.format("delta").load(lake.ingest_log)
+        .where(f"source = '{source}'").select("file", "sha256").collect()
+    )
+    return {r.file: r.sha256 for r in rows}
+
+
+def _read_group(spark, source: SourceDefinition, files: list[landing.LandingFile]):
+    """Read files of one shape; every definition column as text, plus ``_path`` and ``_corrupt``."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    paths = [str(f.path) for f in files]
+    wanted = sorted(source.columns())
+    if source.format == "csv":
+        header = files[0].columns or ()
+        schema = StructType([StructField(c, StringType()) for c in header])
+        df = (
+            spark.read.schema(schema).option("header", True).option("mode", "PERMISSIVE")
+            .option("multiLine", False).csv(paths)
+        )
+        df = df.withColumn("_corrupt", F.lit(None).cast("string"))
+    elif source.format == "jsonl":
+        schema = StructType([StructField(c, StringType()) for c in wanted] + [StructField("_corrupt", StringType())])
+        df = spark.read.schema(schema).option("mode", "PERMISSIVE").option(
+            "columnNameOfCorruptRecord", "_corrupt"
+        ).json(paths)
+    elif source.format == "parquet":
+        df = spark.read.parquet(*paths).withColumn("_corrupt", F.lit(None).cast("string"))
+    else:
+        raise ValueError(f"source {source.name}: bronze cannot read format {source.format!r}")
+    cols = [
+        (F.col(f"`{c}`").cast("string") if c in df.columns else F.lit(None).cast("string")).alias(c)
+        for c in wanted
+    ]
+    path = F.url_decode(F.regexp_replace(F.col("_metadata.file_path"), r"^file:(//)?", ""))
+    return df.select(*cols, F.col("_corrupt"), path.alias("_path"))
+
+
+def _row_reason(source: SourceDefinition):
+    """A Spark column: why a row fails the row-level checks, or null."""
+    from pyspark.sql import functions as F
+
+    def blank(c: str):
+        return F.col(c).isNull() | (F.trim(F.col(c)) == "")
+
+    checks = [
+        (F.col("_corrupt").isNotNull(), F.lit("not valid JSON")),
+        (blank(source.record_id), F.lit(f"no record id (column {source.record_id})")),
+    ]
+    for c in source.required:
+        if c != source.record_id:
+            checks.append((blank(c), F.lit(f"required column empty: {c}")))
+    if source.event_time:
+        t = source.event_time
+        bad = F.col(t).isNotNull() & (F.trim(F.col(t)) != "") & F.try_to_timestamp(F.col(t)).isNull()
+        checks.append((bad, F.concat(F.lit(f"bad {t}: '"), F.col(t), F.lit("'"))))
+    reason = None
+    for cond, why in reversed(checks):
+        reason = F.when(cond, why) if reason is None else F.when(cond, why).otherwise(reason)
+    return reason
+
+
+def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id: str) -> SourceLoad:
+    """Ingest the new landing files of one source (see the module docstring)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    stats = SourceLoad(source.name)
+    done = ingested(spark, lake, source.name)
+    checked: list[landing.LandingFile] = []
+    for path in landing.source_files(root, source):
+        rel = str(path.relative_to(root))
+        if rel in done and landing.digest(path) == done[rel]:
+            stats.files_skipped += 1
+            continue
+        f = landing.check_file(root, source, path)
+        if rel in done:
+            f = landing.LandingFile(f.source, f.path, f.relpath, f.size, f.digest, f.columns,
+                                    "changed after ingestion: same name, other content (sha256 differs)")
+        checked.append(f)
+    if not checked:
+        return stats
+    stats.files_new = len(checked)
+    now = time.time()
+    loaded_at = F.lit(now).cast("timestamp")
+
+    file_rows = [
+        (source.name, f.relpath, 0, f.reason, None, load_id) for f in checked if f.reason is not None
+    ]
+    quarantine = spark.createDataFrame(
+        file_rows, "source string, file string, row long, reason string, raw string, load_id string"
+    ).withColumn("loaded_at", loaded_at)
+    stats.files_quarantined = len(file_rows)
+    for _, _, _, reason, _, _ in file_rows:
+        stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
+
+    good_files = [f for f in checked if f.reason is None]
+    counts: dict[str, tuple[int, int]] = {}
+    bronze_parts = []
+    if good_files:
+        groups: dict[tuple, list[landing.LandingFile]] = defaultdict(list)
+        for f in good_files:
+            shape = f.columns if source.format != "parquet" else _parquet_shape(f.path)
+            groups[(shape,)].append(f)
+        rel_of = spark.createDataFrame([(str(f.path), f.relpath) for f in good_files], "_path string, _file string")
+        frames = [_read_group(spark, source, files) for files in groups.values()]
+        df = frames[0]
+        for more in frames[1:]:
+            df = df.unionByName(more)
+        order = Window.partitionBy("_file").orderBy("_mono")
+        df = (
+            df.join(F.broadcast(rel_of), "_path")
+            .withColumn("_mono", F.monotonically_increasing_id())
+            .withColumn("_row", F.row_number().over(order).cast("long"))
+            .withColumn("_reason", _row_reason(source))
+            .drop("_mono", "_path")
+            .localCheckpoint()
+        )
+        data_cols = sorted(source.columns())
+        bad = df.where(F.col("_reason").isNotNull()).select(
+            F.lit(source.name).alias("source"), F.col("_file").alias("file"), F.col("_row").alias("row"),
+            F.col("_reason").alias("reason"),
+            F.coalesce(F.col("_corrupt"), F.to_json(F.struct(*data_cols))).alias("raw"),
+            F.lit(load_id).alias("load_id"), loaded_at.alias("loaded_at"),
+        )
+        quarantine = quarantine.unionByName(bad)
+        good = df.where(F.col("_reason").isNull()).select(
+            *data_cols, "_file", "_row", F.lit(load_id).alias("_load_id"), loaded_at.alias("_loaded_at")
+        )
+        bronze_parts.append(good)
+        per_file = df.groupBy("_file").agg(
+            F.count(F.when(F.col("_reason").isNull(), 1)).alias("ok"),
+            F.count(F.when(F.col("_reason").isNotNull(), 1)).alias("bad"),
+        ).collect()
+        counts = {r._file: (r.ok, r.bad) for r in per_file}
+        for r in bad.groupBy("reason").count().collect():
+            key = r.reason if not r.reason.startswith("bad ") else r.reason.split(":")[0]
+            stats.reasons[key] = stats.reasons.get(key, 0) + r["count"]
+        stats.rows = sum(ok for ok, _ in counts.values())
+        stats.rows_quarantined = sum(b for _, b in counts.values())
+
+    files_sql = _sql_list([f.relpath for f in checked])
+    if bronze_parts:
+        _replace(bronze_parts[0], lake.bronze(source.name), f"_file IN ({files_sql})", spark)
+    _replace(quarantine, lake.quarantine, f"source = '{source.name}' AND file IN ({files_sql})", spark)
+    log = spark.createDataFrame(
+        [
+            (source.name, f.relpath, f.digest, f.size, counts.get(f.relpath, (0, 0))[0],
+             counts.get(f.relpath, (0, 0))[1], "quarantined" if f.reason else "loaded", load_id)
+            for f in checked
+        ],
+        "source string, file string, sha256 string, size long, rows long, quarantined long, status string, "
+        "load_id string",
+    ).withColumn("loaded_at", loaded_at)
+    log.write.format("delta").mode("append").save(lake.ingest_log)  # the commit point
+    return stats
+
+
+def _parquet_shape(path: Path) -> str:
+    import pyarrow.parquet as pq
+
+    return str(pq.read_schema(path))
+
+
+def _replace(df, path: str, predicate: str, spark) -> None:
+    """Write ``df`` as exactly the rows of ``path`` matching ``predicate`` (idempotent retry)."""
+    if not exists(spark, path):
+        df.write.format("delta").mode("append").save(path)
+        return
+    df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)

@@ -1,0 +1,157 @@
+"""Silver: bronze rows -> normalized identity records, identifier rejections and links.
+
+Identifiers are normalized by the identity core itself (:func:`identity.records.normalize_record`,
+run inside a pandas UDF), so batch, speed and the local reference agree by construction, not
+by a re-implementation. Everything else (times, attributes, measures, consents) is Spark-native.
+Incremental: only bronze files not yet in ``silver/records`` are processed; their rows replace
+any earlier rows of the same files, so a retry after a crash writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
+from pathlib import Path
+
+from batch.tables import Lake, exists
+from identity.sources import SourceDefinition
+
+NORMALIZED = (
+    "anchor_type string, anchor_value string, ids array<struct<type:string,value:string>>, "
+    "rejections array<struct<type:string,raw:string,reason:string,kind:string>>"
+)
+
+_POLICY: dict[tuple[str, str | None], object] = {}
+
+
+def _policy(rules_path: str, region: str | None):
+    """The policy, loaded once per Python worker (a compiled policy does not pickle)."""
+    key = (rules_path, region)
+    if key not in _POLICY:
+        from identity.rules import load_policy
+
+        _POLICY[key] = load_policy(Path(rules_path), default_region=region)
+    return _POLICY[key]
+
+
+def normalize_udf(rules_path: str, region: str | None):
+    """A pandas UDF: (source, record_id, raw identifiers) -> anchor, identifiers, rejections."""
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf(NORMALIZED)
+    def normalize(source: pd.Series, record_id: pd.Series, raw: pd.Series) -> pd.DataFrame:
+        from identity.records import Record, normalize_record
+
+        policy = _policy(rules_path, region)
+        out = {"anchor_type": [], "anchor_value": [], "ids": [], "rejections": []}
+        for src, rid, pairs in zip(source, record_id, raw, strict=True):
+            record = Record(src, rid, tuple((p["type"], p["raw"]) for p in pairs))
+            norm, rejected = normalize_record(record, policy)
+            out["anchor_type"].append(norm.anchor[0])
+            out["anchor_value"].append(norm.anchor[1])
+            out["ids"].append([{"type": t, "value": v} for t, v in norm.identifiers])
+            out["rejections"].append(
+                [{"type": r.type, "raw": r.raw, "reason": r.reason, "kind": r.kind} for r in rejected]
+            )
+        return pd.DataFrame(out)
+
+    return normalize
+
+
+def _map(cols: dict[str, str], available: set[str]):
+    from pyspark.sql import functions as F
+
+    if not cols:
+        return F.create_map().cast("map<string,string>")
+    parts = []
+    for name, col in sorted(cols.items()):
+        if col in available:
+            parts += [F.lit(name), F.col(col)]
+    return F.map_filter(F.create_map(*parts), lambda k, v: v.isNotNull() & (F.trim(v) != ""))
+
+
+def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, region: str | None):
+    """Silver records of one source's bronze rows (one output row per bronze row)."""
+    from pyspark.sql import functions as F
+
+    available = set(bronze.columns)
+    raw_ids = F.array(*[
+        F.struct(F.lit(c.type).alias("type"), F.col(c.column).alias("raw")) for c in source.identifiers
+    ])
+    event_time = F.try_to_timestamp(F.col(source.event_time)) if source.event_time else F.lit(None).cast("timestamp")
+    event_type = F.col(source.event_type) if source.event_type else F.lit(None).cast("string")
+    measures = F.map_from_entries(F.filter(F.array(*[
+        F.struct(F.lit(name), F.expr(f"try_cast(`{col}` AS double)"))
+        for name, col in sorted(source.measures.items())
+    ]), lambda e: e.getField("col2").isNotNull())) if source.measures else F.create_map().cast("map<string,double>")
+    norm = normalize_udf(rules_path, region)(F.lit(source.name), F.col(source.record_id), raw_ids)
+    return bronze.select(
+        F.lit(source.name).alias("source"),
+        F.col(source.record_id).alias("record_id"),
+        norm.alias("_n"),
+        F.lit(source.kind).alias("kind"),
+        F.lit(source.priority).alias("source_priority"),
+        F.lit(source.channel).cast("string").alias("channel"),
+        event_time.alias("event_time"),
+        event_type.alias("event_type"),
+        _map(source.attributes, available).alias("attributes"),
+        measures.cast("map<string,double>").alias("measures"),
+        _map(source.consents, available).alias("consents"),
+        "_file", "_row", "_load_id",
+    ).select("source", "record_id", "_n.*", *[c for c in (
+        "kind", "source_priority", "channel", "event_time", "event_type", "attributes", "measures",
+        "consents", "_file", "_row", "_load_id")])
+
+
+def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, region: str | None,
+          full: bool = False) -> dict[str, int]:
+    """Normalize every bronze file not yet in silver; return rows written per source."""
+    from pyspark.sql import functions as F
+
+    written: dict[str, int] = {}
+    records_path = lake.silver("records")
+    replace_all = full or not exists(spark, records_path)
+    for source in sources:
+        bronze_path = lake.bronze(source.name)
+        if not exists(spark, bronze_path):
+            continue
+        bronze = spark.read.format("delta").load(bronze_path)
+        if not replace_all:
+            done = spark.read.format("delta").load(records_path).where(
+                F.col("source") == source.name).select("_file").distinct()
+            bronze = bronze.join(done, "_file", "left_anti")
+        files = [r._file for r in bronze.select("_file").distinct().collect()]
+        if not files:
+            continue
+        frame = records_frame(spark, bronze, source, rules_path, region)
+        quoted = ", ".join("'" + f.replace("\\", "\\\\").replace("'", "\\'") + "'" for f in files)
+        predicate = f"source = '{source.name}' AND _file IN ({quoted})"
+        if replace_all:  # the first source of a full rebuild replaces the whole table
+            frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(records_path)
+            replace_all = False
+        else:
+            frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(records_path)
+        written[source.name] = spark.read.format("delta").load(records_path).where(predicate).count()
+    return written
+
+
+def rejections(spark, lake: Lake):
+    """Identifier values refused by the rules (invalid or blocked), one row each."""
+    from pyspark.sql import functions as F
+
+    records = spark.read.format("delta").load(lake.silver("records"))
+    return records.select("source", "record_id", F.explode("rejections").alias("r")).select(
+        "source", "record_id", "r.type", "r.raw", "r.reason", "r.kind")
+
+
+def links(records):
+    """Anchor -> every other identifier of a record (the identity core's star, in Spark)."""
+    from pyspark.sql import functions as F
+
+    return (
+        records.where(F.size("ids") > 1)
+        .select("source", "record_id", "anchor_type", "anchor_value",
+                F.explode(F.slice("ids", 2, 1_000_000)).alias("b"))
+        .select("source", "record_id", F.col("anchor_type").alias("a_type"),
+                F.col("anchor_value").alias("a_value"), F.col("b.type").alias("b_type"),
+                F.col("b.value").alias("b_value"))
+    )
