@@ -161,12 +161,12 @@ class SpeedConsumer:
                     return
 
     def _lag(self) -> int:
+        """Messages behind the end of the assigned partitions (asks the broker for the ends)."""
         total = 0
-        for tp in self.consumer.assignment():
-            high = self.consumer.highwater(tp)
-            if high is None:
-                continue
-            lag = max(0, high - self.consumer.position(tp))
+        assigned = list(self.consumer.assignment())
+        ends = self.consumer.end_offsets(assigned) if assigned else {}
+        for tp in assigned:
+            lag = max(0, ends[tp] - self.consumer.position(tp))
             m.LAG.labels(str(tp.partition)).set(lag)
             total += lag
         return total
