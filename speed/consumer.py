@@ -60,6 +60,7 @@ class RunStats:
     outcomes: dict[str, int] = field(default_factory=dict)
     refused: int = 0
     triggers: int = 0
+    lease_retries: int = 0
     batches: int = 0
     latencies: deque = field(default_factory=lambda: deque(maxlen=200_000))
 
@@ -175,6 +176,7 @@ class SpeedConsumer:
         s = self.stats
         return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates,
                 "dead_letters": s.dead_letters, "refused_links": s.refused, "triggers": s.triggers,
+                "lease_retries": s.lease_retries,
                 **{f"stitch_{k}": v for k, v in sorted(s.outcomes.items())}}
 
     # -- one batch -----------------------------------------------------------------------------
@@ -239,6 +241,7 @@ class SpeedConsumer:
             with self._stats_lock:
                 self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
                 self.stats.refused += out.refused
+                self.stats.lease_retries += out.contended
             m.STITCH.labels(out.kind).inc()
             m.REFUSED.inc(out.refused)
             m.CONTENDED.inc(out.contended)

@@ -83,7 +83,7 @@ def parse_event(raw: bytes | None, validator: Any, policy: Policy) -> Event:
     if raw is None:
         raise ContractError("empty message (tombstone)")
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ContractError(f"not UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:
