@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from identity.rules import Policy, load_policy
+from serving import openapi
 from serving.errors import ApiError
 from serving.keys import KeyCache
 from serving.metrics import STORE_ERRORS, MetricsMiddleware
@@ -98,6 +99,8 @@ def _install_handlers(app: FastAPI, serving: ServingSettings) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON (FastAPI's 400): bad input, so 422
+            return _problem(422, "invalid_request", exc.detail)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _problem(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
 
@@ -138,4 +141,5 @@ def create_app(
     for module in (resolve, profiles, explain, ops):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware)
+    openapi.install(app, list(policy.types), serving.batch_max)
     return app
