@@ -25,6 +25,9 @@ from ucid.settings import Settings
 log = get_logger("batch")
 Report = Callable[[str], None]
 STAGES = ("ingest", "normalize", "resolve", "profiles", "validate", "publish")
+# finer validation stages, used by the Airflow DAG: bronze+silver before resolve, gold before
+# publish, the published reference table after it (``validate`` = bronze+silver+gold at once)
+VALIDATION_STAGES = ("validate_input", "validate_gold", "validate_published")
 
 
 @dataclass(slots=True)
@@ -112,10 +115,12 @@ def profiles(ctx: Context) -> dict:
     return build(ctx.spark, ctx.lake, ctx.policy, ctx.now)
 
 
-def validate(ctx: Context) -> dict:
+def validate(ctx: Context, layers: tuple[str, ...] = ("bronze", "silver", "gold")) -> dict:
     from batch.validate import validate_lake
 
-    return validate_lake(ctx.spark, ctx.lake, ctx.batch, ctx.policy, run_id=ctx.run_id)
+    summary = validate_lake(ctx.spark, ctx.lake, ctx.batch, ctx.policy, run_id=ctx.run_id, layers=layers,
+                            sources=ctx.sources, settings=ctx.settings, report=ctx.report)
+    return {k: summary[k] for k in ("layers", "expectations", "failed", "suites")}
 
 
 def publish(ctx: Context) -> dict:
@@ -125,7 +130,10 @@ def publish(ctx: Context) -> dict:
 
 
 STAGE_FUNCS = {"ingest": ingest, "normalize": normalize, "resolve": resolve, "profiles": profiles,
-               "validate": validate, "publish": publish}
+               "validate": validate, "publish": publish,
+               "validate_input": lambda ctx: validate(ctx, ("bronze", "silver")),
+               "validate_gold": lambda ctx: validate(ctx, ("gold",)),
+               "validate_published": lambda ctx: validate(ctx, ("published",))}
 
 
 def run_stage(ctx: Context, stage: str) -> dict:

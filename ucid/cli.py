@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from ucid.commands import evaluate, generate, keys, resolve, serve, settings_cmd, stack
-from ucid.commands import produce, speed
+from ucid.commands import produce, speed, validate
 
 app = typer.Typer(
     name="ucid",
@@ -38,6 +38,7 @@ app.add_typer(speed.app, name="speed")
 app.command("produce")(produce.produce)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+app.command("validate")(validate.validate)
 
 
 if __name__ == "__main__":  # pragma: no cover

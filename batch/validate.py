@@ -1,0 +1,466 @@
+"""Data-quality gates: Great Expectations suites over the lake and the published reference table.
+
+The suites are JSON files in ``expectations/<layer>/<table>.json``, each a GX 1.x expectation
+suite (``name``, ``expectations``, ``meta``). A suite's name is ``<layer>.<table>`` and names
+what it validates: a Delta table as it is (``gold.identity_state``) or a *view* built here from
+several tables, when the property spans tables (``gold.clusters``: one row per UCID with its
+identifier, record and profile counts; ``gold.aliases``: every alias with the status of the UCID
+it points at). Each view is a plain ``DataFrame`` function of the lake (:data:`VIEWS`), so the
+expectations themselves stay declarative, and a failure names the suite, the table or view and
+the expectation.
+
+Thresholds are GX suite parameters (``{"$PARAMETER": "max_cluster_identifiers"}``) filled in at
+run time from the rules (``max_cluster_identifiers``, the identifier types) and the batch
+settings (``max_cluster_records``, ``max_quarantine_rate``), so the suites never restate them.
+
+The GX context is ephemeral (in memory): nothing is written to the repository or the lake.
+Lake tables are validated as Spark DataFrames (a Spark data source, one DataFrame asset and a
+whole-DataFrame batch definition per suite); the ``published`` suites read the Cassandra
+``identifiers``, ``ucids`` and ``ucid_aliases`` tables into pandas (a full scan: meant for the
+check after a publish, not for a hot path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batch.settings import BatchSettings
+from batch.tables import Lake, exists
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+LAYERS = ("bronze", "silver", "gold", "published")
+LAKE_LAYERS = ("bronze", "silver", "gold")
+UCID_PATTERN = r"^U[0-9A-HJKMNP-TV-Z]{20}$"
+RECORD_TYPE = "_record"
+ALIAS_MAX_HOPS = 8
+
+
+class ValidationFailed(RuntimeError):
+    """One or more expectations failed; ``failures`` lists each with its suite and table."""
+
+    def __init__(self, failures: list[dict], summary: dict) -> None:
+        self.failures = failures
+        self.summary = summary
+        lines = [f"{len(failures)} expectation(s) failed:"]
+        lines += [f"  - {describe(f)}" for f in failures]
+        super().__init__("\n".join(lines))
+
+
+def describe(result: dict) -> str:
+    """One line for an expectation result: table, expectation, column, what was seen."""
+    where = f"{result['suite']} (table {result['table']})"
+    what = result["expectation"] + (f"({result['column']})" if result.get("column") else "")
+    why = f" [{result['why']}]" if result.get("why") else ""
+    return f"{where}: {what}{why}: {result['detail']}"
+
+
+@dataclass(slots=True)
+class Inputs:
+    """What views and parameters need besides the lake."""
+
+    spark: object
+    lake: Lake
+    run_id: str | None
+    sources: list | None = None
+    settings: object = None
+    cache: dict[str, object] = field(default_factory=dict)
+
+    def table(self, path: str):
+        """A Delta table, or ``None`` when it does not exist (yet)."""
+        if path not in self.cache:
+            self.cache[path] = self.spark.read.format("delta").load(path) if exists(self.spark, path) else None
+        return self.cache[path]
+
+
+# ---------------------------------------------------------------- views (one per suite)
+
+def _bronze_rows(inp: Inputs):
+    """Every bronze row of every source: source, record_id, _file, _row, _load_id."""
+    from pyspark.sql import functions as F
+
+    root = Path(inp.lake.root) / "bronze"
+    record_id = {s.name: s.record_id for s in inp.sources or []}
+    names = sorted(record_id) if inp.sources is not None else sorted(
+        p.name for p in root.glob("*") if p.is_dir() and not p.name.startswith("_"))
+    frames = []
+    for name in names:
+        df = inp.table(inp.lake.bronze(name))
+        if df is None:
+            continue
+        rid = record_id.get(name)
+        rid_col = F.col(f"`{rid}`") if rid and rid in df.columns else F.lit("?")  # unknown source: not checked
+        frames.append(df.select(F.lit(name).alias("source"), rid_col.cast("string").alias("record_id"),
+                                "_file", "_row", "_load_id"))
+    if not frames:
+        return None
+    out = frames[0]
+    for more in frames[1:]:
+        out = out.unionByName(more)
+    return out
+
+
+def _quarantine_rates(inp: Inputs):
+    """Per source and load: files and rows taken and quarantined, and the quarantined shares.
+
+    The loads of ``run_id`` when it loaded anything, else the latest load of each source.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    log = inp.table(inp.lake.ingest_log)
+    if log is None:
+        return None
+    this_run = log.where(F.col("load_id") == inp.run_id) if inp.run_id else log.limit(0)
+    if inp.run_id is None or not this_run.limit(1).count():
+        latest = Window.partitionBy("source").orderBy(F.col("loaded_at").desc())
+        last = log.withColumn("_n", F.dense_rank().over(latest)).where("_n = 1").select("source", "load_id").distinct()
+        this_run = log.join(last, ["source", "load_id"])
+    per_load = this_run.groupBy("source", "load_id").agg(
+        F.count("*").alias("files"),
+        F.sum(F.when(F.col("status") == "quarantined", 1).otherwise(0)).alias("files_quarantined"),
+        F.sum("rows").alias("rows"), F.sum("quarantined").alias("rows_quarantined"),
+    )
+    total = F.col("rows") + F.col("rows_quarantined")
+    return per_load.select(
+        "source", "load_id", "files", "files_quarantined", "rows", "rows_quarantined",
+        F.when(total > 0, F.col("rows_quarantined") / total).otherwise(F.lit(0.0)).alias("row_quarantine_rate"),
+        (F.col("files_quarantined") / F.col("files")).alias("file_quarantine_rate"),
+    )
+
+
+def _silver_coverage(inp: Inputs):
+    """Per source: bronze rows and silver rows (every bronze row normalized exactly once)."""
+    from pyspark.sql import functions as F
+
+    bronze = _bronze_rows(inp)
+    silver = inp.table(inp.lake.silver("records"))
+    if bronze is None or silver is None:
+        return None
+    b = bronze.groupBy("source").agg(F.count("*").alias("bronze_rows"))
+    s = silver.groupBy("source").agg(F.count("*").alias("silver_rows"))
+    return b.join(s, "source", "full").select(
+        "source", F.coalesce("bronze_rows", F.lit(0)).alias("bronze_rows"),
+        F.coalesce("silver_rows", F.lit(0)).alias("silver_rows"))
+
+
+def _aliases(inp: Inputs):
+    """Every merged UCID (alias), the UCID it points at, and that UCID's status."""
+    from pyspark.sql import functions as F
+
+    ucids = inp.table(inp.lake.gold("ucids"))
+    if ucids is None:
+        return None
+    target = ucids.select(F.col("ucid").alias("merged_into"), F.col("status").alias("target_status"))
+    return ucids.where("status = 'merged'").select(F.col("ucid").alias("alias"), "merged_into").join(
+        target, "merged_into", "left").select(
+        "alias", "merged_into", F.coalesce("target_status", F.lit("missing")).alias("target_status"))
+
+
+def _clusters(inp: Inputs):
+    """One row per UCID named anywhere in gold: its status and what points at it.
+
+    ``status`` is ``missing`` for a UCID some table uses but ``gold/ucids`` never issued;
+    ``identifiers`` excludes the record-only nodes of records without identifiers.
+    """
+    from pyspark.sql import functions as F
+
+    ucids = inp.table(inp.lake.gold("ucids"))
+    state = inp.table(inp.lake.gold("identity_state"))
+    if ucids is None or state is None:
+        return None
+    out = ucids.select("ucid", "status")
+    parts = [state.groupBy("ucid").agg(
+        F.count("*").alias("state_rows"),
+        F.count(F.when(F.col("id_type") != RECORD_TYPE, 1)).alias("identifiers"))]
+    for name, column in (("assignments", "records"), ("profiles", "profiles"), ("links", "links")):
+        df = inp.table(inp.lake.gold(name))
+        if df is not None:
+            parts.append(df.groupBy("ucid").agg(F.count("*").alias(column)))
+    for part in parts:
+        out = out.join(part, "ucid", "full")
+    counts = ("state_rows", "identifiers", "records", "profiles", "links")
+    return out.select(
+        "ucid", F.coalesce("status", F.lit("missing")).alias("status"),
+        *[(F.coalesce(c, F.lit(0)) if c in out.columns else F.lit(0)).cast("long").alias(c) for c in counts])
+
+
+def _record_coverage(inp: Inputs):
+    """Every silver record (source, record_id) with the UCID its assignment gives (or null)."""
+    silver = inp.table(inp.lake.silver("records"))
+    assignments = inp.table(inp.lake.gold("assignments"))
+    if silver is None or assignments is None:
+        return None
+    return silver.select("source", "record_id").distinct().join(
+        assignments.select("source", "record_id", "ucid"), ["source", "record_id"], "left")
+
+
+def _gold(name: str) -> Callable[[Inputs], object]:
+    return lambda inp: inp.table(inp.lake.gold(name))
+
+
+VIEWS: dict[str, Callable[[Inputs], object]] = {
+    "bronze.ingest_log": lambda inp: inp.table(inp.lake.ingest_log),
+    "bronze.rows": _bronze_rows,
+    "bronze.quarantine_rates": _quarantine_rates,
+    "silver.records": lambda inp: inp.table(inp.lake.silver("records")),
+    "silver.coverage": _silver_coverage,
+    "gold.identity_state": _gold("identity_state"),
+    "gold.ucids": _gold("ucids"),
+    "gold.aliases": _aliases,
+    "gold.clusters": _clusters,
+    "gold.assignments": _gold("assignments"),
+    "gold.record_coverage": _record_coverage,
+    "gold.profiles": _gold("profiles"),
+    "gold.links": _gold("links"),
+    "gold.refused_links": _gold("refused_links"),
+    "gold.identity_changes": _gold("identity_changes"),
+}
+# a view that may legitimately be absent (nothing ingested yet has no quarantine to rate)
+OPTIONAL = {"bronze.quarantine_rates", "gold.refused_links", "gold.links", "gold.identity_changes"}
+
+
+def _published_frames(settings, gold_counts: dict[str, int]) -> dict[str, object]:
+    """The Cassandra reference tables as pandas frames, each identifier/alias with where it resolves."""
+    import pandas as pd
+
+    from infra.cql import cluster
+
+    c = cluster(settings.cassandra, request_timeout_s=60)
+    session = c.connect(settings.cassandra.keyspace)
+    try:
+        def read(cql: str, columns: list[str]) -> pd.DataFrame:
+            stmt = session.prepare(cql)
+            stmt.fetch_size = 5000
+            return pd.DataFrame([tuple(r) for r in session.execute(stmt)], columns=columns)
+
+        ids = read("SELECT id_type, id_value, ucid FROM identifiers", ["id_type", "id_value", "ucid"])
+        ucids = read("SELECT ucid, status, merged_into FROM ucids", ["ucid", "status", "merged_into"])
+        aliases = read("SELECT alias, ucid FROM ucid_aliases", ["alias", "ucid"])
+    finally:
+        c.shutdown()
+    status = dict(zip(ucids.ucid, ucids.status, strict=True))
+    alias_of = dict(zip(aliases.alias, aliases.ucid, strict=True))
+
+    def follow(u: str | None) -> tuple[str, int]:
+        """Resolve like the serving layer: follow aliases until a live UCID (status, hops)."""
+        seen = set()
+        for hops in range(ALIAS_MAX_HOPS + 1):
+            if u is None or u in seen:
+                return ("cycle" if u in seen else "missing"), hops
+            seen.add(u)
+            s = status.get(u)
+            if s is None:
+                return "missing", hops
+            if s != "merged":
+                return s, hops
+            u = alias_of.get(u)
+        return "too many hops", ALIAS_MAX_HOPS
+
+    ids["resolved_status"] = [follow(u)[0] for u in ids.ucid]
+    resolved = [follow(a) for a in aliases.alias]
+    aliases["resolved_status"] = [s for s, _ in resolved]
+    aliases["hops"] = [h for _, h in resolved]
+    ucids["has_alias"] = [u in alias_of for u in ucids.ucid]
+    return {"published.identifiers": ids, "published.ucids": ucids, "published.aliases": aliases}
+
+
+# ---------------------------------------------------------------- suites
+
+def suite_files(layer: str) -> list[Path]:
+    """The suite files of one layer, in name order."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}")
+    return sorted((EXPECTATIONS_DIR / layer).glob("*.json"))
+
+
+def load_suite(path: Path) -> dict:
+    """A suite file as a dict, checked to name a known view and to list expectations."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    name = data.get("name")
+    expected = f"{path.parent.name}.{path.stem}"
+    if name != expected:
+        raise ValueError(f"{path}: suite name {name!r} must be {expected!r}")
+    if not path.parent.name == "published" and name not in VIEWS:
+        raise ValueError(f"{path}: no table or view {name!r} in batch.validate.VIEWS")
+    if not data.get("expectations"):
+        raise ValueError(f"{path}: no expectations")
+    return data
+
+
+def parameters(policy, batch: BatchSettings, gold_counts: dict[str, int] | None = None) -> dict:
+    """Suite parameters: thresholds from the rules and the batch settings."""
+    return {
+        "max_cluster_identifiers": policy.max_cluster_identifiers or 2**62,
+        "max_cluster_records": batch.max_cluster_records,
+        "max_quarantine_rate": batch.max_quarantine_rate,
+        "id_types": sorted(policy.types),
+        "anchor_types": sorted(policy.types) + [RECORD_TYPE],
+        **{f"gold_{k}": v for k, v in (gold_counts or {}).items()},
+    }
+
+
+def _context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False,
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _expected(kwargs: dict, params: dict) -> str:
+    """The bounds an expectation asked for, its suite parameters filled in."""
+    def value(v):
+        return params.get(v["$PARAMETER"], v) if isinstance(v, dict) and "$PARAMETER" in v else v
+
+    lo, hi = value(kwargs.get("min_value")), value(kwargs.get("max_value"))
+    if lo is None and hi is None:
+        return ""
+    if lo == hi:
+        return f"expected {lo!r}"
+    return "expected " + " and ".join(x for x in (f">= {lo!r}" if lo is not None else "",
+                                                   f"<= {hi!r}" if hi is not None else "") if x)
+
+
+def _detail(result: dict, exception: dict | None, expected: str = "") -> str:
+    if exception and exception.get("raised_exception"):
+        return "error: " + (exception.get("exception_message") or "?")
+    parts = []
+    if "observed_value" in result:
+        parts.append(f"observed {result['observed_value']!r}" + (f", {expected}" if expected else ""))
+    elif result.get("unexpected_count") and expected:
+        parts.append(expected)
+    if result.get("unexpected_count"):
+        pct = result.get("unexpected_percent")
+        parts.append(f"{result['unexpected_count']:,} unexpected"
+                     + (f" ({pct:.3g}% of {result.get('element_count', 0):,})" if pct is not None else ""))
+        sample = result.get("partial_unexpected_list") or []
+        if sample:
+            parts.append("e.g. " + ", ".join(repr(v) for v in sample[:5]))
+    return "; ".join(parts) or "ok"
+
+
+def _column(kwargs: dict) -> str | None:
+    for key in ("column", "column_list"):
+        if kwargs.get(key):
+            v = kwargs[key]
+            return v if isinstance(v, str) else ",".join(v)
+    if kwargs.get("column_A"):
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    return None
+
+
+def _run_suite(context, source, suite_data: dict, frame, params: dict, table: str) -> list[dict]:
+    """Validate ``frame`` with one suite; one result dict per expectation."""
+    import great_expectations as gx
+
+    name = suite_data["name"]
+    suite = context.suites.add(gx.ExpectationSuite(
+        name=name, expectations=suite_data["expectations"], meta=suite_data.get("meta") or {}))
+    asset = source.add_dataframe_asset(name=name)
+    batch_def = asset.add_batch_definition_whole_dataframe(name=f"{name}.all")
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+    result = definition.run(batch_parameters={"dataframe": frame}, expectation_parameters=params,
+                            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
+    out = []
+    for r in result.results:
+        cfg = r.expectation_config
+        out.append({
+            "suite": name, "table": table, "expectation": cfg.type, "column": _column(cfg.kwargs),
+            "success": bool(r.success),
+            "detail": _detail(r.result or {}, r.exception_info, _expected(cfg.kwargs, params)),
+            "why": (cfg.meta or {}).get("why"),
+        })
+    return out
+
+
+def validate_lake(spark, lake: Lake, batch_settings: BatchSettings, policy, run_id: str | None = None,
+                  layers: Iterable[str] = LAKE_LAYERS, *, sources: list | None = None, settings=None,
+                  raise_on_failure: bool = True, report: Callable[[str], None] | None = None) -> dict:
+    """Run the suites of ``layers`` and return a summary; raise :class:`ValidationFailed` on any failure.
+
+    ``layers`` is any of ``bronze``, ``silver``, ``gold`` (the lake, with Spark) and
+    ``published`` (the Cassandra reference table; needs ``settings``). A suite whose table does
+    not exist fails ("table missing"), except for the few that may legitimately be empty
+    (:data:`OPTIONAL`). The summary: ``{"suites": {name: {...}}, "results": [...],
+    "expectations": n, "failed": k}``; ``results`` holds one dict per expectation
+    (suite, table, expectation, column, success, detail, why).
+    """
+    say = report or (lambda msg: None)
+    layers = tuple(layers)
+    for layer in layers:
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}")
+    inp = Inputs(spark, lake, run_id, sources, settings)
+    context = _context()
+    spark_source = context.data_sources.add_spark(name="lake") if set(layers) & set(LAKE_LAYERS) else None
+    pandas_source = context.data_sources.add_pandas(name="cassandra") if "published" in layers else None
+    gold_counts = _gold_counts(inp) if "published" in layers else {}
+    params = parameters(policy, batch_settings, gold_counts)
+    published = None
+    results: list[dict] = []
+    suites: dict[str, dict] = {}
+    for layer in layers:
+        if layer == "published":
+            if settings is None:
+                raise ValueError("validating the published layer needs the settings (Cassandra)")
+            published = published or _published_frames(settings, gold_counts)
+        for path in suite_files(layer):
+            data = load_suite(path)
+            name = data["name"]
+            table = (data.get("meta") or {}).get("table", name)
+            started = time.perf_counter()
+            if layer == "published":
+                frame, source = published[name], pandas_source
+            else:
+                frame, source = VIEWS[name](inp), spark_source
+            if frame is None:
+                ok = name in OPTIONAL
+                res = [{"suite": name, "table": table, "expectation": "table_exists", "column": None,
+                        "success": ok, "detail": "skipped: not there yet" if ok else "table missing",
+                        "why": "the suite's table must exist"}]
+                rows = 0
+            else:
+                if layer != "published":
+                    frame = frame.localCheckpoint()  # one computation for all its expectations
+                    rows = frame.count()
+                else:
+                    rows = len(frame)
+                res = _run_suite(context, source, data, frame, params, table)
+            failed = sum(1 for r in res if not r["success"])
+            suites[name] = {"table": table, "rows": rows, "expectations": len(res), "failed": failed,
+                            "seconds": round(time.perf_counter() - started, 2)}
+            say(f"validate {name}: {len(res) - failed}/{len(res)} passed ({rows:,} rows)")
+            results.extend(res)
+    failures = [r for r in results if not r["success"]]
+    summary = {"layers": list(layers), "suites": suites, "results": results,
+               "expectations": len(results), "failed": len(failures)}
+    if failures and raise_on_failure:
+        raise ValidationFailed(failures, summary)
+    return summary
+
+
+def _gold_counts(inp: Inputs) -> dict[str, int]:
+    """Gold row counts the published tables must at least hold."""
+    from pyspark.sql import functions as F
+
+    state, ucids = inp.table(inp.lake.gold("identity_state")), inp.table(inp.lake.gold("ucids"))
+    if state is None or ucids is None:
+        return {"identifiers": 0, "ucids": 0, "aliases": 0}
+    return {
+        "identifiers": state.where(F.col("id_type") != RECORD_TYPE).count(),
+        "ucids": ucids.count(),
+        "aliases": ucids.where("status = 'merged'").count(),
+    }

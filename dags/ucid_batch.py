@@ -1,0 +1,116 @@
+"""The ucid batch layer as an Airflow DAG: landing -> Delta bronze/silver/gold -> Cassandra, gated by GX.
+
+    ingest >> normalize >> validate_input >> resolve >> profiles >> validate_gold >> publish
+           >> validate_published >> record_run
+
+Each task runs one stage of :mod:`batch.run` in its own context. The run id and the run's clock
+(``now``) come from the DAG run (its data interval end, else its logical date / run-after time),
+never from the wall clock, so every task of a run -- and every retry -- agrees on them and a
+re-run of the same interval is a replay (stages are idempotent). A failing suite
+(``batch.validate.ValidationFailed``) fails its task at once, without retries (the data would
+not change), so ``publish`` never runs on data that failed validation.
+
+Nothing happens at import time but building the DAG: ``batch``, Spark and GX are imported in
+the tasks. Settings come from the environment (``UCID_LANDING_DIR``, ``UCID_LAKE_DIR``,
+``UCID_CASSANDRA_*``, ``UCID_BATCH_*``), as for ``ucid batch run``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import Param, chain, dag, task
+
+DAG_ID = "ucid_batch"
+STAGE_TASKS = ("ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold", "publish",
+               "validate_published")
+VALIDATIONS = {"validate_input", "validate_gold", "validate_published"}
+
+
+def run_clock(context) -> tuple[str, int]:
+    """``(run_id, now)`` of a DAG run: the same in every task and every retry of that run."""
+    import hashlib
+
+    when = context.get("data_interval_end") or context.get("logical_date") or context["dag_run"].run_after
+    dag_run_id = context["dag_run"].run_id
+    stamp = when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"af-{stamp}-{hashlib.sha256(dag_run_id.encode()).hexdigest()[:6]}", int(when.timestamp())
+
+
+def run_stage(stage: str, context) -> dict:
+    """Run one :mod:`batch.run` stage for this DAG run; return its figures (an XCom)."""
+    import json
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from batch import run as pipeline
+    from batch.validate import ValidationFailed
+    from ucid.log import configure
+    from ucid.settings import get_settings
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_format)
+    run_id, now = run_clock(context)
+    params = context["params"]
+    ctx = pipeline.context(settings, full=bool(params.get("full")), now=now, run_id=run_id,
+                           region=params.get("region"), report=print)
+    print(f"ucid batch {stage}: run {run_id}, now {now}, landing {ctx.landing}, lake {ctx.lake.root}")
+    try:
+        result = pipeline.run_stage(ctx, stage)
+    except ValidationFailed as exc:
+        raise AirflowFailException(f"{stage}: {exc}") from exc  # no retry: the data would not change
+    # XComs are JSON: keep the figures, drop anything that is not
+    return {"stage": stage, "seconds": ctx.stats[stage]["seconds"],
+            "result": json.loads(json.dumps(result, default=str))}
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(hours=6),
+    },
+    params={
+        "full": Param(False, type="boolean", description="re-normalize every bronze row and rebuild gold"),
+        "region": Param(None, type=["null", "string"], description="default phone region, overriding the rules"),
+    },
+    tags=["ucid", "batch"],
+    doc_md=__doc__,
+)
+def ucid_batch():
+    tasks = {}
+    for stage in STAGE_TASKS:
+        retries = 0 if stage in VALIDATIONS else 2
+
+        @task(task_id=stage, retries=retries)
+        def stage_task(stage: str = stage, **context) -> dict:
+            return run_stage(stage, context)
+
+        tasks[stage] = stage_task()
+
+    @task(task_id="record_run")
+    def record_run(**context) -> str:
+        """Append the run and every stage's figures to ``gold/runs`` (as ``ucid batch run`` does)."""
+        from batch import run as pipeline
+        from ucid.settings import get_settings
+
+        run_id, now = run_clock(context)
+        ctx = pipeline.context(get_settings(), full=bool(context["params"].get("full")), now=now, run_id=run_id)
+        ti = context["ti"]
+        for stage in STAGE_TASKS:
+            figures = ti.xcom_pull(task_ids=stage) or {}
+            ctx.stats[stage] = {"seconds": figures.get("seconds"), "result": figures.get("result")}
+        pipeline.record_run(ctx, "succeeded")
+        return run_id
+
+    chain(*[tasks[s] for s in STAGE_TASKS], record_run())
+
+
+ucid_batch()

@@ -1,0 +1,92 @@
+"""The Airflow DAG loads without import errors and has the promised shape (no stack, no Spark).
+
+Airflow reads its configuration when first imported, so the environment (a temp
+``AIRFLOW_HOME``, SQLite, no examples) is set before the import, in a module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+ORDER = ["ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold", "publish",
+         "validate_published", "record_run"]
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_HOME", str(home))
+        mp.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
+        mp.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        mp.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
+        from airflow.dag_processing.dagbag import DagBag
+
+        before = set(sys.modules)
+        bag = DagBag(dag_folder=str(DAGS))
+        bag.imported_modules = set(sys.modules) - before
+        yield bag
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert "ucid_batch" in dagbag.dag_ids
+
+
+def test_no_work_at_import_time(dagbag):
+    """Parsing the DAG file imports neither the batch layer nor Spark, GX or the Cassandra driver."""
+    heavy = {m.split(".")[0] for m in dagbag.imported_modules} & {
+        "batch", "pyspark", "great_expectations", "cassandra", "delta"}
+    assert heavy == set()
+
+
+def test_task_order(dagbag):
+    dag = dagbag.dags["ucid_batch"]  # get_dag() would ask the metadata DB
+    assert sorted(dag.task_ids) == sorted(ORDER)
+    for upstream, downstream in zip(ORDER, ORDER[1:], strict=False):
+        assert dag.get_task(downstream).upstream_task_ids == {upstream}, downstream
+    assert dag.get_task("ingest").upstream_task_ids == set()
+
+
+def test_publish_only_after_every_validation_before_it(dagbag):
+    dag = dagbag.dags["ucid_batch"]  # get_dag() would ask the metadata DB
+    publish = dag.get_task("publish")
+    assert {"validate_input", "validate_gold"} <= publish.get_flat_relative_ids(upstream=True)
+    assert publish.trigger_rule == "all_success"
+
+
+def test_schedule_and_retries(dagbag):
+    dag = dagbag.dags["ucid_batch"]  # get_dag() would ask the metadata DB
+    assert dag.schedule == "@daily"
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    for task_id in ("ingest", "normalize", "resolve", "profiles", "publish", "record_run"):
+        task = dag.get_task(task_id)
+        assert task.retries == 2, task_id
+        assert task.retry_delay == timedelta(minutes=5)
+    for task_id in ("validate_input", "validate_gold", "validate_published"):
+        assert dag.get_task(task_id).retries == 0, task_id  # a failing suite fails at once
+
+
+def test_run_clock_is_the_runs_not_the_wall_clock():
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(DAGS))
+    try:
+        import ucid_batch
+    finally:
+        sys.path.remove(str(DAGS))
+    when = datetime(2026, 1, 10, tzinfo=timezone.utc)
+    ctx = {"data_interval_end": when, "dag_run": SimpleNamespace(run_id="manual__2026-01-10", run_after=None)}
+    run_id, now = ucid_batch.run_clock(ctx)
+    assert now == int(when.timestamp())
+    assert run_id.startswith("af-20260110T000000Z-")
+    assert ucid_batch.run_clock(dict(ctx)) == (run_id, now)  # every task and retry agree
+    assert ucid_batch.run_clock({**ctx, "dag_run": SimpleNamespace(run_id="other", run_after=None)})[0] != run_id
