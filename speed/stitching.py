@@ -131,6 +131,7 @@ class Stitcher:
         self.cache = _Cache(cache_size)
         self.clock = clock
         self.issued = _Issued(store)
+        self._local = threading.local()
 
     # -- public ----------------------------------------------------------------------------
     def stitch_event(self, event: Event) -> Outcome:
@@ -143,8 +144,11 @@ class Stitcher:
             return Outcome("unchanged", fast)
         deadline = time.monotonic() + self.timeout_s
         contended = 0
+        self._settle_unlocks()
         while True:
-            view = self._read_view(norm.identifiers)
+            # optimistic read without leases: most events need no change; this decision only
+            # tells whether to lease and what (minting does not need the issued check here)
+            view = self._read_view(norm.identifiers, issued=False)
             decision = stitch(norm, view.view, self.policy)
             if _trivial(decision):
                 self._remember(norm, decision, view)
@@ -155,7 +159,8 @@ class Stitcher:
                 try:
                     result = self._decide_and_write(norm, event, names, started)
                 finally:
-                    self.store.unlock(names, self.owner)
+                    # released in the background; waited for before this thread's next event
+                    self._pending_unlocks().extend(self.store.unlock(names, self.owner, wait=False))
                 if result is not None:
                     result.contended = contended
                     return result
@@ -163,6 +168,23 @@ class Stitcher:
             if time.monotonic() > deadline:
                 raise StitchTimeout(f"event {event.event_id}: identity leases busy for {self.timeout_s}s")
             time.sleep(random.uniform(0.001, 0.005) * min(contended, 20))
+
+    def _pending_unlocks(self) -> list:
+        pending = getattr(self._local, "unlocks", None)
+        if pending is None:
+            pending = self._local.unlocks = []
+        return pending
+
+    def _settle_unlocks(self) -> None:
+        """Wait for this thread's background lease releases (errors are logged by the driver;
+        an unreleased lease expires with its TTL)."""
+        pending = self._pending_unlocks()
+        for future in pending:
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001 -- the lease expires by itself
+                pass
+        pending.clear()
 
     # -- steps -----------------------------------------------------------------------------
     def _fast_path(self, norm: NormalizedRecord) -> str | None:
@@ -194,7 +216,7 @@ class Stitcher:
         self._remember(norm, decision, view)
         return Outcome(decision.kind, decision.ucid, len(decision.refused), decision.aliases)
 
-    def _read_view(self, identifiers: tuple[Identifier, ...]) -> _View:
+    def _read_view(self, identifiers: tuple[Identifier, ...], issued: bool = True) -> _View:
         store = self.store
         rows = store.many("get_identifier", [i for i in identifiers])
         raw = {i: r[0].ucid for i, r in zip(identifiers, rows) if r}
@@ -218,7 +240,7 @@ class Stitcher:
             for t, _ in ids:
                 counts[t] = counts.get(t, 0) + 1
             ucids[u] = UcidView(minted[u], counts)
-        return _View(StitchView(ucid_of, ucids, self.issued), members, raw)
+        return _View(StitchView(ucid_of, ucids, self.issued if issued else frozenset()), members, raw)
 
     def _canonical(self, ucid: str) -> tuple[str, int]:
         """Follow merges to the live UCID; returns it and its ``minted_at`` (ms)."""

@@ -102,6 +102,9 @@ class Store:
         Returns the result rows (a list per tuple), in input order."""
         if not rows:
             return []
+        if len(rows) <= self.concurrency:  # the common case: a few keys, no scheduling overhead
+            futures = [self.session.execute_async(self.q[name], args) for args in rows]
+            return [list(f.result()) for f in futures]
         results = execute_concurrent_with_args(
             self.session, self.q[name], rows, concurrency=self.concurrency, raise_on_first_error=True
         )
@@ -143,8 +146,12 @@ class Store:
                 return False
         return True
 
-    def unlock(self, names: Sequence[str], owner: str) -> None:
-        """Release leases held by ``owner`` (a lease taken over after expiry is left alone)."""
+    def unlock(self, names: Sequence[str], owner: str, wait: bool = True) -> list[Any]:
+        """Release leases held by ``owner`` (a lease taken over after expiry is left alone).
+        ``wait=False`` returns the pending futures instead of waiting for them."""
         futures = [self.session.execute_async(self.q["unlock"], (n, owner)) for n in names]
-        for f in futures:
-            f.result()
+        if wait:
+            for f in futures:
+                f.result()
+            return []
+        return futures

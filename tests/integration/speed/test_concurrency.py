@@ -118,7 +118,11 @@ def test_two_processes_never_give_an_identifier_two_ucids(speed_env) -> None:
                 return False
             last = [re.findall(r"partitions assigned\s+partitions=\[([0-9, ]*)\]", log) for log in logs]
             return all(x and x[-1].strip() for x in last) and sum(len(x[-1].split(",")) for x in last) == 6
-        wait_for(both_assigned, 90, "both workers to own partitions", every=0.2)
+        try:
+            wait_for(both_assigned, 90, "both workers to own partitions", every=0.2)
+        except pytest.fail.Exception:
+            logs = "\n".join(p.read_text()[-3000:] for p in sorted(env.landing.parent.glob("worker*.log")))
+            pytest.fail(f"both workers did not get partitions within 90 s; their logs:\n{logs}")
 
         from kafka import KafkaProducer
 

@@ -1,0 +1,177 @@
+"""Speed-layer benchmark: stitched-and-written events/s vs a plain consume-only loop, and p99
+produce -> profile-visible latency at half the maximum rate vs a bare produce -> consume round trip.
+
+    .venv/bin/python -m bench.speed.run [--customers 1000] [--days 7] [--latency-s 20]
+
+Runs against the local stack in its own keyspace (``ucid_bench_speed``) and fresh topics, on
+a stream from ``ucid generate --stream``. Both sides of each ratio run in this process, on the
+same topic, the same messages, one after the other. Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+os.environ["UCID_CASSANDRA_KEYSPACE"] = os.environ.get("UCID_BENCH_KEYSPACE", "ucid_bench_speed")
+os.environ["UCID_KAFKA_TOPIC_PREFIX"] = f"ucid-bench-speed.{uuid.uuid4().hex[:6]}."
+os.environ.setdefault("UCID_LOG_LEVEL", "WARNING")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
+
+
+def generate(folder: Path, customers: int, days: int, seed: int) -> list[bytes]:
+    stream = folder / f"stream-{seed}.jsonl"
+    subprocess.run([sys.executable, "-m", "ucid.cli", "generate", "-n", str(customers), "-d", str(days), "-s",
+                    str(seed), "--out", str(folder / f"land-{seed}"), "--stream", str(stream), "--quiet"],
+                   cwd=REPO, check=True)
+    return [line for line in stream.read_bytes().splitlines() if line.strip()]
+
+
+def produce(settings, topic: str, lines: list[bytes], policy, rate: float = 0.0) -> None:
+    from kafka import KafkaProducer
+
+    from speed.produce import produce_lines
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", linger_ms=5)
+    produce_lines(producer, topic, lines, policy, rate)
+    producer.close()
+
+
+def consume_only(settings, topic: str, expected: int) -> float:
+    """events/s of a plain kafka-python loop reading the topic from the start (fresh group)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap_servers,
+                             group_id=f"bench-plain-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
+                             enable_auto_commit=False, max_poll_records=500)
+    seen, first = 0, None
+    while seen < expected:
+        for records in consumer.poll(timeout_ms=200).values():
+            first = first or time.monotonic()
+            seen += len(records)
+    elapsed = time.monotonic() - first
+    consumer.close()
+    return expected / elapsed
+
+
+def round_trip_p99(settings, topic: str, lines: list[bytes], policy, rate: float) -> float:
+    """p99 of message timestamp -> received by a plain consumer, while producing at ``rate``."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap_servers,
+                             group_id=f"bench-rtt-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
+                             enable_auto_commit=False)
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=100)
+    latencies: list[float] = []
+    sender = threading.Thread(target=produce, args=(settings, topic, lines, policy, rate))
+    sender.start()
+    while len(latencies) < len(lines):
+        for records in consumer.poll(timeout_ms=200).values():
+            now = time.time()
+            latencies.extend(now - r.timestamp / 1000 for r in records)
+    sender.join()
+    consumer.close()
+    return p99(latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--latency-s", type=float, default=20.0, help="seconds of paced traffic per latency run")
+    args = parser.parse_args()
+
+    from identity.rules import load_policy
+    from infra import schema, topics
+    from infra.cql import cluster
+    from speed.consumer import SpeedConsumer
+    from speed.settings import SpeedSettings
+    from ucid.log import configure
+    from ucid.settings import get_settings
+
+    configure("WARNING")
+    work = Path(tempfile.mkdtemp(prefix="bench-speed-"))
+    os.environ["UCID_LANDING_DIR"] = str(work / "landing")
+    settings = get_settings()
+    policy = load_policy(settings.conf_dir / "rules.yaml")
+    cl = cluster(settings.cassandra, request_timeout_s=120)
+    session = cl.connect()
+    schema.apply(session, settings.cassandra)
+    for table in [r.table_name for r in session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (settings.cassandra.keyspace,))]:
+        if table != "schema_migrations":
+            session.execute(f"TRUNCATE {settings.cassandra.keyspace}.{table}", timeout=120)
+    cl.shutdown()
+    topics.ensure(settings.kafka)
+    topic = settings.kafka.topic_prefix + "events"
+
+    lines = generate(work, args.customers, args.days, seed=1)
+    size = sum(map(len, lines)) / len(lines)
+    print(f"stream: {len(lines):,} events, {size:.0f} bytes on average; topic {topic} (6 partitions)")
+    produce(settings, topic, lines, policy)
+
+    plain = consume_only(settings, topic, len(lines))
+    print(f"plain kafka-python consume-only: {plain:,.0f} events/s")
+
+    speed_settings = SpeedSettings(group_id=f"bench-speed-{uuid.uuid4().hex[:6]}", progress_s=5)
+    consumer = SpeedConsumer(settings, speed_settings, idle_exit_s=1.5)
+    started = time.monotonic()
+    stats = consumer.run()
+    elapsed = time.monotonic() - started - 1.5  # minus the idle wait before exiting
+    speed_rate = stats.applied / elapsed
+    print(f"ucid speed run (stitch + write, cold start, all outcomes {stats.outcomes}): {speed_rate:,.0f} events/s")
+
+    # latency at half the maximum rate, on a second stream with new customers
+    rate = speed_rate / 2
+    count = max(50, int(rate * args.latency_s))
+    more = generate(work, args.customers, args.days, seed=2)[:count]
+    consumer = SpeedConsumer(settings, speed_settings, idle_exit_s=None)
+
+    def paced() -> None:  # once the consumer owns its partitions (it rejoins its group)
+        while not getattr(consumer, "consumer", None) or not consumer.consumer.assignment():
+            time.sleep(0.1)
+        time.sleep(1.0)
+        produce(settings, topic, more, policy, rate)
+        time.sleep(2.0)
+        consumer.stop()
+
+    runner = threading.Thread(target=paced)
+    runner.start()
+    lat_stats = consumer.run()
+    runner.join()
+    latencies = list(lat_stats.latencies)
+    speed_p99 = p99(latencies)
+    # the reference: a bare produce -> consume round trip of other new events at the same rate
+    rtt = round_trip_p99(settings, topic, generate(work, args.customers, args.days, seed=3)[:count], policy, rate)
+    figures = {
+        "events": len(lines), "message_bytes": round(size), "plain_consume_per_s": round(plain),
+        "speed_per_s": round(speed_rate), "throughput_ratio": round(speed_rate / plain, 4),
+        "latency_rate_per_s": round(rate, 1), "latency_events": len(latencies),
+        "speed_p99_s": round(speed_p99, 3), "round_trip_p99_s": round(rtt, 3),
+        "latency_ratio": round(speed_p99 / rtt, 1) if rtt > 0 else None,
+    }
+    print(f"\n| figure | ucid speed | reference | ratio |\n|---|---|---|---|\n"
+          f"| events/s ({len(lines):,} events, {size:.0f} B) | {speed_rate:,.0f} | {plain:,.0f} (consume-only) | "
+          f"{speed_rate / plain:.3f} |\n"
+          f"| p99 produce -> visible at {rate:,.0f}/s | {speed_p99 * 1000:,.0f} ms | {rtt * 1000:,.0f} ms "
+          f"(produce -> consume) | {figures['latency_ratio']} |")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
