@@ -73,26 +73,31 @@ def components_spark(edges, max_rounds: int = 60, on_round: Callable[[int, int],
     raise ComponentsDidNotConverge(f"connected components did not converge in {max_rounds} rounds")
 
 
-def components_local(spark, edges):
-    """The same contract, computed on the driver with scipy (small graphs only)."""
+def label_components(u, v):
+    """scipy's connected components on numpy arrays of node ids; returns ``(ids, roots)`` where
+    ``roots[i]`` is the smallest node id of ``ids[i]``'s component."""
     import numpy as np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
+    ids, inverse = np.unique(np.concatenate([u, v]), return_inverse=True)
+    m = len(u)
+    graph = coo_matrix((np.ones(m, dtype=np.int8), (inverse[:m], inverse[m:])), shape=(len(ids), len(ids)))
+    _, labels = connected_components(graph, directed=False)
+    # ids are sorted, so the first occurrence of each label is its smallest node id
+    _, first = np.unique(labels, return_index=True)
+    roots = ids[first][labels]
+    return ids, roots
+
+
+def components_local(spark, edges):
+    """The same contract, computed on the driver with scipy (small graphs only)."""
+    import numpy as np
+    import pandas as pd
+
     pdf = edges.select("u", "v").toPandas()
     if pdf.empty:
         return spark.createDataFrame([], "node long, component long")
-    ids, inverse = np.unique(np.concatenate([pdf["u"].to_numpy(), pdf["v"].to_numpy()]), return_inverse=True)
-    m = len(pdf)
-    graph = coo_matrix((np.ones(m, dtype=np.int8), (inverse[:m], inverse[m:])), shape=(len(ids), len(ids)))
-    _, labels = connected_components(graph, directed=False)
-    # the component is named by its smallest node id, as the distributed path does
-    order = np.lexsort((ids, labels))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = labels[order][1:] != labels[order][:-1]
-    root_of_label = dict(zip(labels[order][first].tolist(), ids[order][first].tolist(), strict=True))
-    roots = np.array([root_of_label[label] for label in labels.tolist()], dtype=np.int64)
-    import pandas as pd
-
-    out = pd.DataFrame({"node": ids.astype(np.int64), "component": roots})
+    ids, roots = label_components(pdf["u"].to_numpy(), pdf["v"].to_numpy())
+    out = pd.DataFrame({"node": ids.astype(np.int64), "component": roots.astype(np.int64)})
     return spark.createDataFrame(out, "node long, component long")

@@ -130,6 +130,32 @@ def _change_id(kind: str, old: tuple[str, ...], new: str | None, at: int) -> str
     return hashlib.sha256(f"{kind}|{','.join(old)}|{new}|{at}".encode()).hexdigest()[:24]
 
 
+def edges_frame(records):
+    """One row per identifier pair ``a < b`` with ``support`` (links seen) and ``evidence`` (the
+    first ``EVIDENCE_SAMPLE`` records), as :func:`identity.cluster.build_edges`; plus the 64-bit
+    node ids ``u``, ``v`` used by the connected-components step."""
+    from pyspark.sql import functions as F
+
+    from batch.silver import links as links_of
+
+    links = links_of(records)
+    a_first = F.struct("a_type", "a_value") < F.struct("b_type", "b_value")
+    oriented = links.select(
+        F.when(a_first, F.col("a_type")).otherwise(F.col("b_type")).alias("a_type"),
+        F.when(a_first, F.col("a_value")).otherwise(F.col("b_value")).alias("a_value"),
+        F.when(a_first, F.col("b_type")).otherwise(F.col("a_type")).alias("b_type"),
+        F.when(a_first, F.col("b_value")).otherwise(F.col("a_value")).alias("b_value"),
+        F.struct("source", "record_id").alias("ev"),
+    )
+    return (
+        oriented.groupBy("a_type", "a_value", "b_type", "b_value")
+        .agg(F.count("*").alias("support"),
+             F.slice(F.array_sort(F.collect_set("ev")), 1, EVIDENCE_SAMPLE).alias("evidence"))
+        .withColumn("u", F.xxhash64("a_type", "a_value"))
+        .withColumn("v", F.xxhash64("b_type", "b_value"))
+    )
+
+
 def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now: int, run_id: str,
             local_cc_max_edges: int, max_rounds: int = 60, report: Report | None = None) -> ResolveResult:
     """Resolve every silver record; write the gold identity tables. See the module docstring."""
@@ -158,25 +184,7 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
     )
 
     # 2. edges: one per identifier pair (a < b), support = links, evidence = first N records
-    from batch.silver import links as links_of
-
-    links = links_of(records)
-    a_first = F.struct("a_type", "a_value") < F.struct("b_type", "b_value")
-    oriented = links.select(
-        F.when(a_first, F.col("a_type")).otherwise(F.col("b_type")).alias("a_type"),
-        F.when(a_first, F.col("a_value")).otherwise(F.col("b_value")).alias("a_value"),
-        F.when(a_first, F.col("b_type")).otherwise(F.col("a_type")).alias("b_type"),
-        F.when(a_first, F.col("b_value")).otherwise(F.col("a_value")).alias("b_value"),
-        F.struct("source", "record_id").alias("ev"),
-    )
-    edges = (
-        oriented.groupBy("a_type", "a_value", "b_type", "b_value")
-        .agg(F.count("*").alias("support"),
-             F.slice(F.array_sort(F.collect_set("ev")), 1, EVIDENCE_SAMPLE).alias("evidence"))
-        .withColumn("u", F.xxhash64("a_type", "a_value"))
-        .withColumn("v", F.xxhash64("b_type", "b_value"))
-        .localCheckpoint()
-    )
+    edges = edges_frame(records).localCheckpoint()
     n_edges = edges.count()
     stats["edges"] = n_edges
 

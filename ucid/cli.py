@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ucid.commands import evaluate, generate, keys, resolve, serve, settings_cmd, stack
+from ucid.commands import batch, evaluate, generate, keys, resolve, serve, settings_cmd, stack
 from ucid.commands import produce, speed, validate
 
 app = typer.Typer(
@@ -38,6 +38,8 @@ app.add_typer(speed.app, name="speed")
 app.command("produce")(produce.produce)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+app.add_typer(batch.app, name="batch")
+app.add_typer(batch.export_app, name="export")
 app.command("validate")(validate.validate)
 
 

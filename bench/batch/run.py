@@ -1,0 +1,146 @@
+"""bench/batch: the batch layer end to end on generated data, and its CC step against scipy.
+
+    .venv/bin/python -m bench.batch.run --records 1000000 [--records 10000000] [--out FILE]
+
+For each size: generates a landing zone of about that many source records (cached under
+``.ucid/bench/batch``), runs ingest -> normalize -> resolve -> profiles on a fresh lake, and
+reports seconds, records/s and peak memory (RSS of this process tree: driver JVM + Python
+workers, sampled every 0.2 s) per stage. Then, on the same edges in the same run, times the
+distributed connected components (large-star/small-star, forced) against
+``scipy.sparse.csgraph.connected_components`` on the driver, and prints the ratio (goal <= 10x).
+Publish is not timed here (it is bounded by Cassandra, see bench/serving and bench/speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+RECORDS_PER_CUSTOMER = 21.2  # measured on the generator's defaults (20,000 customers -> 423,978 records)
+STAGES = ("ingest", "normalize", "resolve", "profiles")
+
+
+class PeakRss:
+    """Samples the RSS of this process and its children until stopped; ``peak`` in bytes."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def landing_for(records: int, root: Path, console: Console) -> tuple[Path, int]:
+    from ucid.generate import GenerateConfig, generate_dataset
+
+    customers = max(100, round(records / RECORDS_PER_CUSTOMER))
+    out = root / f"landing-{customers}"
+    if not (out / "manifest.json").exists():
+        console.print(f"generating {customers:,} customers (~{records:,} records) -> {out}")
+        generate_dataset(GenerateConfig(customers=customers, seed=2026, out=out, overwrite=True))
+    return out, customers
+
+
+def bench_size(records: int, root: Path, console: Console) -> dict:
+    from batch import run
+    from batch.components import components_spark, label_components
+    from batch.resolve import edges_frame
+    from ucid.settings import get_settings
+
+    landing, customers = landing_for(records, root, console)
+    lake = root / f"lake-{customers}"
+    shutil.rmtree(lake, ignore_errors=True)
+    settings = get_settings().model_copy(update={"lake_dir": lake, "landing_dir": landing})
+    ctx = run.context(settings, now=1_790_000_000, run_id=f"bench-{customers}", report=lambda m: None)
+    stages = {}
+    for stage in STAGES:
+        with PeakRss() as mem:
+            started = time.perf_counter()
+            run.run_stage(ctx, stage)
+            seconds = time.perf_counter() - started
+        stages[stage] = {"seconds": round(seconds, 1), "peak_rss_mb": round(mem.peak / 2**20)}
+        console.print(f"  {stage}: {seconds:.1f} s, peak {mem.peak / 2**20:,.0f} MB")
+    spark = ctx.spark
+    n_records = spark.read.format("delta").load(ctx.lake.gold("assignments")).count()
+    total = sum(s["seconds"] for s in stages.values())
+
+    # the CC step, both ways, on the same edges
+    edges = edges_frame(spark.read.format("delta").load(ctx.lake.silver("records"))).select("u", "v").localCheckpoint()
+    n_edges = edges.count()
+    started = time.perf_counter()
+    comps = components_spark(edges).localCheckpoint()
+    n_nodes = comps.count()
+    spark_s = time.perf_counter() - started
+    pdf = edges.toPandas()
+    started = time.perf_counter()
+    ids, _ = label_components(pdf["u"].to_numpy(), pdf["v"].to_numpy())
+    scipy_s = time.perf_counter() - started
+    assert len(ids) == n_nodes, "the two CC paths disagree on the node count"
+    return {
+        "customers": customers, "records": n_records, "end_to_end_seconds": round(total, 1),
+        "records_per_second": round(n_records / total), "stages": stages,
+        "cc": {"edges": n_edges, "nodes": n_nodes, "spark_seconds": round(spark_s, 2),
+               "scipy_seconds": round(scipy_s, 3), "ratio": round(spark_s / scipy_s, 1)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, action="append", help="source records (repeatable)")
+    parser.add_argument("--out", type=Path, default=Path("bench/batch/results.json"))
+    parser.add_argument("--root", type=Path, default=None, help="work folder (default: UCID_HOME/bench/batch)")
+    args = parser.parse_args()
+    from ucid.log import configure
+    from ucid.settings import get_settings
+
+    configure("WARNING")
+    console = Console()
+    root = args.root or get_settings().home / "bench" / "batch"
+    root.mkdir(parents=True, exist_ok=True)
+    results = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
+               "sizes": []}
+    for records in args.records or [1_000_000]:
+        console.print(f"[bold]batch benchmark: ~{records:,} records[/bold]")
+        results["sizes"].append(bench_size(records, root, console))
+    table = Table(title="bench/batch")
+    for col in ("records", "end-to-end s", "records/s", "CC edges", "Spark CC s", "scipy s", "ratio"):
+        table.add_column(col, justify="right")
+    for r in results["sizes"]:
+        cc = r["cc"]
+        table.add_row(f"{r['records']:,}", str(r["end_to_end_seconds"]), f"{r['records_per_second']:,}",
+                      f"{cc['edges']:,}", str(cc["spark_seconds"]), str(cc["scipy_seconds"]), f"{cc['ratio']}x")
+    console.print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"results -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
