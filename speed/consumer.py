@@ -120,6 +120,8 @@ class SpeedConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.speed.max_batch,
+            session_timeout_ms=self.speed.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.speed.session_timeout_ms // 4),
             client_id=f"ucid-speed-{self.stitcher.owner[:8]}",
         )
         self.consumer.subscribe([self.topic], listener=_Rebalance(self))

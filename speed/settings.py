@@ -22,6 +22,9 @@ class SpeedSettings(BaseSettings):
     changes_topic: str = Field("identity-changes", description="merges topic (prefix added)")
     max_batch: int = Field(500, ge=1, description="max records per poll (one batch, one commit)")
     poll_timeout_ms: int = Field(100, ge=1, description="poll timeout")
+    session_timeout_ms: int = Field(
+        10_000, ge=6_000, description="a crashed member's partitions move to the others after this"
+    )
     lock_ttl_s: int = Field(5, ge=1, description="lease of an identity lock; a crashed holder's expires")
     stitch_timeout_s: float = Field(30.0, gt=0, description="how long one event may wait for identity locks")
     recent_events: int = Field(20, ge=1, description="bounded recent-events timeline per profile shard")
