@@ -125,6 +125,8 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    if source.format == "delta":
+        return load_delta_source(spark, root, lake, source, load_id)
     stats = SourceLoad(source.name)
     done = ingested(spark, lake, source.name)
     checked: list[landing.LandingFile] = []
@@ -228,3 +230,64 @@ def _replace(df, path: str, predicate: str, spark) -> None:
         df.write.format("delta").mode("append").save(path)
         return
     df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
+
+
+def load_delta_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id: str) -> SourceLoad:
+    """A source that is itself a Delta table: each new table version is taken once, whole.
+
+    The version plays the part of a landing file (``_file = delta:<location>@v<version>``): when
+    the table has a version not yet in the ingest log, its snapshot replaces every earlier
+    version's rows of this source in bronze (silver follows bronze's set of files), with the same
+    row-level checks and quarantine as files.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    stats = SourceLoad(source.name)
+    location = str(root / source.location)
+    if not exists(spark, location):
+        return stats
+    version = DeltaTable.forPath(spark, location).history(1).first()["version"]
+    name = f"delta:{source.location}@v{version}"
+    if name in ingested(spark, lake, source.name):
+        stats.files_skipped = 1
+        return stats
+    stats.files_new = 1
+    loaded_at = F.lit(time.time()).cast("timestamp")
+    df = spark.read.format("delta").option("versionAsOf", version).load(location)
+    missing = sorted({source.record_id, *source.required, *(c.column for c in source.identifiers)} - set(df.columns))
+    data_cols = sorted(source.columns())
+    prefix = f"delta:{source.location}@"
+    if missing:
+        reason = f"missing columns: {', '.join(missing)} (table has: {', '.join(df.columns)})"
+        quarantine = spark.createDataFrame([(source.name, name, 0, reason, None, load_id)],
+                                           "source string, file string, row long, reason string, raw string, "
+                                           "load_id string").withColumn("loaded_at", loaded_at)
+        rows_ok, rows_bad, status = 0, 0, "quarantined"
+        stats.files_quarantined = 1
+        stats.reasons[reason] = 1
+        good = None
+    else:
+        cols = [F.col(f"`{c}`").cast("string").alias(c) if c in df.columns else F.lit(None).cast("string").alias(c)
+                for c in data_cols]
+        df = (df.select(*cols).withColumn("_corrupt", F.lit(None).cast("string"))
+              .withColumn("_file", F.lit(name))
+              .withColumn("_row", F.monotonically_increasing_id() + 1)
+              .withColumn("_reason", _row_reason(source)).localCheckpoint())
+        quarantine = df.where(F.col("_reason").isNotNull()).select(
+            F.lit(source.name).alias("source"), F.col("_file").alias("file"), F.col("_row").alias("row"),
+            F.col("_reason").alias("reason"), F.to_json(F.struct(*data_cols)).alias("raw"),
+            F.lit(load_id).alias("load_id"), loaded_at.alias("loaded_at"))
+        good = df.where(F.col("_reason").isNull()).select(
+            *data_cols, "_file", "_row", F.lit(load_id).alias("_load_id"), loaded_at.alias("_loaded_at"))
+        rows_ok, rows_bad, status = good.count(), quarantine.count(), "loaded"
+        stats.rows, stats.rows_quarantined = rows_ok, rows_bad
+    if good is not None:
+        _replace(good, lake.bronze(source.name), f"_file LIKE '{prefix}%'", spark)
+    _replace(quarantine, lake.quarantine, f"source = '{source.name}' AND file = '{name}'", spark)
+    spark.createDataFrame(
+        [(source.name, name, "", 0, rows_ok, rows_bad, status, load_id)],
+        "source string, file string, sha256 string, size long, rows long, quarantined long, status string, "
+        "load_id string",
+    ).withColumn("loaded_at", loaded_at).write.format("delta").mode("append").save(lake.ingest_log)
+    return stats

@@ -157,8 +157,12 @@ def edges_frame(records):
 
 
 def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now: int, run_id: str,
-            local_cc_max_edges: int, max_rounds: int = 60, report: Report | None = None) -> ResolveResult:
-    """Resolve every silver record; write the gold identity tables. See the module docstring."""
+            local_cc_max_edges: int, max_rounds: int = 60, report: Report | None = None,
+            speed=None) -> ResolveResult:
+    """Resolve every silver record; write the gold identity tables. See the module docstring.
+
+    ``speed``: the speed layer's real-time assignments (:func:`batch.speed_state.read`), taken
+    as part of the previous state so that UCIDs given in real time are kept."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -218,6 +222,11 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
 
     # 4. UCIDs: heirs of previous UCIDs, survivors, mints
     prev_state, prev_ucids = previous_state(spark, lake)
+    if speed is not None:  # (identifiers, ucids) the speed layer assigned in real time
+        from batch.speed_state import merge_into
+
+        prev_state, prev_ucids = merge_into(prev_state, prev_ucids, *speed)
+    prev_state, prev_ucids = prev_state.localCheckpoint(), prev_ucids.localCheckpoint()
     minted = prev_ucids.select("ucid", "minted_at")
     prev_live = prev_state.select("ucid").distinct()
     with_prev = members.join(prev_state, ["id_type", "id_value"], "inner").join(minted, "ucid", "left")

@@ -104,8 +104,13 @@ def normalize(ctx: Context) -> dict:
 def resolve(ctx: Context) -> dict:
     from batch.resolve import resolve as run_resolve
 
+    speed = None
+    if ctx.batch.speed_state:
+        from batch.speed_state import read
+
+        speed = read(ctx.spark, ctx.settings)
     result = run_resolve(ctx.spark, ctx.lake, ctx.policy, str(ctx.rules_path), ctx.region, ctx.now, ctx.run_id,
-                         ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report)
+                         ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report, speed=speed)
     return result.stats
 
 

@@ -18,6 +18,10 @@ class BatchSettings(BaseSettings):
         "(scipy); larger ones run the distributed large-star/small-star algorithm; 0 = always Spark",
     )
     cc_max_iterations: int = Field(60, ge=1, description="give up (error) after this many CC rounds")
+    speed_state: bool = Field(
+        True, description="take the speed layer's real-time UCIDs (Cassandra rows with layer 'speed') as "
+        "part of the previous state, so both layers answer with the same UCID; needs Cassandra"
+    )
     publish_lag_s: int = Field(
         60, ge=0, description="publish timestamp = snapshot minus this lag (>= the speed layer's flush)"
     )

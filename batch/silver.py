@@ -115,7 +115,8 @@ def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, r
         if not exists(spark, bronze_path):
             continue
         bronze = spark.read.format("delta").load(bronze_path)
-        if not replace_all:
+        if not replace_all and source.format == "delta":
+            _drop_vanished(spark, records_path, source.name, bronze)
             done = spark.read.format("delta").load(records_path).where(
                 F.col("source") == source.name).select("_file").distinct()
             bronze = bronze.join(done, "_file", "left_anti")
@@ -132,6 +133,19 @@ def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, r
             frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(records_path)
         written[source.name] = spark.read.format("delta").load(records_path).where(predicate).count()
     return written
+
+
+def _drop_vanished(spark, records_path: str, source: str, bronze) -> None:
+    """Delete silver rows of files no longer in bronze (a Delta source's replaced versions)."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    table = spark.read.format("delta").load(records_path).where(F.col("source") == source)
+    gone = [r._file for r in table.select("_file").distinct().join(
+        bronze.select("_file").distinct(), "_file", "left_anti").collect()]
+    if gone:
+        DeltaTable.forPath(spark, records_path).delete(
+            (F.col("source") == source) & F.col("_file").isin(gone))
 
 
 def rejections(spark, lake: Lake):

@@ -45,6 +45,7 @@ def _local(landing: Path, now: int, state: Path, settings):
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory, spark, settings):
     from batch import run
+    from batch.settings import BatchSettings
     from ucid.generate import GenerateConfig, generate_dataset
 
     base = tmp_path_factory.mktemp("batch")
@@ -63,6 +64,7 @@ def chain(tmp_path_factory, spark, settings):
     def batch_run(now: int, run_id: str):
         ctx = run.context(test_settings, now=now, run_id=run_id, report=lambda m: None)
         ctx._spark = spark
+        ctx.batch = BatchSettings(speed_state=False)  # the pure batch, compared with the local reference
         for stage in ("ingest", "normalize", "resolve", "profiles"):
             run.run_stage(ctx, stage)
         return ctx
@@ -180,7 +182,13 @@ def test_export_assignments_is_what_evaluate_reads(chain, tmp_path, settings):
     assert report.returncode == 0, report.stderr
 
 
-def test_publish_to_cassandra_is_idempotent_and_keeps_newer_speed_writes(chain, stack, spark):
+SPEED_UCID = "USPEEDLAYER0000000001"
+
+
+@pytest.fixture(scope="module")
+def published(chain, stack):
+    """Run 3 published twice into the tests' keyspace, after a speed-layer write newer than its
+    snapshot; yields the publish figures, the speed-written identifier and an open session."""
     import time as _time
 
     from batch import run
@@ -189,38 +197,83 @@ def test_publish_to_cassandra_is_idempotent_and_keeps_newer_speed_writes(chain, 
     settings = chain["settings"]
     cluster = cql.cluster(settings.cassandra)
     session = cluster.connect()
-    try:
-        schema.apply(session, settings.cassandra)
-        ks = settings.cassandra.keyspace
-        state = chain["state2"]
-        (speed_type, speed_value), batch_ucid = sorted((k, v) for k, v in state.items() if k[0] == "email")[0]
-        # the speed layer re-pointed this identifier after the batch snapshot
-        session.execute(
-            f"INSERT INTO {ks}.ucids (ucid, status, layer) VALUES ('USPEEDLAYER0000000001', 'live', 'speed') "
-            f"USING TIMESTAMP {int(_time.time() * 1e6)}")
-        session.execute(
-            f"INSERT INTO {ks}.identifiers (id_type, id_value, ucid, layer) VALUES (%s, %s, %s, 'speed') "
-            f"USING TIMESTAMP {int(_time.time() * 1e6)}", (speed_type, speed_value, "USPEEDLAYER0000000001"))
-        ctx = chain["ctx3"]
-        ctx.settings = settings
-        first = run.run_stage(ctx, "publish")
-        again = run.run_stage(ctx, "publish")
-        assert first == again
-        assert first["identifiers"] == sum(1 for k in state if k[0] != "_record")
+    schema.apply(session, settings.cassandra)
+    ks = settings.cassandra.keyspace
+    for table in ("identifiers", "identifiers_by_ucid", "ucids", "ucid_aliases", "profiles", "events_by_ucid",
+                  "identity_changes", "links_by_ucid"):
+        session.execute(f"TRUNCATE {ks}.{table}")
+    speed_id = sorted(k for k in chain["state2"] if k[0] == "email")[0]
+    # the speed layer re-pointed this identifier after the batch snapshot
+    session.execute(f"INSERT INTO {ks}.ucids (ucid, status, layer) VALUES ('{SPEED_UCID}', 'live', 'speed') "
+                    f"USING TIMESTAMP {int(_time.time() * 1e6)}")
+    session.execute(f"INSERT INTO {ks}.identifiers (id_type, id_value, ucid, layer) VALUES (%s, %s, %s, 'speed') "
+                    f"USING TIMESTAMP {int(_time.time() * 1e6)}", (*speed_id, SPEED_UCID))
+    ctx = chain["ctx3"]
+    first = run.run_stage(ctx, "publish")
+    again = run.run_stage(ctx, "publish")
+    yield {"first": first, "again": again, "speed_id": speed_id, "session": session, "keyspace": ks}
+    cluster.shutdown()
 
-        got = session.execute(f"SELECT ucid, layer FROM {ks}.identifiers WHERE id_type=%s AND id_value=%s",
-                              (speed_type, speed_value)).one()
-        assert (got.ucid, got.layer) == ("USPEEDLAYER0000000001", "speed"), "a publish hid a newer speed write"
-        # every published identifier resolves to a UCID that has a row (sample)
-        sample = sorted(k for k in state if k[0] != "_record" and k != (speed_type, speed_value))[:300]
-        for id_type, id_value in sample:
-            row = session.execute(f"SELECT ucid FROM {ks}.identifiers WHERE id_type=%s AND id_value=%s",
-                                  (id_type, id_value)).one()
-            assert row.ucid == state[(id_type, id_value)]
-            u = session.execute(f"SELECT status FROM {ks}.ucids WHERE ucid=%s", (row.ucid,)).one()
-            assert u is not None and u.status == "live"
-        assert batch_ucid.startswith("U")
-        n_profiles = session.execute(f"SELECT count(*) FROM {ks}.profiles").one()[0]
-        assert n_profiles >= first["profiles"]
-    finally:
-        cluster.shutdown()
+
+def test_publish_to_cassandra_is_idempotent_and_keeps_newer_speed_writes(chain, published):
+    session, ks, state = published["session"], published["keyspace"], chain["state2"]
+    assert published["first"] == published["again"]
+    assert published["first"]["identifiers"] == sum(1 for k in state if k[0] != "_record")
+    got = session.execute(f"SELECT ucid, layer FROM {ks}.identifiers WHERE id_type=%s AND id_value=%s",
+                          published["speed_id"]).one()
+    assert (got.ucid, got.layer) == (SPEED_UCID, "speed"), "a publish hid a newer speed write"
+    # every published identifier resolves to a UCID that has a live row (sample)
+    sample = sorted(k for k in state if k[0] != "_record" and k != published["speed_id"])[:300]
+    for id_type, id_value in sample:
+        row = session.execute(f"SELECT ucid FROM {ks}.identifiers WHERE id_type=%s AND id_value=%s",
+                              (id_type, id_value)).one()
+        assert row.ucid == state[(id_type, id_value)]
+        u = session.execute(f"SELECT status FROM {ks}.ucids WHERE ucid=%s", (row.ucid,)).one()
+        assert u is not None and u.status == "live"
+    n_identifiers = session.execute(f"SELECT count(*) FROM {ks}.identifiers").one()[0]
+    assert n_identifiers == published["first"]["identifiers"]  # re-publishing wrote no extra row
+
+
+def test_serving_api_answers_from_the_batch_published_data(chain, published, spark):
+    """Resolve, batch resolve, profile and explain through the real app on what the batch wrote."""
+    from fastapi.testclient import TestClient
+
+    from serving import keys
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+
+    session, ks, state = published["session"], published["keyspace"], chain["state2"]
+    _, secret = keys.create(session, ks, "it-batch", list(keys.SCOPES))
+    lake = chain["ctx3"].lake
+    links = _gold(spark, lake, "links").collect()
+    by_ucid: dict[str, list] = {}
+    for r in links:
+        by_ucid.setdefault(r.ucid, []).append(r)
+    ucid, rows = next((u, rs) for u, rs in sorted(by_ucid.items()) if len(rs) >= 2
+                      and all((r.a_type, r.a_value) != published["speed_id"] for r in rs))
+    ids = sorted({(r.a_type, r.a_value) for r in rows} | {(r.b_type, r.b_value) for r in rows})
+    profile_row = _gold(spark, lake, "profiles").where(spark_col("ucid") == ucid).first()
+    with TestClient(create_app(ServingSettings(key_cache_ttl_s=0)), headers={"X-API-Key": secret},
+                    raise_server_exceptions=False) as client:
+        for id_type, value in ids:
+            r = client.get("/v1/resolve", params={"type": id_type, "value": value})
+            assert r.status_code == 200, r.text
+            assert r.json()["ucid"] == ucid
+        sample = sorted(k for k in state if k[0] != "_record" and k != published["speed_id"])[:60]
+        r = client.post("/v1/resolve/batch", json={"identifiers": [{"type": t, "value": v} for t, v in sample]})
+        assert r.status_code == 200, r.text
+        answers = r.json()["results"]
+        assert [a["resolution"]["ucid"] for a in answers] == [state[k] for k in sample]
+        r = client.get(f"/v1/profiles/{ucid}")
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["_id"] == ucid
+        listed = {(t, item["value"]) for t, items in doc["identity"].items() for item in items}
+        assert set(ids) <= listed
+        assert {k: v for k, v in doc["profile"].items() if k in profile_row.attributes} == dict(profile_row.attributes)
+        (a_type, a_value), (b_type, b_value) = ids[0], ids[-1]
+        r = client.get("/v1/explain", params={"a_type": a_type, "a_value": a_value,
+                                              "b_type": b_type, "b_value": b_value})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["same_customer"] is True and body["a"]["ucid"] == ucid and len(body["chain"]) >= 1

@@ -1,0 +1,85 @@
+"""What the speed layer decided since the last batch run, read back as previous state.
+
+The speed layer mints UCIDs and attaches identifiers in real time (``layer = 'speed'`` rows of
+``identifiers`` and ``ucids``). The next batch run re-resolves everything, including those
+events (they reach bronze through the ``stream`` source); taking the speed layer's assignments
+as part of the previous state makes the batch keep the UCIDs customers were already given in
+real time, instead of minting its own -- so both layers answer with the same UCID.
+
+Only rows the batch's own state does not know are taken (identifiers first seen in real time,
+UCIDs minted in real time); a merge the speed layer made between batch UCIDs is re-derived by
+the batch from the events themselves. The scan is split into token ranges read in parallel by
+Spark tasks, each with its own driver session, so nothing is collected on the driver.
+"""
+
+from __future__ import annotations
+
+import json
+
+MIN_TOKEN, MAX_TOKEN = -(1 << 63), (1 << 63) - 1
+
+
+def token_ranges(n: int) -> list[tuple[int, int]]:
+    """``n`` contiguous ``(start, end]`` ranges covering the Murmur3 ring; the first includes MIN."""
+    step = ((MAX_TOKEN - MIN_TOKEN) // n) + 1
+    bounds = [MIN_TOKEN + i * step for i in range(n)] + [MAX_TOKEN]
+    return [(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+def _scanner(cassandra: dict, keyspace: str, table: str, key: str, columns: str):
+    def scan(ranges):
+        from infra.cql import cluster
+        from ucid.settings import CassandraSettings
+
+        c = cluster(CassandraSettings(**cassandra), request_timeout_s=60)
+        session = c.connect()
+        try:
+            first = session.prepare(
+                f"SELECT {columns} FROM {keyspace}.{table} WHERE token({key}) >= ? AND token({key}) <= ?")
+            rest = session.prepare(
+                f"SELECT {columns} FROM {keyspace}.{table} WHERE token({key}) > ? AND token({key}) <= ?")
+            for start, end in ranges:
+                stmt = first if start == MIN_TOKEN else rest
+                stmt.fetch_size = 5000
+                for row in session.execute(stmt, (start, end)):
+                    if row.layer == "speed":
+                        yield tuple(row)
+        finally:
+            c.shutdown()
+
+    return scan
+
+
+def read(spark, settings, splits: int = 64):
+    """``(identifiers, ucids)`` DataFrames of the speed layer's rows, shaped like the gold state:
+    ``id_type, id_value, ucid, first_seen`` and ``ucid, minted_at, status, merged_into``
+    (times in epoch seconds)."""
+    from pyspark.sql import functions as F
+
+    cassandra = json.loads(settings.cassandra.model_dump_json())
+    ks = settings.cassandra.keyspace
+    ranges = spark.sparkContext.parallelize(token_ranges(splits), min(splits, 16))
+    ids = ranges.mapPartitions(_scanner(cassandra, ks, "identifiers", "id_type, id_value",
+                                        "id_type, id_value, ucid, first_seen, layer"))
+    ucids = ranges.mapPartitions(_scanner(cassandra, ks, "ucids", "ucid",
+                                          "ucid, minted_at, status, merged_into, layer"))
+    id_df = spark.createDataFrame(
+        ids, "id_type string, id_value string, ucid string, first_seen timestamp, layer string")
+    ucid_df = spark.createDataFrame(
+        ucids, "ucid string, minted_at timestamp, status string, merged_into string, layer string")
+    return (
+        id_df.select("id_type", "id_value", "ucid", F.unix_seconds("first_seen").alias("first_seen")),
+        ucid_df.select("ucid", F.unix_seconds("minted_at").alias("minted_at"), "status", "merged_into"),
+    )
+
+
+def merge_into(prev_state, prev_ucids, speed_ids, speed_ucids):
+    """The previous state plus the speed layer's rows the batch state does not know."""
+    new_ids = speed_ids.join(prev_state.select("id_type", "id_value"), ["id_type", "id_value"], "left_anti")
+    new_ucids = speed_ucids.join(prev_ucids.select("ucid"), "ucid", "left_anti")
+    # an identifier the speed layer put on a UCID it also minted: keep only UCIDs that exist
+    known = prev_ucids.select("ucid").unionByName(new_ucids.select("ucid"))
+    new_ids = new_ids.join(known, "ucid", "left_semi")
+    state = prev_state.unionByName(new_ids.select(*prev_state.columns))
+    ucids = prev_ucids.unionByName(new_ucids.select(*prev_ucids.columns))
+    return state, ucids
