@@ -28,13 +28,14 @@ VALIDATIONS = {"validate_input", "validate_gold", "validate_published"}
 
 
 def run_clock(context) -> tuple[str, int]:
-    """``(run_id, now)`` of a DAG run: the same in every task and every retry of that run."""
-    import hashlib
+    """``(run_id, now)`` of a DAG run, keyed by its data interval (end), else its logical date.
 
+    The same in every task and every retry of the run, and for a re-run of the same interval,
+    which is then a replay (the stages are idempotent). Only a run with neither (a manual run
+    without a logical date) falls back to its run-after time.
+    """
     when = context.get("data_interval_end") or context.get("logical_date") or context["dag_run"].run_after
-    dag_run_id = context["dag_run"].run_id
-    stamp = when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"af-{stamp}-{hashlib.sha256(dag_run_id.encode()).hexdigest()[:6]}", int(when.timestamp())
+    return "af-" + when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ"), int(when.timestamp())
 
 
 def run_stage(stage: str, context) -> dict:
@@ -45,11 +46,9 @@ def run_stage(stage: str, context) -> dict:
 
     from batch import run as pipeline
     from batch.validate import ValidationFailed
-    from ucid.log import configure
     from ucid.settings import get_settings
 
-    settings = get_settings()
-    configure(settings.log_level, settings.log_format)
+    settings = get_settings()  # no ucid.log.configure(): Airflow owns logging (structlog) in a task
     run_id, now = run_clock(context)
     params = context["params"]
     ctx = pipeline.context(settings, full=bool(params.get("full")), now=now, run_id=run_id,

@@ -87,6 +87,8 @@ def test_run_clock_is_the_runs_not_the_wall_clock():
     ctx = {"data_interval_end": when, "dag_run": SimpleNamespace(run_id="manual__2026-01-10", run_after=None)}
     run_id, now = ucid_batch.run_clock(ctx)
     assert now == int(when.timestamp())
-    assert run_id.startswith("af-20260110T000000Z-")
-    assert ucid_batch.run_clock(dict(ctx)) == (run_id, now)  # every task and retry agree
-    assert ucid_batch.run_clock({**ctx, "dag_run": SimpleNamespace(run_id="other", run_after=None)})[0] != run_id
+    assert run_id == "af-20260110T000000Z"
+    # every task, retry and re-run of the interval agrees
+    assert ucid_batch.run_clock({**ctx, "dag_run": SimpleNamespace(run_id="other", run_after=None)}) == (run_id, now)
+    no_interval = {"dag_run": SimpleNamespace(run_id="manual", run_after=when)}
+    assert ucid_batch.run_clock(no_interval) == (run_id, now)

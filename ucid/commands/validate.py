@@ -66,7 +66,7 @@ def validate(
                 table.add_column(col, overflow="fold")
             for r in listed:
                 table.add_row(r["suite"], r["expectation"], r["column"] or "", escape(r["why"] or ""),
-                              ("[green]ok[/green] " if r["success"] else "[red]FAILED[/red] ") + escape(r["detail"]))
+                              ("[green]ok[/green] " if r["success"] else "[red]FAILED[/red] ") + escape(r["detail"] or ""))
             console.print(table)
         verdict = "[red]FAILED[/red]" if summary["failed"] else "[green]passed[/green]"
         console.print(f"{summary['expectations'] - summary['failed']}/{summary['expectations']} expectations "

@@ -1,0 +1,128 @@
+"""`airflow dags test ucid_batch` end to end on a generated data set against the real stack.
+
+Airflow runs from the venv's own CLI in a subprocess, with a temp ``AIRFLOW_HOME``, an SQLite
+metadata database (``airflow db migrate`` first) and ``dags/`` as the DAG folder; no scheduler,
+no api-server. Cassandra: a keyspace of its own (``<test keyspace>_dag``, recreated here), so
+"nothing published" and "rows published" are about this test's runs only.
+
+1. a run with a deliberately failing expectation (``UCID_BATCH_MAX_CLUSTER_RECORDS=1``) fails
+   at ``validate_gold``; ``publish`` never runs and the keyspace stays empty;
+2. the next day's run with the default settings succeeds: every task, then the published
+   reference table validated by ``validate_published``; Cassandra has the gold identifiers.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+CUSTOMERS = 2000
+SEED = 11
+FAILING_DAY, GOOD_DAY = "2026-02-01", "2026-02-02"
+STAGES = ["ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold", "publish",
+          "validate_published", "record_run"]
+
+
+@pytest.fixture(scope="module")
+def keyspace(stack, settings):
+    """A fresh keyspace for the DAG's publishes, with the schema migrated."""
+    from infra import stack as stack_mod
+    from infra.cql import cluster
+
+    name = f"{settings.cassandra.keyspace}_dag"
+    c = cluster(settings.cassandra, request_timeout_s=120)
+    try:
+        c.connect().execute(f"DROP KEYSPACE IF EXISTS {name}")
+    finally:
+        c.shutdown()
+    own = settings.model_copy(update={"cassandra": settings.cassandra.model_copy(update={"keyspace": name})})
+    stack_mod.apply_schema(own, report=lambda msg: None)
+    return name
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory, keyspace):
+    from ucid.generate import GenerateConfig, generate_dataset
+
+    base = tmp_path_factory.mktemp("airflow")
+    landing = base / "landing"
+    generate_dataset(GenerateConfig(customers=CUSTOMERS, seed=SEED, out=landing))
+    home = base / "airflow_home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "UCID_LANDING_DIR": str(landing),
+        "UCID_LAKE_DIR": str(base / "lake"),
+        "UCID_CASSANDRA_KEYSPACE": keyspace,
+        "UCID_LOG_LEVEL": "WARNING",
+    }
+    migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, cwd=REPO, capture_output=True, text=True,
+                             timeout=900)
+    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+    return {"env": env, "home": home, "lake": base / "lake"}
+
+
+def _dags_test(env: dict, day: str) -> subprocess.CompletedProcess:
+    return subprocess.run([AIRFLOW, "dags", "test", "ucid_batch", day], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=3600)
+
+
+def _states(home: Path, day: str) -> dict[str, str]:
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT ti.task_id, ti.state FROM task_instance ti JOIN dag_run dr ON ti.run_id = dr.run_id "
+            "AND ti.dag_id = dr.dag_id WHERE dr.dag_id = 'ucid_batch' AND date(dr.logical_date) = ?", (day,)
+        ).fetchall()
+    return dict(rows)
+
+
+def _count(settings, keyspace: str, table: str) -> int:
+    from infra.cql import cluster
+
+    c = cluster(settings.cassandra, request_timeout_s=60)
+    try:
+        return c.connect(keyspace).execute(f"SELECT count(*) FROM {table}").one()[0]
+    finally:
+        c.shutdown()
+
+
+def test_failing_expectation_stops_publish_then_a_good_run_publishes(airflow_env, keyspace, settings, spark):
+    env, home = airflow_env["env"], airflow_env["home"]
+
+    failing = _dags_test({**env, "UCID_BATCH_MAX_CLUSTER_RECORDS": "1"}, FAILING_DAY)
+    log = failing.stdout + failing.stderr
+    assert failing.returncode != 0, log[-5000:]
+    states = _states(home, FAILING_DAY)
+    assert {s: states.get(s) for s in STAGES[:5]} == dict.fromkeys(STAGES[:5], "success"), states
+    assert states["validate_gold"] == "failed", states
+    assert states["publish"] == "upstream_failed", states
+    assert "gold.clusters" in log and "no cluster over UCID_BATCH_MAX_CLUSTER_RECORDS records" in log
+    assert _count(settings, keyspace, "ucids") == 0
+    assert _count(settings, keyspace, "identifiers") == 0
+
+    good = _dags_test(env, GOOD_DAY)
+    log = good.stdout + good.stderr
+    assert good.returncode == 0, log[-8000:]
+    states = _states(home, GOOD_DAY)
+    assert states == dict.fromkeys(STAGES, "success"), states
+
+    gold = spark.read.format("delta").load(str(airflow_env["lake"] / "gold" / "identity_state"))
+    identifiers = gold.where("id_type != '_record'").count()
+    assert identifiers > CUSTOMERS
+    assert _count(settings, keyspace, "identifiers") == identifiers
+    assert _count(settings, keyspace, "profiles") > 0
+    runs = spark.read.format("delta").load(str(airflow_env["lake"] / "gold" / "runs")).collect()
+    assert [r.status for r in runs] == ["succeeded"]

@@ -1,0 +1,157 @@
+"""The Great Expectations suites on a real lake: they pass on a good one, and a broken table fails
+with the expectation and the table named -- and stops `ucid batch run` before it publishes.
+
+One lake is built once (module scope, 2000 generated customers: ingest .. profiles); each broken
+case works on a copy of it (a Delta table is a folder: a copy is a table).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CUSTOMERS = 2000
+SEED = 11
+NOW = 1_769_904_000  # 2026-02-01, after every generated event
+BOGUS_UCID = "U" + "Z" * 20  # well formed, never issued
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory, spark, settings):
+    """A lake built by the batch stages ingest .. profiles (no publish)."""
+    from batch import run
+    from ucid.generate import GenerateConfig, generate_dataset
+
+    base = tmp_path_factory.mktemp("dq")
+    landing = base / "landing"
+    generate_dataset(GenerateConfig(customers=CUSTOMERS, seed=SEED, out=landing))
+    test_settings = settings.model_copy(update={"lake_dir": base / "lake", "landing_dir": landing})
+    ctx = run.context(test_settings, now=NOW, run_id="dq-good", report=lambda m: None)
+    ctx._spark = spark
+    for stage in ("ingest", "normalize", "resolve", "profiles"):
+        run.run_stage(ctx, stage)
+    return ctx
+
+
+def _copy(ctx, dest: Path):
+    """A context on a copy of ``ctx``'s lake (same settings otherwise)."""
+    from batch import run
+
+    shutil.copytree(ctx.lake.root, dest)
+    copy = run.context(ctx.settings.model_copy(update={"lake_dir": dest}), now=ctx.now, run_id=ctx.run_id,
+                       report=lambda m: None)
+    copy._spark = ctx._spark
+    return copy
+
+
+def _validate(ctx, layers, **kw):
+    from batch.validate import validate_lake
+
+    return validate_lake(ctx.spark, ctx.lake, kw.pop("batch", ctx.batch), ctx.policy, run_id=ctx.run_id,
+                         layers=layers, sources=ctx.sources, settings=ctx.settings, **kw)
+
+
+def test_suites_pass_on_a_good_lake(good):
+    from batch import run
+    from batch.validate import suite_files
+
+    result = run.run_stage(good, "validate")
+    assert result["failed"] == 0, result
+    names = {p.parent.name + "." + p.stem for layer in ("bronze", "silver", "gold") for p in suite_files(layer)}
+    assert set(result["suites"]) == names
+    assert all(s["rows"] > 0 for name, s in result["suites"].items()), result["suites"]
+    assert result["expectations"] >= 80
+
+
+def _append_duplicate_identifier(ctx) -> tuple[str, str]:
+    """Map one existing identifier to a second UCID: one identifier, two UCIDs."""
+    from pyspark.sql import functions as F
+
+    path = ctx.lake.gold("identity_state")
+    state = ctx.spark.read.format("delta").load(path)
+    row = state.where("id_type = 'email'").orderBy("id_value").limit(1)
+    row.withColumn("ucid", F.lit(BOGUS_UCID)).write.format("delta").mode("append").save(path)
+    first = row.first()
+    return first.id_type, first.id_value
+
+
+def test_identifier_mapped_to_two_ucids_fails_naming_expectation_and_table(good, tmp_path):
+    from batch.validate import ValidationFailed
+
+    broken = _copy(good, tmp_path / "lake")
+    _append_duplicate_identifier(broken)
+    with pytest.raises(ValidationFailed) as err:
+        _validate(broken, ("gold",))
+    failed = {(f["suite"], f["expectation"], f["column"]) for f in err.value.failures}
+    assert ("gold.identity_state", "expect_compound_columns_to_be_unique", "id_type,id_value") in failed
+    # the bogus UCID was never issued, and it is "live" nowhere
+    assert ("gold.clusters", "expect_column_values_to_be_in_set", "status") in failed
+    message = str(err.value)
+    assert "gold.identity_state (table gold/identity_state): expect_compound_columns_to_be_unique" in message
+    assert "every identifier maps to exactly one UCID" in message
+
+
+def test_alias_pointing_nowhere_fails(good, tmp_path):
+    from pyspark.sql import functions as F
+
+    from batch.validate import ValidationFailed
+
+    broken = _copy(good, tmp_path / "lake")
+    path = broken.lake.gold("ucids")
+    alias = broken.spark.createDataFrame(
+        [(BOGUS_UCID, NOW, "merged", "U" + "Y" * 20)], "ucid string, minted_at long, status string, merged_into string")
+    alias.select(*[F.col(c) for c in broken.spark.read.format("delta").load(path).columns]).write.format(
+        "delta").mode("append").save(path)
+    with pytest.raises(ValidationFailed) as err:
+        _validate(broken, ("gold",))
+    failures = [f for f in err.value.failures if f["suite"] == "gold.aliases"]
+    assert [f["column"] for f in failures] == ["target_status"]
+    assert "'missing'" in failures[0]["detail"]
+    assert "gold.aliases (table gold/ucids): expect_column_values_to_be_in_set(target_status)" in str(err.value)
+
+
+def test_cluster_size_guard_comes_from_the_settings(good):
+    from batch.validate import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as err:
+        _validate(good, ("gold",), batch=good.batch.model_copy(update={"max_cluster_records": 1}))
+    [failure] = err.value.failures
+    assert (failure["suite"], failure["column"]) == ("gold.clusters", "records")
+    assert "<= 1" in failure["detail"]
+
+
+def test_failing_expectation_stops_the_batch_run_before_publish(good, tmp_path, stack, settings):
+    """`ucid batch run --stages validate,publish` on a broken lake: exit 1, nothing published."""
+    from infra.cql import cluster
+
+    broken = _copy(good, tmp_path / "lake")
+    id_type, id_value = _append_duplicate_identifier(broken)
+    env = {**os.environ, "UCID_LAKE_DIR": str(broken.lake.root), "UCID_LANDING_DIR": str(broken.landing),
+           "UCID_CASSANDRA_KEYSPACE": settings.cassandra.keyspace, "UCID_LOG_LEVEL": "WARNING"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ucid.cli", "batch", "run", "--stages", "validate,publish", "--now", str(NOW)],
+        env=env, capture_output=True, text=True, timeout=1800)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "stage validate failed" in out
+    assert "gold.identity_state" in out and "expect_compound_columns_to_be_unique" in out
+    assert "publish" not in [line.split()[0] for line in proc.stderr.splitlines() if line.strip().startswith("publish ")]
+
+    runs = broken.spark.read.format("delta").load(broken.lake.gold("runs")).collect()
+    assert [r.status for r in runs] == ["failed at validate"]
+    c = cluster(settings.cassandra)
+    try:
+        session = c.connect(settings.cassandra.keyspace)
+        assert session.execute("SELECT ucid FROM ucids WHERE ucid = %s", (BOGUS_UCID,)).one() is None
+        row = session.execute("SELECT ucid FROM identifiers WHERE id_type = %s AND id_value = %s",
+                              (id_type, id_value)).one()
+        assert row is None or row.ucid != BOGUS_UCID
+    finally:
+        c.shutdown()
