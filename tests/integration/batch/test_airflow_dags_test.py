@@ -99,7 +99,7 @@ def _count(settings, keyspace: str, table: str) -> int:
         c.shutdown()
 
 
-def test_failing_expectation_stops_publish_then_a_good_run_publishes(airflow_env, keyspace, settings, spark):
+def test_failing_expectation_stops_publish_then_a_good_run_publishes(airflow_env, keyspace, settings, request):
     env, home = airflow_env["env"], airflow_env["home"]
 
     failing = _dags_test({**env, "UCID_BATCH_MAX_CLUSTER_RECORDS": "1"}, FAILING_DAY)
@@ -119,6 +119,7 @@ def test_failing_expectation_stops_publish_then_a_good_run_publishes(airflow_env
     states = _states(home, GOOD_DAY)
     assert states == dict.fromkeys(STAGES, "success"), states
 
+    spark = request.getfixturevalue("spark")  # only now: no idle JVM while Airflow runs
     gold = spark.read.format("delta").load(str(airflow_env["lake"] / "gold" / "identity_state"))
     identifiers = gold.where("id_type != '_record'").count()
     assert identifiers > CUSTOMERS
