@@ -120,13 +120,49 @@ def _row_reason(source: SourceDefinition):
     return reason
 
 
-def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id: str) -> SourceLoad:
-    """Ingest the new landing files of one source (see the module docstring)."""
+@dataclass(slots=True)
+class Pending:
+    """Quarantine rows and ingest-log rows of a load, written once for all sources by
+    :func:`commit` after every source's bronze rows: the log is still written last."""
+
+    quarantine: list = field(default_factory=list)  # DataFrames
+    files: list[tuple[str, str]] = field(default_factory=list)  # (source, file) taken in this load
+    log: list[tuple] = field(default_factory=list)
+
+
+def commit(spark, lake: Lake, pending: Pending) -> None:
+    """Write the load's quarantine rows (replacing any of the same files), then the ingest log."""
+    from pyspark.sql import functions as F
+
+    if not pending.files:
+        return
+    quarantine = pending.quarantine[0]
+    for more in pending.quarantine[1:]:
+        quarantine = quarantine.unionByName(more)
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, file in pending.files:
+        by_source[source].append(file)
+    predicate = " OR ".join(f"(source = '{s}' AND file IN ({_sql_list(fs)}))" for s, fs in sorted(by_source.items()))
+    _replace(quarantine, lake.quarantine, predicate, spark)
+    log = spark.createDataFrame(pending.log, LOG_SCHEMA.replace(", loaded_at timestamp", ""))
+    log = log.withColumn("loaded_at", F.lit(time.time()).cast("timestamp"))
+    log.write.format("delta").mode("append").save(lake.ingest_log)  # the commit point
+
+
+def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id: str,
+                pending: Pending | None = None) -> SourceLoad:
+    """Ingest the new landing files of one source (see the module docstring). With ``pending``,
+    quarantine and log rows are left to :func:`commit` (one write for all sources)."""
+    own = pending is None
+    pending = pending or Pending()
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     if source.format == "delta":
-        return load_delta_source(spark, root, lake, source, load_id)
+        stats = load_delta_source(spark, root, lake, source, load_id, pending)
+        if own:
+            commit(spark, lake, pending)
+        return stats
     stats = SourceLoad(source.name)
     done = ingested(spark, lake, source.name)
     checked: list[landing.LandingFile] = []
@@ -190,31 +226,27 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
             *data_cols, "_file", "_row", F.lit(load_id).alias("_load_id"), loaded_at.alias("_loaded_at")
         )
         bronze_parts.append(good)
-        per_file = df.groupBy("_file").agg(
-            F.count(F.when(F.col("_reason").isNull(), 1)).alias("ok"),
-            F.count(F.when(F.col("_reason").isNotNull(), 1)).alias("bad"),
-        ).collect()
-        counts = {r._file: (r.ok, r.bad) for r in per_file}
-        for r in bad.groupBy("reason").count().collect():
-            key = r.reason if not r.reason.startswith("bad ") else r.reason.split(":")[0]
-            stats.reasons[key] = stats.reasons.get(key, 0) + r["count"]
+        tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for r in df.groupBy("_file", "_reason").count().collect():
+            tally[r._file][0 if r._reason is None else 1] += r["count"]
+            if r._reason is not None:
+                key = r._reason if not r._reason.startswith("bad ") else r._reason.split(":")[0]
+                stats.reasons[key] = stats.reasons.get(key, 0) + r["count"]
+        counts = {f: (ok, bad) for f, (ok, bad) in tally.items()}
         stats.rows = sum(ok for ok, _ in counts.values())
         stats.rows_quarantined = sum(b for _, b in counts.values())
 
-    files_sql = _sql_list([f.relpath for f in checked])
     if bronze_parts:
+        files_sql = _sql_list([f.relpath for f in checked])
         _replace(bronze_parts[0], lake.bronze(source.name), f"_file IN ({files_sql})", spark)
-    _replace(quarantine, lake.quarantine, f"source = '{source.name}' AND file IN ({files_sql})", spark)
-    log = spark.createDataFrame(
-        [
-            (source.name, f.relpath, f.digest, f.size, counts.get(f.relpath, (0, 0))[0],
-             counts.get(f.relpath, (0, 0))[1], "quarantined" if f.reason else "loaded", load_id)
-            for f in checked
-        ],
-        "source string, file string, sha256 string, size long, rows long, quarantined long, status string, "
-        "load_id string",
-    ).withColumn("loaded_at", loaded_at)
-    log.write.format("delta").mode("append").save(lake.ingest_log)  # the commit point
+    pending.quarantine.append(quarantine)
+    for f in checked:
+        ok, bad = counts.get(f.relpath, (0, 0))
+        pending.files.append((source.name, f.relpath))
+        pending.log.append((source.name, f.relpath, f.digest, f.size, ok, bad,
+                            "quarantined" if f.reason else "loaded", load_id))
+    if own:
+        commit(spark, lake, pending)
     return stats
 
 
@@ -232,7 +264,8 @@ def _replace(df, path: str, predicate: str, spark) -> None:
     df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
 
 
-def load_delta_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id: str) -> SourceLoad:
+def load_delta_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id: str,
+                      pending: Pending) -> SourceLoad:
     """A source that is itself a Delta table: each new table version is taken once, whole.
 
     The version plays the part of a landing file (``_file = delta:<location>@v<version>``): when
@@ -284,10 +317,7 @@ def load_delta_source(spark, root: Path, lake: Lake, source: SourceDefinition, l
         stats.rows, stats.rows_quarantined = rows_ok, rows_bad
     if good is not None:
         _replace(good, lake.bronze(source.name), f"_file LIKE '{prefix}%'", spark)
-    _replace(quarantine, lake.quarantine, f"source = '{source.name}' AND file = '{name}'", spark)
-    spark.createDataFrame(
-        [(source.name, name, "", 0, rows_ok, rows_bad, status, load_id)],
-        "source string, file string, sha256 string, size long, rows long, quarantined long, status string, "
-        "load_id string",
-    ).withColumn("loaded_at", loaded_at).write.format("delta").mode("append").save(lake.ingest_log)
+    pending.quarantine.append(quarantine)
+    pending.files.append((source.name, name))
+    pending.log.append((source.name, name, "", 0, rows_ok, rows_bad, status, load_id))
     return stats

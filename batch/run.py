@@ -79,11 +79,12 @@ def context(settings: Settings, landing: Path | None = None, full: bool = False,
 
 
 def ingest(ctx: Context) -> dict:
-    from batch.bronze import load_source
+    from batch.bronze import Pending, commit, load_source
 
     out = {}
+    pending = Pending()
     for source in ctx.sources:
-        load = load_source(ctx.spark, ctx.landing, ctx.lake, source, ctx.run_id)
+        load = load_source(ctx.spark, ctx.landing, ctx.lake, source, ctx.run_id, pending)
         out[source.name] = {
             "files_new": load.files_new, "files_skipped": load.files_skipped,
             "files_quarantined": load.files_quarantined, "rows": load.rows,
@@ -92,6 +93,7 @@ def ingest(ctx: Context) -> dict:
         if load.files_new:
             ctx.report(f"ingest {source.name}: {load.files_new} new files, {load.rows:,} rows, "
                        f"{load.rows_quarantined + load.files_quarantined:,} quarantined")
+    commit(ctx.spark, ctx.lake, pending)
     return out
 
 

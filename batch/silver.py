@@ -104,35 +104,55 @@ def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, regi
 
 def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, region: str | None,
           full: bool = False) -> dict[str, int]:
-    """Normalize every bronze file not yet in silver; return rows written per source."""
+    """Normalize every bronze file not yet in silver, all sources in one write; return the number
+    of new files per source and the rows written."""
+    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    written: dict[str, int] = {}
     records_path = lake.silver("records")
     replace_all = full or not exists(spark, records_path)
+    done: set[tuple[str, str]] = set()
+    if not replace_all:
+        done = {(r.source, r._file) for r in
+                spark.read.format("delta").load(records_path).select("source", "_file").distinct().collect()}
+    logged: dict[str, set[str]] = {}
+    if exists(spark, lake.ingest_log):
+        for r in spark.read.format("delta").load(lake.ingest_log).where("status = 'loaded'").select(
+                "source", "file").collect():
+            logged.setdefault(r.source, set()).add(r.file)
+    frames, clauses, new_files = [], [], {}
     for source in sources:
         bronze_path = lake.bronze(source.name)
         if not exists(spark, bronze_path):
             continue
         bronze = spark.read.format("delta").load(bronze_path)
-        if not replace_all and source.format == "delta":
-            _drop_vanished(spark, records_path, source.name, bronze)
-            done = spark.read.format("delta").load(records_path).where(
-                F.col("source") == source.name).select("_file").distinct()
-            bronze = bronze.join(done, "_file", "left_anti")
-        files = [r._file for r in bronze.select("_file").distinct().collect()]
+        if source.format == "delta":  # only the latest version's rows are in bronze
+            in_bronze = {r._file for r in bronze.select("_file").distinct().collect()}
+            if not replace_all:
+                _drop_vanished(spark, records_path, source.name, bronze)
+        else:
+            in_bronze = logged.get(source.name, set())
+        files = sorted(f for f in in_bronze if (source.name, f) not in done)
         if not files:
             continue
-        frame = records_frame(spark, bronze, source, rules_path, region)
+        new_files[source.name] = len(files)
+        if not replace_all:
+            bronze = bronze.where(F.col("_file").isin(files))
+        frames.append(records_frame(spark, bronze, source, rules_path, region))
         quoted = ", ".join("'" + f.replace("\\", "\\\\").replace("'", "\\'") + "'" for f in files)
-        predicate = f"source = '{source.name}' AND _file IN ({quoted})"
-        if replace_all:  # the first source of a full rebuild replaces the whole table
-            frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(records_path)
-            replace_all = False
-        else:
-            frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(records_path)
-        written[source.name] = spark.read.format("delta").load(records_path).where(predicate).count()
-    return written
+        clauses.append(f"(source = '{source.name}' AND _file IN ({quoted}))")
+    if not frames:
+        return {"files": 0, "rows": 0}
+    frame = frames[0]
+    for more in frames[1:]:
+        frame = frame.unionByName(more)
+    if replace_all:
+        frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(records_path)
+    else:
+        frame.write.format("delta").mode("overwrite").option("replaceWhere", " OR ".join(clauses)).save(records_path)
+    metrics = DeltaTable.forPath(spark, records_path).history(1).first()["operationMetrics"] or {}
+    return {"files": sum(new_files.values()), "rows": int(metrics.get("numOutputRows", 0)), **{
+        f"files_{k}": v for k, v in new_files.items()}}
 
 
 def _drop_vanished(spark, records_path: str, source: str, bronze) -> None:

@@ -44,6 +44,9 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
         .config("spark.sql.adaptive.enabled", "true")
+        # Delta rebuilds a table's snapshot with this many tasks (default 50): far too many for
+        # a small local lake, where it dominated every read; scale it with the shuffle setting
+        .config("spark.databricks.delta.snapshotPartitions", str(spark_conf.shuffle_partitions))
     )
     for key, value in spark_conf.extra_conf.items():
         builder = builder.config(key, value)

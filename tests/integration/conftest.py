@@ -17,6 +17,8 @@ import pytest
 # isolate the tests' schema and topics from a developer's own data on the same servers
 os.environ.setdefault("UCID_CASSANDRA_KEYSPACE", "ucid_it")
 os.environ.setdefault("UCID_KAFKA_TOPIC_PREFIX", "ucid-it.")
+# small test data: few shuffle partitions (and Delta snapshot tasks) make Spark much faster
+os.environ.setdefault("UCID_SPARK_SHUFFLE_PARTITIONS", "2")
 
 from infra import stack as stack_mod  # noqa: E402
 from ucid.log import configure  # noqa: E402

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# the module fixture runs the pipeline three times: allow it more than the default timeout
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
-CUSTOMERS = 1500
+CUSTOMERS = 800
 SEED = 11
 T1, T2, T3 = 1_790_000_000, 1_790_086_400, 1_790_172_800
 
@@ -102,7 +103,7 @@ def _counts(spark, lake) -> dict[str, int]:
 
 def test_first_run_equals_local_reference(chain):
     assert chain["run1"] == chain["local1"].assignment
-    assert len(chain["run1"]) > 20_000
+    assert len(chain["run1"]) > 10_000
 
 
 def test_incremental_run_equals_local_reference_with_state(chain, spark):
