@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(4800)]  # two DAG runs on a busy 2-core box
 
 REPO = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))

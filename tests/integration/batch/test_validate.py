@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 CUSTOMERS = 2000
 SEED = 11
@@ -66,7 +66,8 @@ def test_suites_pass_on_a_good_lake(good):
     assert result["failed"] == 0, result
     names = {p.parent.name + "." + p.stem for layer in ("bronze", "silver", "gold") for p in suite_files(layer)}
     assert set(result["suites"]) == names
-    assert all(s["rows"] > 0 for name, s in result["suites"].items()), result["suites"]
+    # every table and view has rows; a single run merges nothing, so there is no alias yet
+    assert {n for n, s in result["suites"].items() if s["rows"] == 0} <= {"gold.aliases"}, result["suites"]
     assert result["expectations"] >= 80
 
 
