@@ -60,7 +60,6 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
 
     assignments = spark.read.format("delta").load(lake.gold("assignments")).select("source", "record_id", "ucid")
     records = spark.read.format("delta").load(lake.silver("records")).join(assignments, ["source", "record_id"])
-    records = records.localCheckpoint()
 
     config = policy.survivorship
     winners = survive(_candidates(records), dict(config.attributes), config.default)

@@ -268,10 +268,10 @@ def test_serving_api_answers_from_the_batch_published_data(chain, published, spa
         r = client.get(f"/v1/profiles/{ucid}")
         assert r.status_code == 200, r.text
         doc = r.json()
-        assert doc["_id"] == ucid
+        assert doc["_id"]["ucid"] == ucid and doc["platformHeader"]["dataFreshness"]["batchSnapshot"]
         listed = {(t, item["value"]) for t, items in doc["identity"].items() for item in items}
         assert set(ids) <= listed
-        assert {k: v for k, v in doc["profile"].items() if k in profile_row.attributes} == dict(profile_row.attributes)
+        assert doc["profile"]["attributes"] == dict(profile_row.attributes)
         (a_type, a_value), (b_type, b_value) = ids[0], ids[-1]
         r = client.get("/v1/explain", params={"a_type": a_type, "a_value": a_value,
                                               "b_type": b_type, "b_value": b_value})
