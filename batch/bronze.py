@@ -53,15 +53,18 @@ def _sql_list(values: list[str]) -> str:
     return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
 
 
-def ingested(spark, lake: Lake, source: str) -> dict[str, str]:
-    """relpath -> sha256 of the files already taken for ``source``."""
+def ingested(spark, lake: Lake, source: str) -> dict[str, set[str]]:
+    """relpath -> every sha256 already taken (loaded or quarantined) under that name for ``source``."""
     if not exists(spark, lake.ingest_log):
         return {}
     rows = (
         spark.read.format("delta").load(lake.ingest_log)
         .where(f"source = '{source}'").select("file", "sha256").collect()
     )
-    return {r.file: r.sha256 for r in rows}
+    out: dict[str, set[str]] = {}
+    for r in rows:
+        out.setdefault(r.file, set()).add(r.sha256)
+    return out
 
 
 def _read_group(spark, source: SourceDefinition, files: list[landing.LandingFile]):
@@ -168,7 +171,7 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
     checked: list[landing.LandingFile] = []
     for path in landing.source_files(root, source):
         rel = str(path.relative_to(root))
-        if rel in done and landing.digest(path) == done[rel]:
+        if rel in done and landing.digest(path) in done[rel]:
             stats.files_skipped += 1
             continue
         f = landing.check_file(root, source, path)

@@ -109,8 +109,10 @@ def _priority_map(policy):
 def previous_state(spark, lake: Lake):
     """``(identity_state, ucids)`` of the last run, or empty frames on the first run."""
     if exists(spark, lake.gold("identity_state")) and exists(spark, lake.gold("ucids")):
-        return (spark.read.format("delta").load(lake.gold("identity_state")),
-                spark.read.format("delta").load(lake.gold("ucids")))
+        return (spark.read.format("delta").load(lake.gold("identity_state"))
+                .select("id_type", "id_value", "ucid", "first_seen"),
+                spark.read.format("delta").load(lake.gold("ucids"))
+                .select("ucid", "minted_at", "status", "merged_into"))
     return (
         spark.createDataFrame([], "id_type string, id_value string, ucid string, first_seen long"),
         spark.createDataFrame([], "ucid string, minted_at long, status string, merged_into string"),
