@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from identity.ucids import mint_ucid
+
 # the module fixture runs the pipeline three times: allow it more than the default timeout
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
@@ -183,7 +185,7 @@ def test_export_assignments_is_what_evaluate_reads(chain, tmp_path, settings):
     assert report.returncode == 0, report.stderr
 
 
-SPEED_UCID = "USPEEDLAYER0000000001"
+SPEED_UCID = mint_ucid(("email", "speed-layer@example.org"))  # minted the way the speed layer mints
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +207,8 @@ def published(chain, stack):
         session.execute(f"TRUNCATE {ks}.{table}")
     speed_id = sorted(k for k in chain["state2"] if k[0] == "email")[0]
     # the speed layer re-pointed this identifier after the batch snapshot
-    session.execute(f"INSERT INTO {ks}.ucids (ucid, status, layer) VALUES ('{SPEED_UCID}', 'live', 'speed') "
+    session.execute(f"INSERT INTO {ks}.ucids (ucid, minted_at, status, layer) "
+                    f"VALUES ('{SPEED_UCID}', toTimestamp(now()), 'live', 'speed') "
                     f"USING TIMESTAMP {int(_time.time() * 1e6)}")
     session.execute(f"INSERT INTO {ks}.identifiers (id_type, id_value, ucid, layer) VALUES (%s, %s, %s, 'speed') "
                     f"USING TIMESTAMP {int(_time.time() * 1e6)}", (*speed_id, SPEED_UCID))
@@ -213,6 +216,9 @@ def published(chain, stack):
     first = run.run_stage(ctx, "publish")
     again = run.run_stage(ctx, "publish")
     yield {"first": first, "again": again, "speed_id": speed_id, "session": session, "keyspace": ks}
+    for table in ("identifiers", "identifiers_by_ucid", "ucids", "ucid_aliases", "profiles", "events_by_ucid",
+                  "identity_changes", "links_by_ucid"):  # the next module's batch reads the speed state back
+        session.execute(f"TRUNCATE {ks}.{table}")
     cluster.shutdown()
 
 
