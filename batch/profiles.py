@@ -9,6 +9,10 @@
 * ``consents``: the most recent value of each consent / preference;
 * traits: first and last seen, record count, sources, channel counts and last contact per
   channel (event sources), lifetime spend (sum of ``amount`` of purchase events).
+
+``gold/events`` is written alongside: every event record (sources of kind ``event``) on its UCID,
+with channel, type, time, attributes and measures -- the customer timelines analysts study
+(journeys, abandonment, contact after a web session).
 """
 
 from __future__ import annotations
@@ -113,4 +117,8 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
         )
     )
     profiles.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(lake.gold("profiles"))
-    return {"profiles": spark.read.format("delta").load(lake.gold("profiles")).count()}
+    timeline = events.select("ucid", "event_time", "channel", "event_type", "source", "record_id", "attributes",
+                             "measures")
+    timeline.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(lake.gold("events"))
+    return {"profiles": spark.read.format("delta").load(lake.gold("profiles")).count(),
+            "events": spark.read.format("delta").load(lake.gold("events")).count()}

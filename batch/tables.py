@@ -5,7 +5,7 @@ that failed checks, with the reason; ``bronze/_ingest_log`` one row per landing 
 ``silver/records`` one row per bronze row with normalized identifiers; ``silver/rejections``
 identifier values refused (invalid, blocked); ``silver/links`` anchor -> identifier links.
 ``gold/*`` what analysts and the publish read: state, ucids, assignments, changes, links,
-refused links, profiles, runs.
+refused links, profiles, events (every event record on its UCID: the customers' timelines), runs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
-    "profiles", "runs",
+    "profiles", "events", "runs",
 )
 
 

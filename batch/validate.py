@@ -218,6 +218,7 @@ VIEWS: dict[str, Callable[[Inputs], object]] = {
     "gold.assignments": _gold("assignments"),
     "gold.record_coverage": _record_coverage,
     "gold.profiles": _gold("profiles"),
+    "gold.events": _gold("events"),
     "gold.links": _gold("links"),
     "gold.refused_links": _gold("refused_links"),
     "gold.identity_changes": _gold("identity_changes"),
