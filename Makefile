@@ -1,5 +1,5 @@
 # ucid — the two set-up commands on a fresh machine:
-#   make demo   the main job (stack up, a generated data set, resolved and evaluated)
+#   make demo   the main job: stack, data, the Airflow DAG, the speed layer on a live stream, the API
 #   make test   installs everything, then runs the unit and the integration tests
 # Everything is installed by these targets; nothing needs to be there but python3.11, a JDK 17
 # and Maven (Debian packages are installed when missing and we are root).
@@ -46,8 +46,9 @@ stack-up: setup
 stack-down:
 	$(BIN)/ucid stack down
 
+# DEMO_ARGS: options of `ucid demo`, e.g. make demo DEMO_ARGS="--customers 20000 --port 8080"
 demo: setup
-	bash infra/demo.sh
+	$(BIN)/ucid demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .ucid/lake .ucid/demo

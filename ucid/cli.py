@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from ucid.commands import batch, evaluate, generate, keys, resolve, serve, settings_cmd, stack
-from ucid.commands import produce, speed, validate
+from ucid.commands import demo, produce, speed, validate
 
 app = typer.Typer(
     name="ucid",
@@ -41,6 +41,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(batch.app, name="batch")
 app.add_typer(batch.export_app, name="export")
 app.command("validate")(validate.validate)
+app.command("demo")(demo.demo)
 
 
 if __name__ == "__main__":  # pragma: no cover
