@@ -78,6 +78,26 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.05) -> float
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_applied(env: "SpeedEnv", target: int, what: str, stall_s: float = 120, limit_s: float = 900) -> float:
+    """Wait until ``applied_events`` holds ``target`` rows. Fails when the count stops growing for
+    ``stall_s`` (the consumer is stuck) or after ``limit_s``: a slow, busy machine is not a failure,
+    a stalled consumer is. Returns the seconds it took."""
+    started = last_change = time.monotonic()
+    seen = -1
+    while True:
+        n = env.count("applied_events")
+        now = time.monotonic()
+        if n >= target:
+            return now - started
+        if n != seen:
+            seen, last_change = n, now
+        if now - last_change > stall_s:
+            pytest.fail(f"{what}: stalled at {n}/{target} applied events for {stall_s:.0f}s")
+        if now - started > limit_s:
+            pytest.fail(f"{what}: only {n}/{target} applied events after {limit_s:.0f}s")
+        time.sleep(0.5)
+
+
 def truncate_keyspace(session, keyspace: str) -> None:
     tables = [r.table_name for r in session.execute(
         "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))]

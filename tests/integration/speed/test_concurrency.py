@@ -33,7 +33,7 @@ from identity.records import Record, normalize_record
 from identity.rules import load_policy
 
 from .checks import live_partition
-from .conftest import stop, wait_for
+from .conftest import stop, wait_applied, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +139,7 @@ def test_two_processes_never_give_an_identifier_two_ucids(speed_env) -> None:
             producer.flush()
             total += len(events)
             started = time.monotonic()
-            wait_for(lambda: env.count("applied_events") >= total, 120, f"round {r} to be applied", every=0.1)
+            wait_applied(env, total, f"round {r} to be applied")
             took = time.monotonic() - started
             _check_round(env, policy, events)
             print(f"round {r}: {len(events)} events in {took:.2f}s")

@@ -14,7 +14,7 @@ from identity.rules import load_policy
 from speed.profile_store import read_profile
 from speed.resolve import resolve_identifier
 
-from .conftest import read_events, stop, wait_for
+from .conftest import read_events, stop, wait_applied, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def test_stream_is_resolvable_within_a_second_and_bad_input_is_dead_lettered(spe
         wait_for(lambda: "partitions assigned" in _log(env), 60, "the consumer to join its group")
         env.ucid("produce", str(stream_file), "--quiet")
         events = read_events(stream_file)
-        wait_for(lambda: env.count("applied_events") >= len(events), 120, "the stream to be applied")
+        wait_applied(env, len(events), "the stream to be applied")
 
         # every valid identifier of the stream resolves to a live UCID
         unresolved = []

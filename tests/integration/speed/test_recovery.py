@@ -10,7 +10,7 @@ import pytest
 from identity.rules import load_policy
 
 from .checks import check_exactly_once, groups, live_partition, reference, snapshot
-from .conftest import read_events, stop, wait_for
+from .conftest import read_events, stop, wait_applied
 
 pytestmark = [pytest.mark.integration, pytest.mark.partitions(1)]
 
@@ -27,7 +27,7 @@ def test_stop_mid_stream_then_restart_loses_nothing_and_applies_nothing_twice(sp
     events = read_events(stream_file)
     env.ucid("produce", str(stream_file), "--quiet")
     proc = env.start()
-    wait_for(lambda: env.count("applied_events") >= len(events) // 3, 120, "a third of the stream")
+    wait_applied(env, len(events) // 3, "a third of the stream")
     code = stop(proc, sig)
     assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0)
     assert env.count("applied_events") < len(events), "stopped too late to test anything"
