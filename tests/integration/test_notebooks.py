@@ -1,0 +1,193 @@
+"""The analysts' notebooks (``notebooks/*.ipynb``) run headless on a small generated lake, so none rots.
+
+One lake is built once (module scope, 1000 generated customers, in-process like the DQ test's):
+a first batch run on the first half of the month, then a second run on the rest -- so the second
+run merges customers the first kept apart -- plus a landing file with broken rows, so quarantine
+is not empty. Each notebook is executed by papermill in the project's kernel, with the lake as its
+``lake_dir`` parameter; a cell that raises fails the test. Then its plots (``image/png`` outputs)
+are counted, the cells tagged ``table`` must show non-empty tables, and key figures are checked
+against the lake.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+CUSTOMERS = 1000
+SEED = 5
+SPLIT_DAY = "2026-01-16"  # landing days before it go to the first run
+FIRST_NOW = 1_768_521_600  # 2026-01-16
+NOW = 1_769_904_000  # 2026-02-01, after every generated event
+
+
+def _copy_days(generated: Path, landing: Path, first_run: bool) -> None:
+    """Copy the landing day folders of one run (``<source>/<YYYY-MM-DD>/``)."""
+    for day in sorted(generated.glob("*/2026-*")):
+        if (day.name < SPLIT_DAY) == first_run:
+            shutil.copytree(day, landing / day.parent.name / day.name)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory, spark, settings) -> Path:
+    """A lake built by two batch runs (ingest .. profiles, no publish); its root."""
+    from batch import run
+    from ucid.generate import GenerateConfig, generate_dataset
+
+    base = tmp_path_factory.mktemp("notebooks")
+    generated, landing = base / "generated", base / "landing"
+    generate_dataset(GenerateConfig(customers=CUSTOMERS, seed=SEED, out=generated))
+    test_settings = settings.model_copy(update={"lake_dir": base / "lake", "landing_dir": landing})
+    for first_run, now in ((True, FIRST_NOW), (False, NOW)):
+        _copy_days(generated, landing, first_run)
+        if not first_run:  # one good row, one that is not JSON, one without its cookie
+            good = {"event_id": "WEB-NB-1", "event_time": "2026-01-20T10:00:00Z", "cookie_id": "ck-nb-1",
+                    "event_type": "page_view", "page": "/", "session_id": "s-nb-1"}
+            (landing / "web" / "2026-01-20" / "part-99999.jsonl").write_text(
+                json.dumps(good) + "\n" + '{"event_id": "WEB-NB-2", "event_time": \n'
+                + json.dumps({**good, "event_id": "WEB-NB-3", "cookie_id": None}) + "\n")
+        ctx = run.context(test_settings, now=now, run_id=f"nb-{now}", report=lambda m: None)
+        ctx._spark = spark
+        ctx.batch = ctx.batch.model_copy(update={"speed_state": False})  # the lake alone
+        for stage in ("ingest", "normalize", "resolve", "profiles"):
+            run.run_stage(ctx, stage)
+        run.record_run(ctx, "succeeded")
+    return base / "lake"
+
+
+def _execute(name: str, out_dir: Path, **parameters):
+    """Run ``notebooks/<name>.ipynb`` in the project's kernel; the executed notebook."""
+    import nbformat
+    import papermill
+    from jupyter_client.kernelspec import get_kernel_spec
+
+    # papermill starts the kernelspec "python3"; its "python" is this interpreter (.venv's)
+    assert get_kernel_spec("python3").argv[0] in ("python", "python3", sys.executable)
+    out = out_dir / f"{name}.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters,
+                               kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+    return nbformat.read(out, as_version=4)
+
+
+def _outputs(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            yield from ((cell, o) for o in cell.outputs)
+
+
+def _images(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for _, o in _outputs(nb))
+
+
+def _text(nb) -> str:
+    """Everything the notebook printed or displayed as text."""
+    parts = []
+    for _, o in _outputs(nb):
+        parts.append(o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def _assert_tables(nb, expected: int) -> None:
+    """Every cell tagged ``table`` displays at least one table, and none is empty."""
+    tagged = [c for c in nb.cells if "table" in c.metadata.get("tags", [])]
+    assert len(tagged) == expected
+    for cell in tagged:
+        shown = [o["data"]["text/plain"] for o in cell.outputs
+                 if o.output_type in ("display_data", "execute_result") and "text/plain" in o.get("data", {})]
+        assert shown, f"no table shown by:\n{cell.source[:300]}"
+        assert not [s for s in shown if s.startswith("Empty DataFrame")], f"an empty table in:\n{cell.source[:300]}"
+
+
+def test_notebooks_are_committed_without_outputs():
+    import nbformat
+
+    names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    assert names == ["customer_360_explorer", "customer_journey", "identity_graph_health"]
+    for name in names:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        nbformat.validate(nb)
+        assert nb.cells[0].cell_type == "markdown"
+        params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and "lake_dir = None" in params[0].source
+        assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+
+def test_identity_graph_health(lake, spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    nb = _execute("identity_graph_health", tmp_path, lake_dir=str(lake))
+    assert _images(nb) >= 6
+    _assert_tables(nb, 6)
+    text = _text(nb)
+    # the largest cluster is listed, and the second run's merges are explained
+    assignments = spark.read.format("delta").load(str(lake / "gold" / "assignments"))
+    state = spark.read.format("delta").load(str(lake / "gold" / "identity_state")).where("id_type != '_record'")
+    largest = (assignments.groupBy("ucid").count().join(state.groupBy("ucid").agg(F.count("*").alias("ids")), "ucid", "left")
+               .orderBy(F.desc("count"), F.desc("ids"), "ucid").first())
+    assert largest.ucid in text
+    merges = (spark.read.format("delta").load(str(lake / "gold" / "identity_changes")).where("kind = 'merge'")
+              .orderBy(F.desc("at"), "new_id").collect())
+    assert merges, "the second run merged nobody: no merge to explain"
+    assert f"{len(merges)} merges in all" in text
+    assert f"merged into {merges[0].new_id} (run nb-{NOW}" in text
+    # the broken landing rows are in the quarantine figures
+    assert "not valid JSON" in text and "required column empty: cookie_id" in text
+
+
+def test_customer_journey(lake, tmp_path):
+    nb = _execute("customer_journey", tmp_path, lake_dir=str(lake))
+    assert _images(nb) >= 5
+    _assert_tables(nb, 5)
+    text = _text(nb)
+    assert "abandonment %" in text and "followed by a contact" in text
+    assert "web → " in text or "app → " in text or "email → " in text  # paths of several channels
+
+
+def test_customer_360_explorer_picks_a_customer(lake, spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    nb = _execute("customer_360_explorer", tmp_path, lake_dir=str(lake))
+    assert _images(nb) >= 1
+    _assert_tables(nb, 3)
+    profiles = spark.read.format("delta").load(str(lake / "gold" / "profiles"))
+    expected = profiles.orderBy(F.desc(F.size("sources")), F.desc("record_count"), "ucid").first().ucid
+    assert f"customer: {expected}" in _text(nb)
+
+
+def test_customer_360_explorer_follows_identifier_and_merged_ucid(lake, spark, tmp_path):
+    """A raw e-mail (upper case, padded) finds its customer; a merged UCID leads to its survivor."""
+    from pyspark.sql import functions as F
+
+    gold = lake / "gold"
+    alias = (spark.read.format("delta").load(str(gold / "ucids")).where("status = 'merged'")
+             .orderBy("ucid").first())
+    assert alias is not None
+    survivor = alias.merged_into
+    email = (spark.read.format("delta").load(str(gold / "identity_state"))
+             .where((F.col("ucid") == survivor) & (F.col("id_type") == "email")).orderBy("id_value").first())
+    assert email is not None, f"survivor {survivor} holds no e-mail"
+
+    nb = _execute("customer_360_explorer", tmp_path, lake_dir=str(lake), id_type="email",
+                  id_value=f"  {email.id_value.upper()} ")
+    _assert_tables(nb, 3)
+    assert f"customer: {survivor}  (holds email {email.id_value}" in _text(nb)
+
+    nb = _execute("customer_360_explorer", tmp_path, lake_dir=str(lake), ucid=alias.ucid)
+    text = _text(nb)
+    assert f"customer: {survivor}  (given as {alias.ucid}, merged into {survivor})" in text
+    assert alias.ucid in text.split("customer:", 1)[1]  # the identity history lists the alias
+
+
+def test_a_notebook_that_fails_fails_the_test(lake, tmp_path):
+    """An unknown UCID raises in the notebook; papermill reports it."""
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError, match="never issued"):
+        _execute("customer_360_explorer", tmp_path, lake_dir=str(lake), ucid="U" + "Z" * 20)
