@@ -89,7 +89,8 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
              .alias("identities"))
     )
 
-    events = records.where("kind = 'event' AND channel IS NOT NULL")
+    # an event delivered twice (same source and record id: at-least-once extracts) counts once
+    events = records.where("kind = 'event' AND channel IS NOT NULL").dropDuplicates(["source", "record_id"])
     channels = (
         events.groupBy("ucid", "channel").agg(F.count("*").alias("n"), F.max("event_time").alias("last"))
         .groupBy("ucid").agg(
@@ -99,10 +100,11 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
     base = records.groupBy("ucid").agg(
         F.min("event_time").alias("first_seen"), F.max("event_time").alias("last_seen"),
         F.count("*").alias("record_count"), F.array_sort(F.collect_set("source")).alias("sources"),
-        F.sum(F.when(F.col("event_type") == "purchase", F.col("measures")["amount"])).alias("lifetime_spend"),
     )
+    spend = events.where(F.col("event_type") == "purchase").groupBy("ucid").agg(
+        F.sum(F.col("measures")["amount"]).alias("lifetime_spend"))
     profiles = (
-        base.join(identities, "ucid", "left").join(attributes, "ucid", "left")
+        base.join(identities, "ucid", "left").join(attributes, "ucid", "left").join(spend, "ucid", "left")
         .join(consents, "ucid", "left").join(channels, "ucid", "left")
         .select(
             "ucid", "identities",

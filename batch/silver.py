@@ -90,7 +90,7 @@ def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, regi
         norm.alias("_n"),
         F.lit(source.kind).alias("kind"),
         F.lit(source.priority).alias("source_priority"),
-        F.lit(source.channel).cast("string").alias("channel"),
+        (F.col(source.channel_column) if source.channel_column else F.lit(source.channel)).cast("string").alias("channel"),
         event_time.alias("event_time"),
         event_type.alias("event_type"),
         _map(source.attributes, available).alias("attributes"),

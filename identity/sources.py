@@ -44,6 +44,9 @@ class SourceDefinition(_Strict):
     event_time: str | None = Field(None, description="column with the row's event / update time")
     event_type: str | None = Field(None, description="column naming the event type (event sources)")
     channel: str | None = Field(None, description="fixed channel name of the source's events")
+    channel_column: str | None = Field(
+        None, description="column naming each event's channel, for sources carrying several (not with 'channel')"
+    )
     identifiers: list[IdentifierColumn] = Field(min_length=1)
     attributes: dict[str, str] = Field(
         default_factory=dict, description="profile attribute name -> source column"
@@ -71,13 +74,15 @@ class SourceDefinition(_Strict):
     def _record_id_required(self) -> SourceDefinition:
         if self.kind == "event" and not self.event_time:
             raise ValueError("an event source needs 'event_time'")
+        if self.channel and self.channel_column:
+            raise ValueError("give either 'channel' (fixed) or 'channel_column', not both")
         return self
 
     def columns(self) -> set[str]:
         """Every source column this definition reads."""
         cols = {self.record_id, *self.required, *(c.column for c in self.identifiers)}
         cols |= set(self.attributes.values()) | set(self.measures.values()) | set(self.consents.values())
-        for optional in (self.event_time, self.event_type):
+        for optional in (self.event_time, self.event_type, self.channel_column):
             if optional:
                 cols.add(optional)
         return cols

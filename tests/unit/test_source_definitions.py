@@ -70,3 +70,16 @@ def test_not_yaml_and_duplicates(tmp_path):
     _write(folder, GOOD, "b.yaml")
     with pytest.raises(SourceDefinitionError, match="duplicate source name"):
         load_sources(folder)
+
+
+def test_channel_is_fixed_or_read_from_a_column_not_both(tmp_path):
+    events = GOOD + "kind: event\nevent_time: updated_at\n"
+    by_column = load_source(_write(tmp_path, events + "channel_column: channel\n"))
+    assert by_column.channel is None and "channel" in by_column.columns()
+    with pytest.raises(SourceDefinitionError, match="either 'channel'"):
+        load_source(_write(tmp_path, events + "channel: web\nchannel_column: channel\n"))
+
+
+def test_the_stream_source_reads_each_events_channel():
+    stream = load_source(Path(__file__).resolve().parents[2] / "conf" / "sources" / "stream.yaml")
+    assert stream.channel_column == "channel"
