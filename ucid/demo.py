@@ -189,13 +189,14 @@ def stack_up(demo: Demo) -> None:
     from infra import stack
 
     demo.started_stack = not all(s.answering for s in stack.status(demo.settings))
-    demo.run("stack", ucid("stack", "up"), show=_stack_line)
+    demo.run("stack", ucid("stack", "up"), env=demo.env(COLUMNS="160", UCID_LOG_FORMAT="console"), show=_stack_line)
 
 
 def _stack_line(line: str) -> str | None:
     text = line.strip()
     keep = ("fetch", " up ", " up(", "already", "schema", "topics", "stack up", "started", "starting")
-    return text[:120] if text and any(k in text for k in keep) and "Bootstrap" not in text else None
+    noise = ("Bootstrap", '{"', "Connection")
+    return text[:120] if text and any(k in text for k in keep) and not any(n in text for n in noise) else None
 
 
 def generate(demo: Demo) -> None:
