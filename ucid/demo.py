@@ -28,7 +28,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -249,14 +248,9 @@ def land(demo: Demo) -> dict[str, int]:
 
 
 def _airflow_line(line: str) -> str | None:
+    """The DAG's tasks announce themselves as ``ucid batch <stage>: run ...``: show the stage."""
     text = line.strip()
-    if text.startswith("ucid batch "):
-        return "task " + text.split(":", 1)[0].removeprefix("ucid batch ")
-    for marker in ("Marking task as", "Dag run in failure state", "Dag run  in success state",
-                   "Dag run in success state"):
-        if marker in text:
-            return text[text.find(marker):][:140]
-    return None
+    return "task " + text.split(":", 1)[0].removeprefix("ucid batch ") if text.startswith("ucid batch ") else None
 
 
 def batch_dag(demo: Demo) -> None:
