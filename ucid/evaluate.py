@@ -52,6 +52,8 @@ class Metrics:
     bcubed_f1: float
     persons_split: int
     ucids_merging_persons: int
+    most_persons_in_one_ucid: int
+    largest_multi_person_cluster_records: int
     largest_cluster_records: int
     largest_cluster_ucid: str
     largest_person_records: int
@@ -200,6 +202,10 @@ def metrics_from_cells(
         bcubed_f1=_f1(bp, br),
         persons_split=sum(1 for k in clusters_per_person.values() if k > 1),
         ucids_merging_persons=sum(1 for k in persons_per_cluster.values() if k > 1),
+        most_persons_in_one_ucid=max(persons_per_cluster.values(), default=0),
+        largest_multi_person_cluster_records=max(
+            (n for u, n in cluster_size.items() if persons_per_cluster[u] > 1), default=0
+        ),
         largest_cluster_records=big_cluster[1],
         largest_cluster_ucid=str(big_cluster[0]),
         largest_person_records=big_person[1],

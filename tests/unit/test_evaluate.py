@@ -44,6 +44,7 @@ def test_hand_computed_small_example() -> None:
     assert m.persons_split == 1 and m.ucids_merging_persons == 1
     assert (m.largest_cluster_records, m.largest_cluster_ucid) == (3, "U2")
     assert (m.largest_person_records, m.largest_person_id) == (3, "X")
+    assert (m.most_persons_in_one_ucid, m.largest_multi_person_cluster_records) == (2, 3)
 
 
 BAGGA_BALDWIN_TRUTH = {"A": ["1", "2", "3", "4", "5"], "B": ["6", "7"], "C": ["8", "9", "10", "11", "12"]}

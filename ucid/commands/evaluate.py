@@ -14,22 +14,40 @@ def evaluate(
     truth: Path = typer.Option(..., "--truth", "-t", help="CSV with header source,record_id,person_id",
                                dir_okay=False),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of a table"),
+    data: Path | None = typer.Option(
+        None, "--data", file_okay=False, exists=True,
+        help="the data set's folder: also split the missed pairs into unreachable by any exact-match rule "
+             "and reachable but refused, and count identifiers per UCID",
+    ),
+    rules: Path | None = typer.Option(None, "--rules", help="match rules YAML (default: CONF_DIR/rules.yaml)"),
+    sources: Path | None = typer.Option(
+        None, "--sources", help="folder of source definitions *.yaml (default: CONF_DIR/sources)"
+    ),
 ) -> None:
     """Compare a resolver's UCIDs with the true persons; exit 2 on bad input."""
     from rich.console import Console
     from rich.table import Table
 
-    from ucid.evaluate import EvaluationInputError, evaluate_files
+    from ucid.evaluate import EvaluationInputError, evaluate, evaluate_files, read_labels
 
     err = Console(stderr=True)
+    found = None
     try:
-        m = evaluate_files(assignments, truth)
+        if data is None:
+            m = evaluate_files(assignments, truth)
+        else:
+            truth_labels, assigned = read_labels(truth, "person_id"), read_labels(assignments, "ucid")
+            m = evaluate(assigned, truth_labels)
+            found = _reach(data, rules, sources, truth_labels, assigned, err)
     except EvaluationInputError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     missing = m.records_missing_from_assignments + m.records_missing_from_truth
     if as_json:
-        typer.echo(json.dumps(m.as_dict(), sort_keys=False))
+        doc = m.as_dict()
+        if found is not None:
+            doc["reach"] = found.as_dict()
+        typer.echo(json.dumps(doc, sort_keys=False))
     else:
         out = Console()
         table = Table(title="ucid evaluate", show_edge=False)
@@ -51,11 +69,15 @@ def evaluate(
             ("UCIDs joining several persons", f"{m.ucids_merging_persons:,}"),
             ("largest cluster (records)", f"{m.largest_cluster_records:,}  {m.largest_cluster_ucid}"),
             ("largest true person (records)", f"{m.largest_person_records:,}  {m.largest_person_id}"),
+            ("most persons on one UCID", f"{m.most_persons_in_one_ucid:,}"),
+            ("largest UCID joining several persons (records)", f"{m.largest_multi_person_cluster_records:,}"),
             ("in truth, not in assignments", f"{m.records_missing_from_assignments:,}"),
             ("in assignments, not in truth", f"{m.records_missing_from_truth:,}"),
         ):
             facts.add_row(label, value)
         out.print(facts)
+        if found is not None:
+            out.print(_reach_table(found))
     if missing:
         err.print(
             f"[bold red]WARNING:[/bold red] {m.records_missing_from_assignments:,} record(s) of the truth have no "
@@ -64,3 +86,42 @@ def evaluate(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _reach(data: Path, rules: Path | None, sources: Path | None, truth: dict, assigned: dict, err) -> object:
+    """Read the data set's records and compute :func:`ucid.reach.reach` (exit 2 on bad config)."""
+    from identity.rules import RulesError, load_policy
+    from identity.sources import SourceDefinitionError, load_sources
+    from ucid.local_resolve import LocalReadError, ReadStats, read_records
+    from ucid.reach import reach
+    from ucid.settings import get_settings
+
+    settings = get_settings()
+    try:
+        policy = load_policy(rules or settings.conf_dir / "rules.yaml")
+        definitions = load_sources(sources or settings.conf_dir / "sources", known_types=set(policy.types))
+        return reach(read_records(data, definitions, ReadStats()), policy, truth, assigned)
+    except (RulesError, SourceDefinitionError, LocalReadError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _reach_table(r) -> object:
+    from rich.table import Table
+
+    def share(n: int) -> str:
+        return f"{n:,}  ({n / r.true_pairs:.2%} of true pairs)" if r.true_pairs else f"{n:,}"
+
+    table = Table(title="what exact-match rules could reach", show_header=False, show_edge=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in (
+        ("records read from the data set", f"{r.records_read:,} of {r.records:,}"),
+        ("recall ceiling: pairwise / B-cubed", f"{r.pairwise_recall_ceiling:.4f} / {r.bcubed_recall_ceiling:.4f}"),
+        ("missed pairs", share(r.missed_pairs)),
+        ("  unreachable (no shared identifier chain)", share(r.missed_unreachable_pairs)),
+        ("  reachable, not linked (limits, size guard)", share(r.missed_reachable_pairs)),
+        ("largest cluster (identifiers)", f"{r.largest_cluster_identifiers:,}  {r.largest_cluster_identifiers_ucid}"),
+    ):
+        table.add_row(label, value)
+    return table
