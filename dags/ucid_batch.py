@@ -8,7 +8,8 @@ Each task runs one stage of :mod:`batch.run` in its own context. The run id and 
 never from the wall clock, so every task of a run -- and every retry -- agrees on them and a
 re-run of the same interval is a replay (stages are idempotent). A failing suite
 (``batch.validate.ValidationFailed``) fails its task at once, without retries (the data would
-not change), so ``publish`` never runs on data that failed validation.
+not change), so ``publish`` never runs on data that failed validation. A run that fails is
+recorded in ``gold/runs`` as ``failed at <stage>`` by the failing task's callback.
 
 Nothing happens at import time but building the DAG: ``batch``, Spark and GX are imported in
 the tasks. Settings come from the environment (``UCID_LANDING_DIR``, ``UCID_LAKE_DIR``,
@@ -63,6 +64,34 @@ def run_stage(stage: str, context) -> dict:
             "result": json.loads(json.dumps(result, default=str))}
 
 
+def record(context, status: str, stages: tuple[str, ...], extra: dict | None = None) -> str:
+    """Append this DAG run to ``gold/runs`` (as ``ucid batch run`` does): ``status`` and the
+    figures of ``stages`` pulled from their XComs; returns the run id."""
+    from batch import run as pipeline
+    from ucid.settings import get_settings
+
+    run_id, now = run_clock(context)
+    ctx = pipeline.context(get_settings(), full=bool(context["params"].get("full")), now=now, run_id=run_id)
+    ti = context["ti"]
+    for stage in stages:
+        figures = ti.xcom_pull(task_ids=stage) or {}
+        ctx.stats[stage] = {"seconds": figures.get("seconds"), "result": figures.get("result")}
+    ctx.stats.update(extra or {})
+    pipeline.record_run(ctx, status)
+    return run_id
+
+
+def record_failure(context) -> None:
+    """``on_failure_callback`` of every stage task: a run that fails for good (retries spent, or
+    a failed suite) is recorded in ``gold/runs`` as ``failed at <stage>`` with the figures of the
+    stages before it. Only the first failure records: the tasks after it end ``upstream_failed``
+    and run no callback."""
+    stage = context["ti"].task_id
+    error = context.get("exception")
+    record(context, f"failed at {stage}", STAGE_TASKS[: STAGE_TASKS.index(stage)],
+           {stage: {"error": str(error) if error is not None else None}})
+
+
 @dag(
     dag_id=DAG_ID,
     schedule="@daily",
@@ -88,7 +117,7 @@ def ucid_batch():
     for stage in STAGE_TASKS:
         retries = 0 if stage in VALIDATIONS else 2
 
-        @task(task_id=stage, retries=retries)
+        @task(task_id=stage, retries=retries, on_failure_callback=record_failure)
         def stage_task(stage: str = stage, **context) -> dict:
             return run_stage(stage, context)
 
@@ -97,17 +126,7 @@ def ucid_batch():
     @task(task_id="record_run")
     def record_run(**context) -> str:
         """Append the run and every stage's figures to ``gold/runs`` (as ``ucid batch run`` does)."""
-        from batch import run as pipeline
-        from ucid.settings import get_settings
-
-        run_id, now = run_clock(context)
-        ctx = pipeline.context(get_settings(), full=bool(context["params"].get("full")), now=now, run_id=run_id)
-        ti = context["ti"]
-        for stage in STAGE_TASKS:
-            figures = ti.xcom_pull(task_ids=stage) or {}
-            ctx.stats[stage] = {"seconds": figures.get("seconds"), "result": figures.get("result")}
-        pipeline.record_run(ctx, "succeeded")
-        return run_id
+        return record(context, "succeeded", STAGE_TASKS)
 
     chain(*[tasks[s] for s in STAGE_TASKS], record_run())
 

@@ -266,15 +266,11 @@ def batch_dag(demo: Demo) -> None:
 
 def _check_dag_run(demo: Demo) -> None:
     """``dags test`` exits 0 even when a task failed: read the run's task states."""
-    import sqlite3
+    from infra.airflow import task_states
 
-    with sqlite3.connect(demo.airflow_home / "airflow.db") as db:
-        rows = db.execute(
-            "SELECT ti.task_id, ti.state FROM task_instance ti JOIN dag_run dr ON ti.run_id = dr.run_id "
-            "AND ti.dag_id = dr.dag_id WHERE dr.dag_id = ? AND date(dr.logical_date) = ?",
-            (DAG_ID, demo.config.cutoff.isoformat())).fetchall()
-    bad = sorted(f"{task}={state}" for task, state in rows if state != "success")
-    if not rows or bad:
+    states = task_states(demo.airflow_home, DAG_ID, demo.config.cutoff.isoformat())
+    bad = sorted(f"{task}={state}" for task, state in states.items() if state != "success")
+    if not states or bad:
         raise StepFailed("airflow-dag", "tasks not successful: " + (", ".join(bad) or "no task ran"),
                          demo.log("airflow-dag"))
 

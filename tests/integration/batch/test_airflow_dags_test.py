@@ -15,13 +15,15 @@ what is published there is this test's runs only.
 
 from __future__ import annotations
 
+import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from infra.airflow import task_states
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(4800)]  # two DAG runs on a busy 2-core box
 
@@ -84,12 +86,7 @@ def _dags_test(env: dict, day: str, *extra: str) -> subprocess.CompletedProcess:
 
 
 def _states(home: Path, day: str) -> dict[str, str]:
-    with sqlite3.connect(home / "airflow.db") as db:
-        rows = db.execute(
-            "SELECT ti.task_id, ti.state FROM task_instance ti JOIN dag_run dr ON ti.run_id = dr.run_id "
-            "AND ti.dag_id = dr.dag_id WHERE dr.dag_id = 'ucid_batch' AND date(dr.logical_date) = ?", (day,)
-        ).fetchall()
-    return dict(rows)
+    return task_states(home, "ucid_batch", day)
 
 
 def _rows(settings, keyspace: str, cql: str) -> list:
@@ -134,5 +131,9 @@ def test_good_run_publishes_then_a_failing_expectation_stops_publish(airflow_env
     # nothing of day 2 was written: every ucids row still carries day 1's publish
     updated = {r.updated_at.replace(tzinfo=timezone.utc) for r in _rows(settings, keyspace, "SELECT updated_at FROM ucids")}
     assert updated == {day1}
-    runs = spark.read.format("delta").load(str(lake / "gold" / "runs")).collect()
-    assert [r.status for r in runs] == ["succeeded"]
+    # the failed run is recorded too, by the failing task's callback, with the figures before it
+    runs = sorted(spark.read.format("delta").load(str(lake / "gold" / "runs")).collect(), key=lambda r: r.snapshot)
+    assert [r.status for r in runs] == ["succeeded", "failed at validate_gold"]
+    stats = json.loads(runs[1].stats)
+    assert "no cluster over UCID_BATCH_MAX_CLUSTER_RECORDS records" in stats["validate_gold"]["error"]
+    assert set(stats) == {"ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold"}
