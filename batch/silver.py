@@ -78,7 +78,10 @@ def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, regi
         F.struct(F.lit(c.type).alias("type"), F.col(c.column).alias("raw")) for c in source.identifiers
     ])
     event_time = F.try_to_timestamp(F.col(source.event_time)) if source.event_time else F.lit(None).cast("timestamp")
-    event_type = F.col(source.event_type) if source.event_type else F.lit(None).cast("string")
+    event_type = F.col(source.event_type).cast("string") if source.event_type else F.lit(None).cast("string")
+    if source.event_types:  # the source's vocabulary -> ucid's (identity.sources.canonical_event_type)
+        mapping = F.create_map(*[F.lit(x) for kv in sorted(source.event_types.items()) for x in kv])
+        event_type = F.coalesce(mapping[event_type], event_type)
     measures = F.map_from_entries(F.filter(F.array(*[
         F.struct(F.lit(name), F.expr(f"try_cast(`{col}` AS double)"))
         for name, col in sorted(source.measures.items())

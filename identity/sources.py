@@ -43,6 +43,11 @@ class SourceDefinition(_Strict):
     )
     event_time: str | None = Field(None, description="column with the row's event / update time")
     event_type: str | None = Field(None, description="column naming the event type (event sources)")
+    event_types: dict[str, str] = Field(
+        default_factory=dict,
+        description="source's event type value -> ucid's event type (the stream's vocabulary: "
+        "email_open, call, ...); values not listed are kept as they are",
+    )
     channel: str | None = Field(None, description="fixed channel name of the source's events")
     channel_column: str | None = Field(
         None, description="column naming each event's channel, for sources carrying several (not with 'channel')"
@@ -76,7 +81,13 @@ class SourceDefinition(_Strict):
             raise ValueError("an event source needs 'event_time'")
         if self.channel and self.channel_column:
             raise ValueError("give either 'channel' (fixed) or 'channel_column', not both")
+        if self.event_types and not self.event_type:
+            raise ValueError("'event_types' maps the values of the 'event_type' column: name that column")
         return self
+
+    def canonical_event_type(self, value: str | None) -> str | None:
+        """The event type ucid uses for a value of the source's ``event_type`` column."""
+        return self.event_types.get(value, value) if value is not None else None
 
     def columns(self) -> set[str]:
         """Every source column this definition reads."""

@@ -162,6 +162,22 @@ def test_profiles_one_per_live_ucid_with_survivorship(chain, spark):
         assert got[ucid] == survive_profile(by_ucid.get(ucid, {}), policy.survivorship), ucid
 
 
+def test_event_types_are_ucids_vocabulary_whatever_the_source_says(chain, spark):
+    """The ESP's sent/open/click and the telephony's voice/chat become the stream's event types
+    (``event_types`` in the source definitions), so batch and speed count the same events."""
+    from identity.sources import load_sources
+
+    definitions = {d.name: d for d in load_sources(chain["settings"].conf_dir / "sources")}
+    silver = spark.read.format("delta").load(chain["ctx3"].lake.silver("records")).where("kind = 'event'")
+    types: dict[str, set[str]] = {}
+    for r in silver.select("source", "event_type").distinct().collect():
+        types.setdefault(r.source, set()).add(r.event_type)
+    assert types["email_campaigns"] <= set(definitions["email_campaigns"].event_types.values())
+    assert {"email_send", "email_open"} <= types["email_campaigns"]
+    assert types["contact_center"] == {"call", "chat"}
+    assert types["web"] & types["app"] and None not in types["web"]
+
+
 def spark_col(name):
     from pyspark.sql import functions as F
 
