@@ -120,6 +120,7 @@ class SpeedConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.speed.max_batch,
+            max_partition_fetch_bytes=self.speed.partition_fetch_bytes,
             session_timeout_ms=self.speed.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.speed.session_timeout_ms // 4),
             client_id=f"ucid-speed-{self.stitcher.owner[:8]}",

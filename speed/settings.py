@@ -22,6 +22,11 @@ class SpeedSettings(BaseSettings):
     changes_topic: str = Field("identity-changes", description="merges topic (prefix added)")
     max_batch: int = Field(500, ge=1, description="max records per poll (one batch, one commit)")
     poll_timeout_ms: int = Field(100, ge=1, description="poll timeout")
+    partition_fetch_bytes: int = Field(
+        32_768, ge=1024,
+        description="max bytes fetched per partition at a time: small enough that one poll spans "
+        "several partitions, which are then processed in parallel (a partition is in offset order)",
+    )
     session_timeout_ms: int = Field(
         10_000, ge=6_000, description="a crashed member's partitions move to the others after this"
     )
