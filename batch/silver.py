@@ -79,7 +79,7 @@ def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, regi
     ])
     event_time = F.try_to_timestamp(F.col(source.event_time)) if source.event_time else F.lit(None).cast("timestamp")
     event_type = F.col(source.event_type).cast("string") if source.event_type else F.lit(None).cast("string")
-    if source.event_types:  # the source's vocabulary -> ucid's (identity.sources.canonical_event_type)
+    if source.event_types:  # the source's words -> ucid's; values not listed kept
         mapping = F.create_map(*[F.lit(x) for kv in sorted(source.event_types.items()) for x in kv])
         event_type = F.coalesce(mapping[event_type], event_type)
     measures = F.map_from_entries(F.filter(F.array(*[

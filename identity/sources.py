@@ -85,10 +85,6 @@ class SourceDefinition(_Strict):
             raise ValueError("'event_types' maps the values of the 'event_type' column: name that column")
         return self
 
-    def canonical_event_type(self, value: str | None) -> str | None:
-        """The event type ucid uses for a value of the source's ``event_type`` column."""
-        return self.event_types.get(value, value) if value is not None else None
-
     def columns(self) -> set[str]:
         """Every source column this definition reads."""
         cols = {self.record_id, *self.required, *(c.column for c in self.identifiers)}

@@ -22,11 +22,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from identity.cluster import LimitedUnionFind
 from identity.records import Record, normalize_record
 from identity.rules import Policy
 from identity.types import Identifier
 
 RecordKey = tuple[str, str]
+RECORD = "_record"  # the node type of a record in the union-find (no limit applies)
 
 
 @dataclass(frozen=True)
@@ -55,35 +57,6 @@ def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
 
-class _Forest:
-    """Union-find over record indices (path halving, union by size)."""
-
-    def __init__(self) -> None:
-        self.parent: list[int] = []
-        self.size: list[int] = []
-
-    def add(self) -> int:
-        self.parent.append(len(self.parent))
-        self.size.append(1)
-        return len(self.parent) - 1
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        a, b = self.find(a), self.find(b)
-        if a == b:
-            return
-        if self.size[a] < self.size[b]:
-            a, b = b, a
-        self.parent[b] = a
-        self.size[a] += self.size[b]
-
-
 def reach(
     records: Iterable[Record],
     policy: Policy,
@@ -96,7 +69,7 @@ def reach(
     is not among ``records`` (skipped when read) has no identifiers, and one without a UCID is
     its own cluster. Identifiers per UCID count the distinct valid values of its records.
     """
-    forest = _Forest()
+    forest = LimitedUnionFind({})  # no limits: plain union-find over record indices
     index: dict[RecordKey, int] = {}
     first: dict[tuple[str, Identifier], int] = {}
     identifiers: dict[str, set[Identifier]] = {}
@@ -106,7 +79,7 @@ def reach(
         person = truth.get(key)
         if person is None or key in index:
             continue
-        i = index[key] = forest.add()
+        i = index[key] = forest.add(RECORD)
         read += 1
         norm, _ = normalize_record(record, policy)
         ucid = assignments.get(key)
@@ -118,7 +91,7 @@ def reach(
                 identifiers.setdefault(ucid, set()).add(ident)
     for key in truth:
         if key not in index:
-            index[key] = forest.add()
+            index[key] = forest.add(RECORD)
 
     person_size: Counter[str] = Counter(truth.values())
     component: Counter[int] = Counter()

@@ -85,11 +85,9 @@ def test_the_stream_source_reads_each_events_channel():
     assert stream.channel_column == "channel"
 
 
-def test_event_types_map_the_sources_words_and_keep_the_rest(tmp_path):
+def test_event_types_need_the_event_type_column(tmp_path):
     text = GOOD + "kind: event\nevent_time: at\nevent_type: what\nevent_types: {open: email_open, voice: call}\n"
-    source = load_source(_write(tmp_path, text))
-    assert [source.canonical_event_type(v) for v in ("open", "voice", "purchase", None)] == [
-        "email_open", "call", "purchase", None]
+    assert load_source(_write(tmp_path, text)).event_types == {"open": "email_open", "voice": "call"}
     without_column = text.replace("event_type: what\n", "")
     with pytest.raises(SourceDefinitionError, match="event_types"):
         load_source(_write(tmp_path, without_column))
@@ -99,5 +97,5 @@ def test_shipped_event_sources_speak_the_streams_vocabulary():
     """Batch extracts name events as the stream does (conf/events/event.schema.json lists them)."""
     repo = Path(__file__).resolve().parents[2]
     sources = {s.name: s for s in load_sources(repo / "conf" / "sources")}
-    assert sources["email_campaigns"].canonical_event_type("open") == "email_open"
-    assert sources["contact_center"].canonical_event_type("voice") == "call"
+    assert sources["email_campaigns"].event_types["open"] == "email_open"
+    assert sources["contact_center"].event_types["voice"] == "call"
