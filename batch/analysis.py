@@ -15,7 +15,7 @@ def open_lake(lake_dir: str | Path | None = None, app_name: str = "ucid-notebook
     """``(spark, lake)``: the one Spark session (:func:`batch.spark.spark_session`) and the
     table paths of the lake at ``lake_dir`` (None: the settings' lake)."""
     from batch.spark import spark_session
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings()
     if lake_dir is not None:

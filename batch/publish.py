@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from batch.settings import BatchSettings
+from infra.settings import BatchSettings
 from batch.tables import Lake
-from ucid.settings import Settings
+from infra.settings import Settings
 
 Report = Callable[[str], None]
 RECENT_EVENTS = 20  # newest events per UCID the batch publishes; the speed layer adds live ones
@@ -52,7 +52,7 @@ def _writer(cassandra: dict, keyspace: str, table: str, concurrency: int, ts: in
         from cassandra.concurrent import execute_concurrent_with_args
 
         from infra.cql import cluster, write_consistency
-        from ucid.settings import CassandraSettings
+        from infra.settings import CassandraSettings
 
         settings = CassandraSettings(**cassandra)
         c = cluster(settings, request_timeout_s=30)

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batch.settings import BatchSettings
+from infra.settings import BatchSettings
 from batch.tables import Lake, exists
-from ucid.log import get_logger
-from ucid.settings import Settings
+from infra.log import get_logger
+from infra.settings import Settings
 
 log = get_logger("batch")
 Report = Callable[[str], None]
@@ -71,7 +71,7 @@ class Context:
 def context(settings: Settings, landing: Path | None = None, full: bool = False, now: int | None = None,
             run_id: str | None = None, report: Report = print, region: str | None = None) -> Context:
     return Context(
-        settings=settings, batch=BatchSettings(), landing=landing or settings.landing,
+        settings=settings, batch=settings.batch, landing=landing or settings.landing,
         lake=Lake(settings.lake), rules_path=settings.conf_dir / "rules.yaml", region=region,
         run_id=run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6],
         now=now if now is not None else int(time.time()), full=full, report=report,

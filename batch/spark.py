@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING
 
 from infra import fetch
-from ucid.settings import Settings
+from infra.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -29,7 +29,7 @@ def token_ranges(n: int) -> list[tuple[int, int]]:
 def _scanner(cassandra: dict, keyspace: str, table: str, key: str, columns: str):
     def scan(ranges):
         from infra.cql import cluster
-        from ucid.settings import CassandraSettings
+        from infra.settings import CassandraSettings
 
         c = cluster(CassandraSettings(**cassandra), request_timeout_s=60)
         session = c.connect()

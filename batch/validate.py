@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batch.settings import BatchSettings
+from infra.settings import BatchSettings
 from batch.tables import Lake, exists
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"

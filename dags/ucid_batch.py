@@ -47,9 +47,9 @@ def run_stage(stage: str, context) -> dict:
 
     from batch import run as pipeline
     from batch.validate import ValidationFailed
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
-    settings = get_settings()  # no ucid.log.configure(): Airflow owns logging (structlog) in a task
+    settings = get_settings()  # no infra.log.configure(): Airflow owns logging (structlog) in a task
     run_id, now = run_clock(context)
     params = context["params"]
     ctx = pipeline.context(settings, full=bool(params.get("full")), now=now, run_id=run_id,
@@ -68,7 +68,7 @@ def record(context, status: str, stages: tuple[str, ...], extra: dict | None = N
     """Append this DAG run to ``gold/runs`` (as ``ucid batch run`` does): ``status`` and the
     figures of ``stages`` pulled from their XComs; returns the run id."""
     from batch import run as pipeline
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     run_id, now = run_clock(context)
     ctx = pipeline.context(get_settings(), full=bool(context["params"].get("full")), now=now, run_id=run_id)

@@ -10,7 +10,7 @@ import yaml
 
 from infra import fetch, proc
 from infra.java import classpath, java_bin
-from ucid.settings import Settings
+from infra.settings import Settings
 
 # JPMS flags from Cassandra's conf/jvm17-server.options: Cassandra reaches into JDK internals.
 JVM17_FLAGS = [

@@ -11,7 +11,7 @@ from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-from ucid.settings import CassandraSettings
+from infra.settings import CassandraSettings
 
 
 def cluster(settings: CassandraSettings, request_timeout_s: float = 10) -> Cluster:

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ucid.log import get_logger
+from infra.log import get_logger
 
 POM_DIR = Path(__file__).resolve().parent / "jars"
 COMPONENTS = ("kafka", "cassandra", "delta")

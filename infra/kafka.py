@@ -10,7 +10,7 @@ from pathlib import Path
 
 from infra import fetch, proc
 from infra.java import classpath, java_bin
-from ucid.settings import Settings
+from infra.settings import Settings
 
 _LOG4J2 = """\
 status = warn

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ucid.settings import CassandraSettings
+from infra.settings import CassandraSettings
 
 CQL_DIR = Path(__file__).resolve().parent / "cql"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.cql$")

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from infra import cassandra, fetch, kafka, proc, schema, topics
 from infra.cql import cluster as cql_cluster
-from ucid.settings import Settings
+from infra.settings import Settings
 
 Report = Callable[[str], None]
 

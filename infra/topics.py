@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from ucid.settings import KafkaSettings
+from infra.settings import KafkaSettings
 
 TOPICS_FILE = Path(__file__).resolve().parent / "topics.yaml"
 

@@ -25,11 +25,11 @@ from serving.keys import KeyCache
 from serving.metrics import STORE_ERRORS, MetricsMiddleware
 from serving.models import API_VERSION
 from serving.routes import explain, ops, profiles, resolve
-from serving.settings import ServingSettings
+from infra.settings import ServingSettings
 from serving.state import AppState
 from serving.store import Store, StoreUnavailable
-from ucid.log import configure, get_logger
-from ucid.settings import CassandraSettings, get_settings
+from infra.log import configure, get_logger
+from infra.settings import CassandraSettings, get_settings
 
 log = get_logger("serving.app")
 
@@ -131,7 +131,7 @@ def create_app(
     """The API, configured from settings (or the given objects; ``store`` skips connecting)."""
     settings = get_settings()
     configure(settings.log_level, settings.log_format)
-    serving = serving or ServingSettings()
+    serving = serving or settings.serving
     cassandra = cassandra or settings.cassandra
     policy = policy or load_policy(settings.conf_dir / "rules.yaml")
     app = FastAPI(

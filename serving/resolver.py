@@ -13,7 +13,7 @@ from typing import Any
 
 from identity.rules import Policy
 from serving.store import Row, Store
-from ucid.log import get_logger
+from infra.log import get_logger
 
 log = get_logger("serving.resolver")
 

@@ -9,9 +9,9 @@ from fastapi import Request
 from identity.rules import Policy
 from serving.errors import unavailable
 from serving.keys import KeyCache
-from serving.settings import ServingSettings
+from infra.settings import ServingSettings
 from serving.store import Store
-from ucid.settings import CassandraSettings
+from infra.settings import CassandraSettings
 
 
 @dataclass

@@ -21,9 +21,9 @@ from cassandra.query import dict_factory
 
 from infra import cql
 from serving.aio import execute
-from serving.settings import ServingSettings
-from ucid.log import get_logger
-from ucid.settings import CassandraSettings
+from infra.settings import ServingSettings
+from infra.log import get_logger
+from infra.settings import CassandraSettings
 
 log = get_logger("serving.store")
 

@@ -39,12 +39,12 @@ from speed.contract import ContractError, Event, landing_row, load_schema, parse
 from speed.landing import LandingWriter
 from speed.profile import Shard, apply_event, consent_changes, amount_of
 from speed.profile_store import shard_args, shard_from_row
-from speed.settings import SpeedSettings
+from infra.settings import SpeedSettings
 from speed.stitching import Stitcher
 from speed.store import Store, ts
 from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
-from ucid.log import get_logger
-from ucid.settings import Settings
+from infra.log import get_logger
+from infra.settings import Settings
 
 log = get_logger("speed.consumer")
 
@@ -76,7 +76,7 @@ class SpeedConsumer:
         idle_exit_s: float | None = None,
     ) -> None:
         self.settings = settings
-        self.speed = speed or SpeedSettings()
+        self.speed = speed or settings.speed
         self.from_beginning = from_beginning
         self.idle_exit_s = idle_exit_s
         self.stats = RunStats()
@@ -88,9 +88,9 @@ class SpeedConsumer:
         self.triggers_topic = prefix + self.speed.triggers_topic
         self.changes_topic = prefix + self.speed.changes_topic
         self.policy = load_policy(settings.conf_dir / "rules.yaml")
-        self.validator = load_schema(Path(self.speed.schema_file))
+        self.validator = load_schema(self.speed.schema_path(settings.conf_dir))
         self.id_types = tuple(sorted(t for t in self.policy.types))
-        self.engine = TriggerEngine(load_triggers(Path(self.speed.triggers_file)))
+        self.engine = TriggerEngine(load_triggers(self.speed.triggers_path(settings.conf_dir)))
         self.landing = LandingWriter(settings.landing / "stream")
         self.shards: dict[tuple[str, int], Shard] = {}
         self._seeked: set[Any] = set()

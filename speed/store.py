@@ -15,7 +15,7 @@ from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from ucid.settings import CassandraSettings
+from infra.settings import CassandraSettings
 
 
 def ts(ms: int | None) -> datetime | None:

@@ -22,8 +22,8 @@ app = typer.Typer(
 @app.callback()
 def _setup() -> None:
     """Configure structured logging from the settings before any sub-command runs."""
-    from ucid.log import configure
-    from ucid.settings import get_settings
+    from infra.log import configure
+    from infra.settings import get_settings
 
     settings = get_settings()
     configure(settings.log_level, settings.log_format)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ucid.settings import REPO_ROOT, Settings
+from infra.settings import REPO_ROOT, Settings
 
 STREAM_SOURCES = ("web", "app", "email_campaigns", "contact_center", "consents")  # what the stream carries
 DAG_ID = "ucid_batch"

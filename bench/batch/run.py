@@ -72,7 +72,7 @@ def bench_size(records: int, root: Path, console: Console) -> dict:
     from batch import run
     from batch.components import components_spark, label_components
     from batch.resolve import edges_frame
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     landing, customers = landing_for(records, root, console)
     lake = root / f"lake-{customers}"
@@ -117,8 +117,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/batch/results.json"))
     parser.add_argument("--root", type=Path, default=None, help="work folder (default: UCID_HOME/bench/batch)")
     args = parser.parse_args()
-    from ucid.log import configure
-    from ucid.settings import get_settings
+    from infra.log import configure
+    from infra.settings import get_settings
 
     configure("WARNING")
     console = Console()

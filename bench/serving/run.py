@@ -129,8 +129,8 @@ def main() -> None:
 
     from infra import cql, schema
     from serving import keys
-    from ucid.log import configure
-    from ucid.settings import CassandraSettings
+    from infra.log import configure
+    from infra.settings import CassandraSettings
 
     configure("WARNING")
     settings = CassandraSettings(keyspace=KEYSPACE)

@@ -100,9 +100,9 @@ def main() -> None:
     from infra import schema, topics
     from infra.cql import cluster
     from speed.consumer import SpeedConsumer
-    from speed.settings import SpeedSettings
-    from ucid.log import configure
-    from ucid.settings import get_settings
+    from infra.settings import SpeedSettings
+    from infra.log import configure
+    from infra.settings import get_settings
 
     configure("WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-speed-"))

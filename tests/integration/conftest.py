@@ -21,8 +21,8 @@ os.environ.setdefault("UCID_KAFKA_TOPIC_PREFIX", "ucid-it.")
 os.environ.setdefault("UCID_SPARK_SHUFFLE_PARTITIONS", "2")
 
 from infra import stack as stack_mod  # noqa: E402
-from ucid.log import configure  # noqa: E402
-from ucid.settings import Settings, get_settings  # noqa: E402
+from infra.log import configure  # noqa: E402
+from infra.settings import Settings, get_settings  # noqa: E402
 
 
 def _all_answering(settings: Settings) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from ucid.demo import Demo, DemoConfig, StepFailed, land, main
-from ucid.settings import Settings
+from infra.settings import Settings
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from batch.settings import BatchSettings
+from infra.settings import BatchSettings
 from batch.validate import LAYERS, VIEWS, load_suite, parameters, suite_files
 
 FILES = [p for layer in LAYERS for p in suite_files(layer)]

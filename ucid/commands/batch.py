@@ -27,7 +27,7 @@ def run(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from batch import run as pipeline
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     console = Console(stderr=True)
     chosen = [s.strip() for s in stages.split(",") if s.strip()]
@@ -72,7 +72,7 @@ def export_assignments(
 
     from batch.spark import spark_session
     from batch.tables import Lake, exists
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings()
     lake = Lake(settings.lake)

@@ -21,7 +21,7 @@ def demo(
 ) -> None:
     """Stack up, generate, Airflow DAG (batch), speed layer on a live stream, API; print what to try."""
     from ucid.demo import Demo, DemoConfig, main
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     if live_days >= days:
         raise typer.BadParameter("--live-days must be below --days")

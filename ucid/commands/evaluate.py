@@ -94,7 +94,7 @@ def _reach(data: Path, rules: Path | None, sources: Path | None, truth: dict, as
     from identity.sources import SourceDefinitionError, load_sources
     from ucid.local_resolve import LocalReadError, ReadStats, read_records
     from ucid.reach import reach
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings()
     try:

@@ -14,7 +14,7 @@ def _session():
     from rich.console import Console
 
     from infra import cql
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings().cassandra
     cluster = cql.cluster(settings)

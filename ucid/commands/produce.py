@@ -25,7 +25,7 @@ def produce(
 
     from identity.rules import load_policy
     from speed.produce import produce_lines
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings()
     console = Console(stderr=True, quiet=quiet)

@@ -43,7 +43,7 @@ def resolve(
         source_files,
         write_assignment,
     )
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     console = Console(stderr=True)
     settings = get_settings()

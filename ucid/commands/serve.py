@@ -18,9 +18,9 @@ def serve(
     """Serve the API (resolve, 360 profile, explain, /health, /ready, /metrics) until Ctrl-C."""
     import uvicorn
 
-    from serving.settings import ServingSettings
+    from infra.settings import get_settings
 
-    settings = ServingSettings()
+    settings = get_settings().serving
     workers = workers or settings.workers
     multiproc_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from ucid.settings import get_settings
+from infra.settings import get_settings
 
 
 def show(as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
@@ -18,6 +18,10 @@ def show(as_json: bool = typer.Option(False, "--json", help="print one JSON obje
         "kafka": s.kafka.model_dump(exclude={"password"}),
         "cassandra": s.cassandra.model_dump(exclude={"password"}),
         "spark": s.spark.model_dump(),
+        "batch": s.batch.model_dump(),
+        "speed": {**s.speed.model_dump(), "schema_file": s.speed.schema_path(s.conf_dir),
+                  "triggers_file": s.speed.triggers_path(s.conf_dir)},
+        "serving": s.serving.model_dump(),
     }
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))

@@ -19,13 +19,13 @@ def run(
     """Consume the events topic as one member of the consumer group until SIGTERM / Ctrl-C.
     Offsets are committed only after every write of a batch succeeded."""
     from speed.consumer import SpeedConsumer
-    from speed.settings import SpeedSettings
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
-    speed = SpeedSettings()
+    settings = get_settings()
+    speed = settings.speed
     if group:
         speed = speed.model_copy(update={"group_id": group})
-    consumer = SpeedConsumer(get_settings(), speed, from_beginning=from_beginning, idle_exit_s=idle_exit or None)
+    consumer = SpeedConsumer(settings, speed, from_beginning=from_beginning, idle_exit_s=idle_exit or None)
     stats = consumer.run()
     typer.echo(json.dumps({"consumed": stats.consumed, "applied": stats.applied, "duplicates": stats.duplicates,
                            "dead_letters": stats.dead_letters, "outcomes": stats.outcomes}), err=True)
@@ -42,7 +42,7 @@ def profile(
     from speed.profile_store import read_profile
     from speed.resolve import resolve_identifier
     from speed.store import Store
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings()
     policy = load_policy(settings.conf_dir / "rules.yaml")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ucid.settings import get_settings
+from infra.settings import get_settings
 
 app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, Cassandra, Delta jars).",
                   no_args_is_help=True)

@@ -22,12 +22,11 @@ def validate(
     from rich.markup import escape
     from rich.table import Table
 
-    from batch.settings import BatchSettings
     from batch.tables import Lake
     from batch.validate import LAYERS, validate_lake
     from identity.rules import load_policy
     from identity.sources import load_sources
-    from ucid.settings import get_settings
+    from infra.settings import get_settings
 
     console = Console()
     chosen = [x.strip() for x in layers.split(",") if x.strip()]
@@ -45,7 +44,7 @@ def validate(
 
     spark = spark_session(settings, app_name="ucid-validate")
     summary = validate_lake(
-        spark, Lake(settings.lake), BatchSettings(), policy, run_id=run_id, layers=chosen, sources=sources,
+        spark, Lake(settings.lake), settings.batch, policy, run_id=run_id, layers=chosen, sources=sources,
         settings=settings, raise_on_failure=False,
         report=None if as_json else lambda msg: console.print(f"  {escape(msg)}", style="dim"),
     )

@@ -48,7 +48,7 @@ def _local(landing: Path, now: int, state: Path, settings):
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory, spark, settings):
     from batch import run
-    from batch.settings import BatchSettings
+    from infra.settings import BatchSettings
     from ucid.generate import GenerateConfig, generate_dataset
 
     base = tmp_path_factory.mktemp("batch")
@@ -263,7 +263,7 @@ def test_serving_api_answers_from_the_batch_published_data(chain, published, spa
 
     from serving import keys
     from serving.app import create_app
-    from serving.settings import ServingSettings
+    from infra.settings import ServingSettings
 
     session, ks, state = published["session"], published["keyspace"], chain["state2"]
     _, secret = keys.create(session, ks, "it-batch", list(keys.SCOPES))

@@ -117,7 +117,7 @@ def api_keys(cql_session, serving_data) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def app(serving_data):
     from serving.app import create_app
-    from serving.settings import ServingSettings
+    from infra.settings import ServingSettings
 
     # key cache off: revocation and the lambda tests see every write at once
     return create_app(ServingSettings(key_cache_ttl_s=0))

@@ -22,7 +22,7 @@ from identity.records import normalize_record
 from identity.rules import load_policy
 from identity.sources import load_sources
 from ucid.local_resolve import ReadStats, _read_table, read_records, resolve_local, source_files
-from ucid.settings import get_settings
+from infra.settings import get_settings
 
 
 @dataclass

@@ -70,8 +70,8 @@ def test_cassandra_unreachable_answers_503_with_retry_advice(api_keys, serving_d
     from fastapi.testclient import TestClient
 
     from serving.app import create_app
-    from serving.settings import ServingSettings
-    from ucid.settings import CassandraSettings
+    from infra.settings import ServingSettings
+    from infra.settings import CassandraSettings
 
     nowhere = CassandraSettings(keyspace=serving_data.keyspace, port=1, contact_points=["127.0.0.1"])
     app = create_app(ServingSettings(reconnect_interval_s=60), cassandra=nowhere)

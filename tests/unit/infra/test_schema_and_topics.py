@@ -36,7 +36,7 @@ def test_replication_map_renders_as_cql():
 
 
 def test_topics_file_is_valid_and_names_are_prefixed():
-    from ucid.settings import KafkaSettings
+    from infra.settings import KafkaSettings
 
     names = [t.name for t in topics.specs()]
     assert {"events", "events.dlq", "triggers", "identity-changes"} <= set(names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ucid.settings import Settings
+from infra.settings import Settings
 
 
 def test_defaults_point_at_the_local_stack(monkeypatch):

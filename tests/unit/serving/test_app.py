@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from serving import keys
 from serving.app import create_app
-from serving.settings import ServingSettings
+from infra.settings import ServingSettings
 from serving.store import StoreUnavailable
 
 A, B, C = "U" + "A" * 20, "U" + "B" * 20, "U" + "C" * 20

@@ -9,11 +9,11 @@ import pytest
 
 from identity.rules import load_policy
 from speed.contract import ContractError, event_key, landing_row, load_schema, parse_event
-from speed.settings import SpeedSettings
+from infra.settings import Settings, SpeedSettings
 
 REPO = Path(__file__).resolve().parents[3]
 POLICY = load_policy(REPO / "conf" / "rules.yaml")
-VALIDATOR = load_schema(SpeedSettings().schema_file)
+VALIDATOR = load_schema(SpeedSettings().schema_path(Settings().conf_dir))
 
 GOOD = {"event_id": "WEB-1", "schema_version": 1, "type": "login", "event_time": "2026-01-01T00:11:37.845Z",
         "channel": "web", "source": "web",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from speed.contract import Event, parse_time_ms
-from speed.settings import SpeedSettings
+from infra.settings import Settings, SpeedSettings
 from speed.triggers import TriggerConfigError, TriggerEngine, load_triggers
 
 
@@ -16,11 +16,11 @@ def ev(i: int, type_: str, t: str, **attrs) -> Event:
 
 
 def engine() -> TriggerEngine:
-    return TriggerEngine(load_triggers(SpeedSettings().triggers_file))
+    return TriggerEngine(load_triggers(SpeedSettings().triggers_path(Settings().conf_dir)))
 
 
 def test_repo_rules_load() -> None:
-    names = {r.name for r in load_triggers(SpeedSettings().triggers_file)}
+    names = {r.name for r in load_triggers(SpeedSettings().triggers_path(Settings().conf_dir))}
     assert {"abandoned_cart", "usage_limit_reached"} <= names
 
 

@@ -1,0 +1,253 @@
+"""Typed settings, read from environment variables (and an optional ``.env`` file).
+
+One :class:`Settings` is built at each entry point (a CLI command, a DAG task, ``create_app``) and
+passed down; nothing below reads the environment on its own. Every external system and every
+layer has its own group with its own prefix, so the local stack and a real cluster are configured
+the same way: ``UCID_`` for paths, ``UCID_KAFKA_``, ``UCID_CASSANDRA_``, ``UCID_SPARK_``,
+``UCID_BATCH_``, ``UCID_SPEED_``, ``UCID_SERVING_``. The README documents every field;
+``ucid settings`` prints every group in force.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+Consistency = Literal["ONE", "TWO", "THREE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL", "LOCAL_ONE"]
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+class KafkaSettings(BaseSettings):
+    """Kafka: the local KRaft broker, or any cluster named by ``bootstrap``."""
+
+    model_config = _config("UCID_KAFKA_")
+
+    host: str = Field("127.0.0.1", description="address the local broker binds to")
+    port: int = Field(9092, description="broker (client) port of the local broker")
+    controller_port: int = Field(9093, description="KRaft controller port of the local broker")
+    heap: str = Field("512m", description="JVM heap of the local broker (-Xmx/-Xms)")
+    bootstrap: str | None = Field(
+        None, description="bootstrap servers of an existing cluster; unset = the local broker"
+    )
+    topic_prefix: str = Field("ucid.", description="prefix of every topic ucid creates")
+    replication_factor: int = Field(1, ge=1, description="replication factor of created topics")
+    start_timeout_s: float = Field(120, description="how long `stack up` waits for the broker")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.bootstrap or f"{self.host}:{self.port}"
+
+
+class CassandraSettings(BaseSettings):
+    """Cassandra: the local single node, or any cluster named by ``contact_points``."""
+
+    model_config = _config("UCID_CASSANDRA_")
+
+    host: str = Field("127.0.0.1", description="address the local node binds to")
+    port: int = Field(9042, description="CQL native port")
+    storage_port: int = Field(7000, description="inter-node port of the local node")
+    jmx_port: int = Field(7199, description="JMX port of the local node (loopback only)")
+    heap: str = Field("1G", description="JVM heap of the local node (-Xmx/-Xms)")
+    contact_points: list[str] | None = Field(
+        None, description="contact points of an existing cluster (JSON list); unset = local node"
+    )
+    keyspace: str = Field("ucid", pattern=r"^[a-z][a-z0-9_]{0,47}$", description="keyspace name")
+    replication: dict[str, str | int] = Field(
+        default_factory=lambda: {"class": "SimpleStrategy", "replication_factor": 1},
+        description="keyspace replication map (JSON), e.g. NetworkTopologyStrategy per data center",
+    )
+    read_consistency: Consistency = Field("LOCAL_ONE", description="consistency level of reads")
+    write_consistency: Consistency = Field("LOCAL_QUORUM", description="consistency of writes")
+    protocol_version: int = Field(5, ge=3, le=6, description="CQL native protocol version")
+    username: str | None = Field(None, description="user name, if the cluster needs auth")
+    password: str | None = Field(None, description="password, if the cluster needs auth")
+    start_timeout_s: float = Field(240, description="how long `stack up` waits for the node")
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.contact_points or [self.host]
+
+
+class SparkSettings(BaseSettings):
+    """Spark: local mode by default; set ``master`` to run the same jobs on a cluster."""
+
+    model_config = _config("UCID_SPARK_")
+
+    master: str = Field("local[2]", description="Spark master URL")
+    driver_memory: str = Field("4g", description="driver memory (local mode: all of Spark)")
+    shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions")
+    ui: bool = Field(False, description="start the Spark UI")
+    extra_conf: dict[str, str] = Field(default_factory=dict, description="more Spark conf (JSON)")
+
+
+class BatchSettings(BaseSettings):
+    """How the batch pipeline runs; paths come from :class:`infra.settings.Settings`."""
+
+    model_config = _config("UCID_BATCH_")
+
+    local_cc_max_edges: int = Field(
+        200_000,
+        ge=0,
+        description="graphs with at most this many edges get connected components on the driver "
+        "(scipy); larger ones run the distributed large-star/small-star algorithm; 0 = always Spark",
+    )
+    cc_max_iterations: int = Field(60, ge=1, description="give up (error) after this many CC rounds")
+    speed_state: bool = Field(
+        True, description="take the speed layer's real-time UCIDs (Cassandra rows with layer 'speed') as "
+        "part of the previous state, so both layers answer with the same UCID; needs Cassandra"
+    )
+    publish_lag_s: int = Field(
+        60, ge=0, description="publish timestamp = snapshot minus this lag (>= the speed layer's flush)"
+    )
+    publish_concurrency: int = Field(64, ge=1, description="in-flight Cassandra writes per writer task")
+    max_quarantine_rate: float = Field(
+        0.05, ge=0, le=1, description="validation fails if more than this share of a load is quarantined"
+    )
+    max_cluster_records: int = Field(
+        1000, ge=1, description="validation fails if one UCID holds more records than this"
+    )
+
+
+class SpeedSettings(BaseSettings):
+    """How ``ucid speed run`` consumes, stitches and writes; see README "Speed layer"."""
+
+    model_config = _config("UCID_SPEED_")
+
+    group_id: str = Field("ucid-speed", description="Kafka consumer group of `ucid speed run`")
+    topic: str = Field("events", description="topic name in infra/topics.yaml (the prefix is added)")
+    dlq_topic: str = Field("events.dlq", description="dead-letter topic (prefix added)")
+    triggers_topic: str = Field("triggers", description="trigger events topic (prefix added)")
+    changes_topic: str = Field("identity-changes", description="merges topic (prefix added)")
+    max_batch: int = Field(500, ge=1, description="max records per poll (one batch, one commit)")
+    poll_timeout_ms: int = Field(100, ge=1, description="poll timeout")
+    partition_fetch_bytes: int = Field(
+        32_768, ge=1024,
+        description="max bytes fetched per partition at a time: small enough that one poll spans "
+        "several partitions, which are then processed in parallel (a partition is in offset order)",
+    )
+    session_timeout_ms: int = Field(
+        10_000, ge=6_000, description="a crashed member's partitions move to the others after this"
+    )
+    lock_ttl_s: int = Field(5, ge=1, description="lease of an identity lock; a crashed holder's expires")
+    stitch_timeout_s: float = Field(30.0, gt=0, description="how long one event may wait for identity locks")
+    recent_events: int = Field(20, ge=1, description="bounded recent-events timeline per profile shard")
+    cache_size: int = Field(500_000, ge=0, description="identifiers kept in the in-process cache")
+    metrics_port: int = Field(0, ge=0, description="Prometheus /metrics port; 0 = off")
+    progress_s: float = Field(10.0, gt=0, description="seconds between progress log lines")
+    schema_file: Path | None = Field(None, description="event JSON Schema; unset = CONF_DIR/events/event.schema.json")
+    triggers_file: Path | None = Field(None, description="trigger rules; unset = CONF_DIR/events/triggers.yaml")
+    concurrency: int = Field(32, ge=1, description="concurrent Cassandra requests per batch")
+
+    def schema_path(self, conf_dir: Path) -> Path:
+        """The event JSON Schema in force: ``schema_file``, else the one in ``conf_dir``."""
+        return self.schema_file or conf_dir / "events/event.schema.json"
+
+    def triggers_path(self, conf_dir: Path) -> Path:
+        """The trigger rules in force: ``triggers_file``, else the ones in ``conf_dir``."""
+        return self.triggers_file or conf_dir / "events/triggers.yaml"
+
+
+class ServingSettings(BaseSettings):
+    """How the API listens, how much it accepts per call, and how it reads Cassandra."""
+
+    model_config = _config("UCID_SERVING_")
+
+    host: str = Field("127.0.0.1", description="address uvicorn binds to")
+    port: int = Field(8000, ge=1, le=65535, description="port uvicorn listens on")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
+    batch_max: int = Field(100, ge=1, le=1000, description="most identifiers in one batch resolve call")
+    events_page_max: int = Field(200, ge=1, le=1000, description="most events in one timeline page")
+    events_page_default: int = Field(20, ge=1, le=1000, description="timeline page size when not asked")
+    read_consistency: Consistency | None = Field(
+        None, description="consistency of the API's reads; unset = UCID_CASSANDRA_READ_CONSISTENCY"
+    )
+    request_timeout_s: float = Field(2.0, gt=0, description="Cassandra request timeout of one read")
+    alias_max_hops: int = Field(5, ge=1, le=50, description="alias hops before a chain counts as broken")
+    key_cache_ttl_s: float = Field(
+        30.0, ge=0, description="how long a checked API key is trusted in-process (a revocation "
+        "takes at most this long to apply)"
+    )
+    retry_after_s: int = Field(2, ge=1, description="Retry-After advised when Cassandra is unavailable")
+    reconnect_interval_s: float = Field(5.0, gt=0, description="pause between connection attempts")
+    log_requests: bool = Field(False, description="log one line per request (the access log)")
+
+
+class Settings(BaseSettings):
+    """Where ucid keeps its files, plus one settings block per external system."""
+
+    model_config = _config("UCID_")
+
+    home: Path = Field(REPO_ROOT / ".ucid", description="root of everything ucid writes locally")
+    cache_dir: Path | None = Field(None, description="downloaded jars; default HOME/cache")
+    data_dir: Path | None = Field(None, description="server data (Kafka, Cassandra); default HOME/data")
+    log_dir: Path | None = Field(None, description="server and job logs; default HOME/logs")
+    lake_dir: Path | None = Field(None, description="Delta Lake tables; default HOME/lake")
+    landing_dir: Path | None = Field(
+        None, description="landing zone the batch layer ingests (source folders); default HOME/landing"
+    )
+    conf_dir: Path = Field(REPO_ROOT / "conf", description="rules and source definitions")
+    log_format: Literal["console", "json"] = Field("console", description="structured log output")
+    log_level: str = Field("INFO", description="log level")
+
+    @cached_property
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings()
+
+    @cached_property
+    def cassandra(self) -> CassandraSettings:
+        return CassandraSettings()
+
+    @cached_property
+    def spark(self) -> SparkSettings:
+        return SparkSettings()
+
+    @cached_property
+    def batch(self) -> BatchSettings:
+        return BatchSettings()
+
+    @cached_property
+    def speed(self) -> SpeedSettings:
+        return SpeedSettings()
+
+    @cached_property
+    def serving(self) -> ServingSettings:
+        return ServingSettings()
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.home / "cache"
+
+    @property
+    def data(self) -> Path:
+        return self.data_dir or self.home / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.log_dir or self.home / "logs"
+
+    @property
+    def lake(self) -> Path:
+        return self.lake_dir or self.home / "lake"
+
+    @property
+    def landing(self) -> Path:
+        return self.landing_dir or self.home / "landing"
+
+    @property
+    def run_dir(self) -> Path:
+        """pid files of the processes `stack up` started."""
+        return self.home / "run"
+
+
+def get_settings() -> Settings:
+    """Read the settings in force now (no caching: tests and commands may change the env)."""
+    return Settings()
