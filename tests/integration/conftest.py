@@ -25,6 +25,34 @@ from infra.log import configure  # noqa: E402
 from infra.settings import Settings, get_settings  # noqa: E402
 
 
+def worker_suffix() -> str:
+    """``_gw0``, ``_gw1``... under pytest-xdist, ``""`` otherwise: each worker gets its own data."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"_{worker}" if worker else ""
+
+
+def suite_settings(settings: Settings, suite: str) -> Settings:
+    """The settings of one test suite: its own keyspace ``<base>_<suite>[_gwN]`` and topic prefix
+    ``<base><suite>[_gwN].``, so suites (and xdist workers) never see each other's rows or
+    messages. The schema is migrated and the topics created (both idempotent).
+    Subprocesses of the suite get the same world through :func:`suite_env`."""
+    base_ks = settings.cassandra.keyspace
+    base_prefix = settings.kafka.topic_prefix
+    world = settings.model_copy()
+    world.__dict__["cassandra"] = settings.cassandra.model_copy(
+        update={"keyspace": f"{base_ks}_{suite}{worker_suffix()}"})
+    world.__dict__["kafka"] = settings.kafka.model_copy(
+        update={"topic_prefix": f"{base_prefix}{suite}{worker_suffix().replace('_', '-')}."})
+    stack_mod.apply_schema(world, report=lambda _msg: None)
+    return world
+
+
+def suite_env(world: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``ucid`` subprocess that must work in ``world``."""
+    return {**os.environ, "UCID_CASSANDRA_KEYSPACE": world.cassandra.keyspace,
+            "UCID_KAFKA_TOPIC_PREFIX": world.kafka.topic_prefix, **extra}
+
+
 def _all_answering(settings: Settings) -> bool:
     return all(s.answering for s in stack_mod.status(settings))
 
