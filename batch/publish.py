@@ -3,9 +3,10 @@
 The lambda contract (``docs/lambda-contract.md``): every row is written ``USING TIMESTAMP S``,
 ``S`` = the run's snapshot minus ``UCID_BATCH_PUBLISH_LAG_S``, so per cell the newer write wins
 and a publish never overwrites what the speed layer wrote after the snapshot. Tables are written
-in dependency order -- ``ucids`` and ``ucid_aliases`` before anything that points at a UCID --
-and nothing is ever deleted, so at no moment does an identifier resolve to nothing or to a UCID
-without a row. Rows are keyed by their natural keys and carry the same ``S`` on a retry, so a
+in dependency order (:data:`ORDER`) -- a live UCID's row before anything points at it, identifiers
+re-pointed to their live UCID before the UCIDs merged away are marked so -- and nothing is ever
+deleted, so at no moment does an identifier resolve to nothing, to a UCID without a row, or (read
+in one round trip, ``status = 'live'``) to a UCID already merged away. Rows are keyed by their natural keys and carry the same ``S`` on a retry, so a
 publish is idempotent. Each Spark partition writes with its own driver session, prepared
 statements and a bounded number of writes in flight.
 """
@@ -15,77 +16,46 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from infra.settings import BatchSettings
 from batch.tables import Lake
-from infra.settings import Settings
+from infra.settings import BatchSettings, Settings
 
 Report = Callable[[str], None]
 RECENT_EVENTS = 20  # newest events per UCID the batch publishes; the speed layer adds live ones
 
-STATEMENTS = {
-    "ucids": "INSERT INTO {ks}.ucids (ucid, minted_at, status, merged_into, updated_at, layer) "
-             "VALUES (?, ?, ?, ?, ?, 'batch') USING TIMESTAMP ?",
-    "ucid_aliases": "INSERT INTO {ks}.ucid_aliases (alias, ucid, merged_at, rule, change_id) "
-                    "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
-    "identifiers_by_ucid": "INSERT INTO {ks}.identifiers_by_ucid (ucid, id_type, id_value, source, first_seen, "
-                           "last_seen) VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-    "identifiers": "INSERT INTO {ks}.identifiers (id_type, id_value, ucid, source, first_seen, last_seen, layer) "
-                   "VALUES (?, ?, ?, ?, ?, ?, 'batch') USING TIMESTAMP ?",
-    "profiles": "INSERT INTO {ks}.profiles (ucid, attributes, attribute_sources, consents, traits, channel_counts, "
-                "last_contact, first_seen, last_seen, lifetime_spend, batch_snapshot, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-    "identity_changes": "INSERT INTO {ks}.identity_changes (ucid, changed_at, change_id, kind, old_ucids, rule, "
-                        "evidence) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-    "links_by_ucid": "INSERT INTO {ks}.links_by_ucid (ucid, link_id, from_type, from_value, to_type, to_value, rule, "
-                     "source, record_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-    "events_by_ucid": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, "
-                      "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-}
-ORDER = ("ucids", "ucid_aliases", "identifiers_by_ucid", "identifiers", "profiles", "identity_changes",
-         "links_by_ucid", "events_by_ucid")
+# (step, table): the live UCIDs before anything points at them; the identifiers (re-pointed to
+# their live UCID) before the losers of a merge are marked merged, so a one-row resolve never
+# answers a merged UCID; identifiers of a retired UCID marked before the UCID is.
+ORDER = (("ucids_live", "ucids"), ("identifiers_by_ucid", "identifiers_by_ucid"), ("identifiers", "identifiers"),
+         ("ucid_aliases", "ucid_aliases"), ("retired_identifiers", "identifiers"), ("ucids_ended", "ucids"),
+         ("profiles", "profiles"), ("identity_changes", "identity_changes"), ("links_by_ucid", "links_by_ucid"),
+         ("events_by_ucid", "events_by_ucid"))
+STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
+                "retired_identifiers": "publish_retired_identifier"}
 
 
-def _writer(cassandra: dict, keyspace: str, table: str, concurrency: int, ts: int):
-    """A function writing one Spark partition of rows (tuples without the timestamp)."""
+def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: bool = False):
+    """A function writing one Spark partition of rows (tuples without the timestamp) with the
+    data-access store's ``statement``; the timestamp goes last, or first (``first``: UPDATE)."""
 
     def write(rows: Iterable) -> Iterable[int]:
-        from cassandra.concurrent import execute_concurrent_with_args
-
-        from infra.cql import cluster, write_consistency
         from infra.settings import CassandraSettings
+        from infra.store import Store
 
-        settings = CassandraSettings(**cassandra)
-        c = cluster(settings, request_timeout_s=30)
-        session = c.connect()
-        try:
-            stmt = session.prepare(STATEMENTS[table].format(ks=keyspace))
-            stmt.consistency_level = write_consistency(settings)
-            batch: list[tuple] = []
-            n = 0
+        n = 0
+        with Store.connect(CassandraSettings(**cassandra), request_timeout_s=30, concurrency=concurrency) as store:
+            chunk: list[tuple] = []
             for row in rows:
-                batch.append((*row, ts))
-                if len(batch) >= 2000:
-                    _run(execute_concurrent_with_args, session, stmt, batch, concurrency, table)
-                    n += len(batch)
-                    batch = []
-            if batch:
-                _run(execute_concurrent_with_args, session, stmt, batch, concurrency, table)
-                n += len(batch)
-            yield n
-        finally:
-            c.shutdown()
+                chunk.append((ts, *row) if first else (*row, ts))
+                if len(chunk) >= 2000:
+                    n += store.write_many(statement, chunk)
+                    chunk = []
+            n += store.write_many(statement, chunk)
+        yield n
 
     return write
 
 
-def _run(execute, session, stmt, args, concurrency: int, table: str) -> None:
-    results = execute(session, stmt, args, concurrency=concurrency, raise_on_first_error=False)
-    failed = [r for ok, r in results if not ok]
-    if failed:
-        raise RuntimeError(f"publish {table}: {len(failed)} of {len(args)} writes failed, first: {failed[0]!r}")
-
-
-def frames(spark, lake: Lake, now: int) -> dict:
+def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
     """The rows of each Cassandra table, as DataFrames of the statement's column order."""
     from pyspark.sql import functions as F
 
@@ -97,8 +67,10 @@ def frames(spark, lake: Lake, now: int) -> dict:
         changes.where("kind = 'merge'").select(F.explode("old_ids").alias("alias"), "new_id", "rule", "change_id", "at")
         .where("alias != new_id").groupBy("alias").agg(F.max(F.struct("at", "rule", "change_id")).alias("m"))
     )
+    ucid_rows = ucids.select("ucid", F.col("minted_at").cast("timestamp"), "status", "merged_into", ts_now)
     out = {
-        "ucids": ucids.select("ucid", F.col("minted_at").cast("timestamp"), "status", "merged_into", ts_now),
+        "ucids_live": ucid_rows.where("status = 'live'"),
+        "ucids_ended": ucid_rows.where("status != 'live'"),
         "ucid_aliases": ucids.where("status = 'merged'").join(merged_by.withColumnRenamed("alias", "ucid"), "ucid", "left")
         .select("ucid", "merged_into", F.col("m.at").cast("timestamp"), "m.rule", "m.change_id"),
     }
@@ -113,6 +85,7 @@ def frames(spark, lake: Lake, now: int) -> dict:
         seen, ["id_type", "id_value"], "left")
     out["identifiers_by_ucid"] = ids.select("ucid", "id_type", "id_value", "source", "first_seen", "last_seen")
     out["identifiers"] = ids.select("id_type", "id_value", "ucid", "source", "first_seen", "last_seen")
+    out["retired_identifiers"] = retired_identifiers(spark, ucids, settings)
     profiles = gold("profiles")
     traits = F.create_map(
         F.lit("record_count"), F.col("record_count").cast("string"),
@@ -149,18 +122,36 @@ def frames(spark, lake: Lake, now: int) -> dict:
     return out
 
 
+def retired_identifiers(spark, ucids, settings):
+    """``id_type, id_value`` of the published identifiers still pointing at a retired UCID (read
+    from Cassandra: the gold state no longer holds them); retiring is rare, so this is small."""
+    retired = [r.ucid for r in ucids.where("status = 'retired'").select("ucid").collect()]
+    rows: list[tuple[str, str]] = []
+    if retired:
+        from infra.store import Store
+
+        with Store.connect(settings.cassandra) as store:
+            for ucid, members in zip(retired, store.many("get_members", [(u,) for u in retired]), strict=True):
+                for m in members:
+                    row = store.one("get_identifier", m.id_type, m.id_value)
+                    if row is not None and row.ucid == ucid:
+                        rows.append((m.id_type, m.id_value))
+    return spark.createDataFrame(rows, "id_type string, id_value string")
+
+
 def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: int, run_id: str,
             report: Report | None = None) -> dict:
-    """Write every table in :data:`ORDER`; return rows written per table."""
+    """Write every step of :data:`ORDER`; return rows written per table."""
     say = report or (lambda msg: None)
     ts = (now - batch.publish_lag_s) * 1_000_000
     cassandra = json.loads(settings.cassandra.model_dump_json())
-    keyspace = settings.cassandra.keyspace
     written: dict[str, int] = {}
-    data = frames(spark, lake, now)
-    for table in ORDER:
-        df = data[table]
-        n = sum(df.rdd.mapPartitions(_writer(cassandra, keyspace, table, batch.publish_concurrency, ts)).collect())
-        written[table] = n
-        say(f"publish {table}: {n:,} rows")
+    data = frames(spark, lake, now, settings)
+    for step, table in ORDER:
+        statement = STATEMENT_OF.get(step, f"publish_{step}")
+        write = _writer(cassandra, statement, batch.publish_concurrency, ts, first=step == "retired_identifiers")
+        n = sum(data[step].rdd.mapPartitions(write).collect())
+        if step != "retired_identifiers":
+            written[table] = written.get(table, 0) + n
+        say(f"publish {step}: {n:,} rows")
     return written

@@ -26,26 +26,19 @@ def token_ranges(n: int) -> list[tuple[int, int]]:
     return [(bounds[i], bounds[i + 1]) for i in range(n)]
 
 
-def _scanner(cassandra: dict, keyspace: str, table: str, key: str, columns: str):
-    def scan(ranges):
-        from infra.cql import cluster
-        from infra.settings import CassandraSettings
+def _scanner(cassandra: dict, table: str):
+    """A function reading the speed layer's rows of ``table`` in the token ranges it is given."""
 
-        c = cluster(CassandraSettings(**cassandra), request_timeout_s=60)
-        session = c.connect()
-        try:
-            first = session.prepare(
-                f"SELECT {columns} FROM {keyspace}.{table} WHERE token({key}) >= ? AND token({key}) <= ?")
-            rest = session.prepare(
-                f"SELECT {columns} FROM {keyspace}.{table} WHERE token({key}) > ? AND token({key}) <= ?")
+    def scan(ranges):
+        from infra.settings import CassandraSettings
+        from infra.store import Store
+
+        with Store.connect(CassandraSettings(**cassandra), request_timeout_s=60) as store:
             for start, end in ranges:
-                stmt = first if start == MIN_TOKEN else rest
-                stmt.fetch_size = 5000
-                for row in session.execute(stmt, (start, end)):
+                name = f"range_{table}_first" if start == MIN_TOKEN else f"range_{table}"
+                for row in store.scan(name, start, end):
                     if row.layer == "speed":
                         yield tuple(row)
-        finally:
-            c.shutdown()
 
     return scan
 
@@ -57,12 +50,9 @@ def read(spark, settings, splits: int = 64):
     from pyspark.sql import functions as F
 
     cassandra = json.loads(settings.cassandra.model_dump_json())
-    ks = settings.cassandra.keyspace
     ranges = spark.sparkContext.parallelize(token_ranges(splits), min(splits, 16))
-    ids = ranges.mapPartitions(_scanner(cassandra, ks, "identifiers", "id_type, id_value",
-                                        "id_type, id_value, ucid, first_seen, layer"))
-    ucids = ranges.mapPartitions(_scanner(cassandra, ks, "ucids", "ucid",
-                                          "ucid, minted_at, status, merged_into, layer"))
+    ids = ranges.mapPartitions(_scanner(cassandra, "identifiers"))
+    ucids = ranges.mapPartitions(_scanner(cassandra, "ucids"))
     id_df = spark.createDataFrame(
         ids, "id_type string, id_value string, ucid string, first_seen timestamp, layer string")
     ucid_df = spark.createDataFrame(

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from identity.aliases import MAX_ALIAS_HOPS
 from infra.settings import BatchSettings
 from batch.tables import Lake, exists
 
@@ -37,7 +38,7 @@ LAYERS = ("bronze", "silver", "gold", "published")
 LAKE_LAYERS = ("bronze", "silver", "gold")
 UCID_PATTERN = r"^U[0-9A-HJKMNP-TV-Z]{20}$"
 RECORD_TYPE = "_record"
-ALIAS_MAX_HOPS = 8
+ALIAS_MAX_HOPS = MAX_ALIAS_HOPS  # the identity core's one hop limit
 
 
 class ValidationFailed(RuntimeError):
@@ -228,46 +229,42 @@ OPTIONAL = {"bronze.quarantine_rates", "gold.refused_links", "gold.links", "gold
 
 
 def _published_frames(settings, gold_counts: dict[str, int]) -> dict[str, object]:
-    """The Cassandra reference tables as pandas frames, each identifier/alias with where it resolves."""
+    """The Cassandra reference tables as pandas frames, each identifier/alias with where it
+    resolves (the identity core's :func:`~identity.aliases.follow`, as the API follows).
+
+    An identifier whose row says ``live`` (answered in one read by the API) but whose UCID is
+    not live itself is ``stale``: a writer merged its UCID away without re-pointing it."""
     import pandas as pd
 
-    from infra.cql import cluster
+    from identity.aliases import UcidRecord, follow
+    from infra.store import Store
 
-    c = cluster(settings.cassandra, request_timeout_s=60)
-    session = c.connect(settings.cassandra.keyspace)
-    try:
-        def read(cql: str, columns: list[str]) -> pd.DataFrame:
-            stmt = session.prepare(cql)
-            stmt.fetch_size = 5000
-            return pd.DataFrame([tuple(r) for r in session.execute(stmt)], columns=columns)
+    with Store.connect(settings.cassandra, request_timeout_s=60) as store:
+        def read(name: str, columns: list[str]) -> pd.DataFrame:
+            return pd.DataFrame([tuple(r) for r in store.scan(name)], columns=columns)
 
-        ids = read("SELECT id_type, id_value, ucid FROM identifiers", ["id_type", "id_value", "ucid"])
-        ucids = read("SELECT ucid, status, merged_into FROM ucids", ["ucid", "status", "merged_into"])
-        aliases = read("SELECT alias, ucid FROM ucid_aliases", ["alias", "ucid"])
-    finally:
-        c.shutdown()
-    status = dict(zip(ucids.ucid, ucids.status, strict=True))
+        ids = read("scan_identifiers", ["id_type", "id_value", "ucid", "status"])
+        ucids = read("scan_ucids", ["ucid", "status", "merged_into"])
+        aliases = read("scan_aliases", ["alias", "ucid"])
+    records = {u: UcidRecord(st, m) for u, st, m in zip(ucids.ucid, ucids.status, ucids.merged_into, strict=True)}
     alias_of = dict(zip(aliases.alias, aliases.ucid, strict=True))
 
-    def follow(u: str | None) -> tuple[str, int]:
-        """Resolve like the serving layer: follow aliases until a live UCID (status, hops)."""
-        seen = set()
-        for hops in range(ALIAS_MAX_HOPS + 1):
-            if u is None or u in seen:
-                return ("cycle" if u in seen else "missing"), hops
-            seen.add(u)
-            s = status.get(u)
-            if s is None:
-                return "missing", hops
-            if s != "merged":
-                return s, hops
-            u = alias_of.get(u)
-        return "too many hops", ALIAS_MAX_HOPS
+    def where(u: str | None):
+        return follow(u, records.get, ALIAS_MAX_HOPS) if u else None
 
-    ids["resolved_status"] = [follow(u)[0] for u in ids.ucid]
-    resolved = [follow(a) for a in aliases.alias]
-    aliases["resolved_status"] = [s for s, _ in resolved]
-    aliases["hops"] = [h for _, h in resolved]
+    def identifier_status(u: str | None, row_status: str | None) -> str:
+        followed = where(u)
+        if followed is None:
+            return "missing"
+        if row_status == "live" and followed.chain:
+            return "stale"
+        return followed.outcome
+
+    ids["resolved_status"] = [identifier_status(u, st) for u, st in zip(ids.ucid, ids.status, strict=True)]
+    ids = ids.drop(columns=["status"])
+    resolved = [where(a) for a in aliases.alias]
+    aliases["resolved_status"] = [f.outcome for f in resolved]
+    aliases["hops"] = [len(f.chain) if f.found else ALIAS_MAX_HOPS for f in resolved]
     ucids["has_alias"] = [u in alias_of for u in ucids.ucid]
     return {"published.identifiers": ids, "published.ucids": ucids, "published.aliases": aliases}
 

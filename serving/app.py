@@ -27,7 +27,7 @@ from serving.models import API_VERSION
 from serving.routes import explain, ops, profiles, resolve
 from infra.settings import ServingSettings
 from serving.state import AppState
-from serving.store import Store, StoreUnavailable
+from infra.store.aio import AsyncStore, StoreUnavailable
 from infra.log import configure, get_logger
 from infra.settings import CassandraSettings, get_settings
 
@@ -49,7 +49,7 @@ Errors are JSON `{"error", "detail"}`: 401, 403, 404, 422, and 503 with `Retry-A
 async def _connect(state: AppState) -> bool:
     loop = asyncio.get_running_loop()
     try:
-        store = await loop.run_in_executor(None, Store.connect, state.cassandra, state.serving)
+        store = await loop.run_in_executor(None, AsyncStore.connect, state.cassandra, state.serving)
         state.schema_version = await store.schema_version()
     except StoreUnavailable as exc:
         state.connect_error = str(exc)
@@ -126,7 +126,7 @@ def create_app(
     serving: ServingSettings | None = None,
     cassandra: CassandraSettings | None = None,
     policy: Policy | None = None,
-    store: Store | None = None,
+    store: AsyncStore | None = None,
 ) -> FastAPI:
     """The API, configured from settings (or the given objects; ``store`` skips connecting)."""
     settings = get_settings()

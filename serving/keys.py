@@ -14,6 +14,10 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.store import Store
 
 SCOPES = ("resolve", "profile:read", "explain")
 """Scopes a key may hold: ``resolve`` (single and batch resolve), ``profile:read`` (360 profile
@@ -78,40 +82,24 @@ def check_scopes(scopes: list[str]) -> frozenset[str]:
 # -- management (blocking driver calls: used by the CLI and tests, not by the API) --------------
 
 
-def create(session, keyspace: str, name: str, scopes: list[str], consistency: int | None = None) -> tuple[KeyRecord, str]:
+def create(store: Store, name: str, scopes: list[str]) -> tuple[KeyRecord, str]:
     """Store a new key; return its record and the full key (shown once, never stored)."""
-    from cassandra.query import SimpleStatement
-
     granted = check_scopes(scopes)
     key_id, secret, token = new_key()
     record = KeyRecord(key_id, name, granted, hash_secret(secret), datetime.now(UTC))
-    statement = SimpleStatement(
-        f"INSERT INTO {keyspace}.api_keys (key_id, secret_hash, name, scopes, created_at) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        consistency_level=consistency,
-    )
-    session.execute(statement, (key_id, record.secret_hash, name, set(granted), record.created_at))
+    store.one("put_api_key", key_id, record.secret_hash, name, set(granted), record.created_at)
     return record, token
 
 
-def list_keys(session, keyspace: str) -> list[KeyRecord]:
-    rows = session.execute(
-        f"SELECT key_id, secret_hash, name, scopes, created_at, revoked_at FROM {keyspace}.api_keys"
-    )
-    return sorted((record_of(r) for r in rows), key=lambda k: (k.name, k.key_id))
+def list_keys(store: Store) -> list[KeyRecord]:
+    return sorted((record_of(r) for r in store.scan("all_api_keys")), key=lambda k: (k.name, k.key_id))
 
 
-def revoke(session, keyspace: str, key_id: str, consistency: int | None = None) -> bool:
+def revoke(store: Store, key_id: str) -> bool:
     """Mark a key revoked (kept for audit); ``False`` if no such key."""
-    from cassandra.query import SimpleStatement
-
-    row = session.execute(f"SELECT key_id FROM {keyspace}.api_keys WHERE key_id = %s", (key_id,)).one()
-    if row is None:
+    if store.one("get_api_key", key_id) is None:
         return False
-    statement = SimpleStatement(
-        f"UPDATE {keyspace}.api_keys SET revoked_at = %s WHERE key_id = %s", consistency_level=consistency
-    )
-    session.execute(statement, (datetime.now(UTC), key_id))
+    store.one("revoke_api_key", datetime.now(UTC), key_id)
     return True
 
 

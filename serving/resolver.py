@@ -1,9 +1,9 @@
 """Identifier -> live UCID, the way the lambda contract says (rule 2).
 
-``identifiers`` gives the UCID an identifier was last assigned to; that UCID is followed
-through ``ucids`` / ``ucid_aliases`` until one with status ``live``. A UCID the speed layer merged
-after the batch snapshot therefore answers with its survivor even though the batch wrote
-identifiers pointing at the loser.
+One read answers: the writers keep the live UCID on the ``identifiers`` row (``status``
+``live``, ``merged_from``; both layers re-point an identifier when its UCID is merged away and
+mark it ``retired`` with its UCID). A row without a status (written before migration 004) is
+followed through ``ucids`` with the identity core's :func:`~identity.aliases.follow`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from identity.rules import Policy
-from serving.store import Row, Store
+from infra.store.aio import AsyncStore, Row, follow_async
 from infra.log import get_logger
 
 log = get_logger("serving.resolver")
@@ -30,12 +30,11 @@ class InvalidIdentifier(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Followed:
-    """Where a UCID leads: the live ``ucid``, the ``merged_from`` chain walked to reach it
-    (first = the UCID asked for), and the live UCID's ``ucids`` row."""
+    """Where a UCID leads: the live ``ucid`` and the ``merged_from`` chain walked to reach it
+    (first = the UCID asked for)."""
 
     ucid: str
     merged_from: tuple[str, ...]
-    row: Row
 
 
 @dataclass(slots=True)
@@ -64,34 +63,18 @@ def normalize(policy: Policy, id_type: str, raw: str) -> str:
     return value
 
 
-async def follow(store: Store, ucid: str, max_hops: int) -> Followed | None:
-    """Follow ``ucid`` to the live UCID it stands for, or ``None`` (never issued, retired, or a
-    broken chain: a cycle, a missing row or more than ``max_hops`` hops, logged as an error)."""
-    chain: list[str] = []
-    current = ucid
-    for _ in range(max_hops + 1):
-        row = await store.ucid(current)
-        status = (row or {}).get("status")
-        if status == "live":
-            return Followed(current, tuple(chain), row)  # type: ignore[arg-type]
-        if status == "retired":
-            return None
-        alias = await store.alias(current)
-        target = (alias or {}).get("ucid") or (row or {}).get("merged_into")
-        if target is None:
-            if row is not None or chain:
-                log.error("broken ucid chain", ucid=ucid, at=current, status=status, chain=chain)
-            return None
-        chain.append(current)
-        if target in chain:
-            log.error("ucid alias cycle", ucid=ucid, chain=chain)
-            return None
-        current = target
-    log.error("ucid alias chain too long", ucid=ucid, chain=chain, max_hops=max_hops)
-    return None
+async def follow(store: AsyncStore, ucid: str, max_hops: int) -> Followed | None:
+    """Follow ``ucid`` to the live UCID it stands for (the identity core's semantics), or
+    ``None``: never issued, retired, or a broken chain (logged as an error)."""
+    followed = await follow_async(store, ucid, max_hops)
+    if followed.outcome in ("broken", "cycle", "too_long"):
+        log.error("broken ucid chain", ucid=ucid, outcome=followed.outcome, chain=list(followed.chain))
+    if followed.ucid is None:
+        return None
+    return Followed(followed.ucid, followed.chain)
 
 
-async def resolve(store: Store, policy: Policy, id_type: str, raw: str, max_hops: int) -> Resolved | None:
+async def resolve(store: AsyncStore, policy: Policy, id_type: str, raw: str, max_hops: int) -> Resolved | None:
     """Normalize and look up one identifier; ``None`` when no live customer holds it.
 
     Raises :class:`InvalidIdentifier` before any read when the value cannot be an identifier.
@@ -100,6 +83,10 @@ async def resolve(store: Store, policy: Policy, id_type: str, raw: str, max_hops
     row = await store.identifier(id_type, value)
     if row is None or not row.get("ucid"):
         return None
+    if row.get("status") == "retired":
+        return None
+    if row.get("status") == "live":  # the writers keep the live UCID on the row: one read
+        return Resolved(id_type, value, row, Followed(row["ucid"], tuple(row.get("merged_from") or ())))
     followed = await follow(store, row["ucid"], max_hops)
     if followed is None:
         return None

@@ -10,7 +10,7 @@ from identity.rules import Policy
 from serving.errors import unavailable
 from serving.keys import KeyCache
 from infra.settings import ServingSettings
-from serving.store import Store
+from infra.store.aio import AsyncStore
 from infra.settings import CassandraSettings
 
 
@@ -22,11 +22,11 @@ class AppState:
     cassandra: CassandraSettings
     policy: Policy
     key_cache: KeyCache
-    store: Store | None = None
+    store: AsyncStore | None = None
     connect_error: str | None = None
     schema_version: int | None = None
 
-    def require_store(self) -> Store:
+    def require_store(self) -> AsyncStore:
         """The store, or a 503 with retry advice while Cassandra is not connected."""
         if self.store is None:
             raise unavailable(f"Cassandra is not connected ({self.connect_error or 'connecting'})",

@@ -41,7 +41,7 @@ from speed.profile import Shard, apply_event, consent_changes, amount_of
 from speed.profile_store import shard_args, shard_from_row
 from infra.settings import SpeedSettings
 from speed.stitching import Stitcher
-from speed.store import Store, ts
+from infra.store import Store, ts
 from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
 from infra.log import get_logger
 from infra.settings import Settings
@@ -299,9 +299,7 @@ class SpeedConsumer:
             if fire.rule == "abandoned_cart" and self._purchased_since(fire.ucid, fire.at):
                 continue
             now = int(time.time() * 1000)
-            claimed = self.store.session.execute(
-                self.store.q["fire"], (fire.rule, fire.ucid, ts(fire.window_start), fire.event_id, ts(now))
-            ).was_applied
+            claimed = self.store.applied("fire", fire.rule, fire.ucid, ts(fire.window_start), fire.event_id, ts(now))
             if not claimed:
                 continue
             body = {"trigger": fire.rule, "ucid": fire.ucid, "event_id": fire.event_id,
@@ -379,6 +377,6 @@ def _day(time_ms: int) -> str:
 
 
 def _ms(value: Any) -> int:
-    from speed.store import ms
+    from infra.store import ms
 
     return ms(value) or 0

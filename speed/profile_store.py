@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from speed.profile import Shard, merge_shards
-from speed.store import Store, ms, ts
+from infra.store import Store, ms, ts
 
 
 def shard_from_row(row: Any) -> Shard:

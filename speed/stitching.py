@@ -3,8 +3,8 @@ many consumer processes at once.
 
 Per event (:meth:`Stitcher.stitch_event`):
 
-1. **Read** the event's identifiers in ``identifiers``, follow ``ucids.merged_into`` /
-   ``ucid_aliases`` to live UCIDs, and read each one's identifiers (``identifiers_by_ucid``, for
+1. **Read** the event's identifiers in ``identifiers``, follow merged UCIDs to live ones (the
+   identity core's :func:`~identity.aliases.follow`), and read each one's identifiers (``identifiers_by_ucid``, for
    the per-type limits) and ``minted_at``: a :class:`~identity.stitch.StitchView`.
 2. **Decide** with :func:`~identity.stitch.stitch` (same normalization, limits, blocked values,
    priorities and minting as the batch layer). Nothing to change (the common case: every
@@ -15,7 +15,8 @@ Per event (:meth:`Stitcher.stitch_event`):
    is not leased, release and start over.
 4. **Write** the decision as one LOGGED batch (mints, claims, memberships, merge status,
    aliases, change log, links): all of it applies or none, so a crash never leaves a half
-   decision behind. Then release the leases.
+   decision behind; a merge re-points the loser's identifiers to the survivor in the same batch,
+   so a resolve answers from one row. Then release the leases.
 
 Why this is safe: every change to the set of identifiers of a UCID, and every claim of a new
 identifier, happens under a lease on it, after a fresh read. Two processes linking the same
@@ -48,9 +49,7 @@ from identity.stitch import StitchDecision, StitchView, UcidView, stitch
 from identity.types import Identifier
 
 from speed.contract import Event
-from speed.store import Store, ms, ts
-
-MAX_ALIAS_HOPS = 16
+from infra.store import Store, ms, ts
 
 
 class StitchTimeout(RuntimeError):
@@ -212,7 +211,6 @@ class Stitcher:
             return None  # our leases may be about to expire: do not write, start over
         writes = self._writes(decision, view, event)
         self.store.atomic(writes)
-        self._repoint(decision, view)
         self._remember(norm, decision, view)
         return Outcome(decision.kind, decision.ucid, len(decision.refused), decision.aliases)
 
@@ -220,13 +218,16 @@ class Stitcher:
         store = self.store
         rows = store.many("get_identifier", [i for i in identifiers])
         raw = {i: r[0].ucid for i, r in zip(identifiers, rows) if r}
-        canonical: dict[str, str] = {}
+        canonical: dict[str, str | None] = {}
         minted: dict[str, int] = {}
         for ucid in set(raw.values()):
-            live, minted_at = self._canonical(ucid)
-            canonical[ucid] = live
-            minted[live] = minted_at
-        ucid_of = {i: canonical[u] for i, u in raw.items()}
+            followed = store.follow(ucid)  # the identity core's semantics, as every layer
+            canonical[ucid] = followed.ucid
+            if followed.ucid is not None:
+                minted[followed.ucid] = (followed.record.minted_at if followed.record else None) or 0
+        # an identifier whose UCID leads to no live customer (retired, or a broken chain) is
+        # held by nobody: the decision claims it again
+        ucid_of = {i: canonical[u] for i, u in raw.items() if canonical[u] is not None}
         lives = sorted(set(ucid_of.values()))
         member_rows = store.many("get_members", [(u,) for u in lives])
         members: dict[str, list[Identifier]] = {}
@@ -241,24 +242,6 @@ class Stitcher:
                 counts[t] = counts.get(t, 0) + 1
             ucids[u] = UcidView(minted[u], counts)
         return _View(StitchView(ucid_of, ucids, self.issued if issued else frozenset()), members, raw)
-
-    def _canonical(self, ucid: str) -> tuple[str, int]:
-        """Follow merges to the live UCID; returns it and its ``minted_at`` (ms)."""
-        current = ucid
-        for _ in range(MAX_ALIAS_HOPS):
-            row = self.store.one("get_ucid", current)
-            if row is None:  # contract rule 1 broken by some writer: treat as live, oldest
-                return current, 0
-            if row.status != "merged":
-                return current, ms(row.minted_at) or 0
-            target = row.merged_into
-            if not target:
-                alias = self.store.one("get_alias", current)
-                target = alias.ucid if alias else None
-            if not target:
-                return current, ms(row.minted_at) or 0
-            current = target
-        raise RuntimeError(f"alias chain from {ucid} longer than {MAX_ALIAS_HOPS} hops (a cycle?)")
 
     def _writes(self, d: StitchDecision, view: _View, event: Event) -> list[tuple[str, tuple]]:
         now = int(self.clock() * 1000)
@@ -279,6 +262,8 @@ class Stitcher:
                 out.append(("alias", (loser, survivor, now_ts, rule, change_id)))
                 for t, v in view.members.get(loser, []):
                     out.append(("member", (survivor, t, v, "merge", seen, seen)))
+                    # a resolve reads one row: the loser's identifiers now lead to the survivor
+                    out.append(("repoint", (survivor, [loser], t, v)))
                 survivors.setdefault(survivor, set()).add(loser)
             evidence = json.dumps([[list(k.a), list(k.b), k.source, k.record_id] for k in d.evidence])
             for survivor, losers in survivors.items():
@@ -291,17 +276,6 @@ class Stitcher:
             out.append(("link", (owner, link_id, link.a[0], link.a[1], link.b[0], link.b[1], link.rule,
                                  link.source, link.record_id, seen)))
         return out
-
-    def _repoint(self, d: StitchDecision, view: _View) -> None:
-        """After a merge, point the losers' identifiers at the survivor (``IF ucid = loser``):
-        not needed for correctness (resolution follows aliases), it saves readers a hop."""
-        rows = []
-        for loser, survivor in d.aliases:
-            for ident, raw in view.raw.items():
-                if raw == loser:
-                    rows.append((survivor, ident[0], ident[1], loser))
-        if rows:
-            self.store.many("repoint", rows)
 
     def _remember(self, norm: NormalizedRecord, d: StitchDecision, view: _View) -> None:
         now = self.clock()

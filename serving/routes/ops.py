@@ -9,7 +9,7 @@ from serving import metrics
 from serving.auth import Caller
 from serving.models import Health, Noop, Problem, Ready
 from serving.state import state_of
-from serving.store import StoreUnavailable
+from infra.store.aio import StoreUnavailable
 
 router = APIRouter(tags=["operations"])
 

@@ -15,20 +15,17 @@ def _session():
 
     from infra import cql
     from infra.settings import get_settings
+    from infra.store import Store
 
     settings = get_settings().cassandra
-    cluster = cql.cluster(settings)
     try:
         with cql.quiet_driver():
-            session = cluster.connect()
+            store = Store.connect(settings)
     except Exception as exc:  # NoHostAvailable and friends: say what to do, not a traceback
         Console(stderr=True).print(f"[red]cannot reach Cassandra at {settings.hosts}:[/red] {exc}")
-        cluster.shutdown()
         raise typer.Exit(1) from exc
-    try:
-        yield session, settings.keyspace, cql.write_consistency(settings)
-    finally:
-        cluster.shutdown()
+    with store:
+        yield store, settings.keyspace
 
 
 def _missing_table(exc: Exception) -> bool:
@@ -48,9 +45,9 @@ def create(
     except keys.BadKey as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with _session() as (session, keyspace, consistency):
+    with _session() as (store, keyspace):
         try:
-            record, token = keys.create(session, keyspace, name, scope, consistency)
+            record, token = keys.create(store, name, scope)
         except Exception as exc:
             if _missing_table(exc):
                 typer.echo(f"error: keyspace {keyspace} has no api_keys table; run `ucid stack up`", err=True)
@@ -65,8 +62,8 @@ def list_() -> None:
     """List the keys: id, name, scopes, created, revoked (never the secret)."""
     from serving import keys
 
-    with _session() as (session, keyspace, _):
-        records = keys.list_keys(session, keyspace)
+    with _session() as (store, _keyspace):
+        records = keys.list_keys(store)
     for r in records:
         revoked = f"revoked {r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "active"
         created = f"{r.created_at:%Y-%m-%d %H:%M}" if r.created_at else "-"
@@ -78,8 +75,8 @@ def revoke(key_id: str = typer.Argument(..., help="the key id (16 hex characters
     """Revoke a key (API processes stop accepting it within UCID_SERVING_KEY_CACHE_TTL_S)."""
     from serving import keys
 
-    with _session() as (session, keyspace, consistency):
-        if not keys.revoke(session, keyspace, key_id, consistency):
+    with _session() as (store, keyspace):
+        if not keys.revoke(store, key_id):
             typer.echo(f"error: no key {key_id}", err=True)
             raise typer.Exit(1)
     typer.echo(f"revoked {key_id}", err=True)

@@ -38,21 +38,16 @@ def profile(
     """Resolve an identifier (normalized like the identity core does) and print the UCID with its
     speed profile as JSON; exit 1 if it is unknown."""
     from identity.rules import load_policy
-    from infra.cql import cluster
+    from infra.settings import get_settings
+    from infra.store import Store
     from speed.profile_store import read_profile
     from speed.resolve import resolve_identifier
-    from speed.store import Store
-    from infra.settings import get_settings
 
     settings = get_settings()
     policy = load_policy(settings.conf_dir / "rules.yaml")
-    cl = cluster(settings.cassandra)
-    try:
-        store = Store(cl.connect(), settings.cassandra)
+    with Store.connect(settings.cassandra) as store:
         ucid = resolve_identifier(store, policy, identifier)
         if ucid is None:
             typer.echo(f"unknown: {identifier}", err=True)
             raise typer.Exit(1)
         typer.echo(json.dumps(read_profile(store, ucid) or {"ucid": ucid}, indent=2))
-    finally:
-        cl.shutdown()

@@ -1,9 +1,10 @@
-"""The serving layer's port to Cassandra: async reads with prepared statements.
+"""The asyncio store of the API: the same named statements, awaited without blocking the loop.
 
-One :class:`Store` per process, opened in the app's lifespan (never at import time). Every read
-is a prepared statement run through :func:`serving.aio.execute` with the serving read
-consistency; rows come back as dicts. Any driver failure is raised as :class:`StoreUnavailable`,
-which the API answers with 503 and retry advice, never 500.
+One :class:`AsyncStore` per process, opened in the app's lifespan (never at import time). Every
+read runs with the serving read consistency and request timeout; rows come back as dicts. Any
+driver failure is raised as :class:`StoreUnavailable`, which the API answers with 503 and retry
+advice, never 500. The driver has no native asyncio API: ``execute_async`` callbacks run on the
+driver's I/O thread and hand results to the loop with ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
@@ -19,48 +20,61 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
 from cassandra.connection import ConnectionException
 from cassandra.query import dict_factory
 
+from identity.aliases import MAX_ALIAS_HOPS, Followed, UcidRecord, follow_steps
 from infra import cql
-from serving.aio import execute
-from infra.settings import ServingSettings
 from infra.log import get_logger
-from infra.settings import CassandraSettings
+from infra.settings import CassandraSettings, ServingSettings
+from infra.store.statements import STATEMENTS, table_of
 
-log = get_logger("serving.store")
+log = get_logger("infra.store.aio")
 
-PROFILE_UPDATES = "profile_updates"  # the speed layer's table (migration 002); optional here
 SCHEMA_RECHECK_S = 60.0
+DRIVER_ERRORS = (NoHostAvailable, ConnectionException, DriverException, OSError)
+Row = dict[str, Any]
+
+# the statements the API runs; a table missing from the keyspace leaves its reads unprepared
+API_READS = ("get_identifier", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
+             "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key")
 
 
 class StoreUnavailable(RuntimeError):
     """Cassandra did not answer (down, timed out, or the keyspace is not migrated)."""
 
 
-DRIVER_ERRORS = (NoHostAvailable, ConnectionException, DriverException, OSError)
+def _set_result(future: asyncio.Future, value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
-Row = dict[str, Any]
+def _set_exception(future: asyncio.Future, exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
-_READS = {
-    "identifier": "SELECT id_type, id_value, ucid, source, first_seen, last_seen, layer "
-    "FROM {ks}.identifiers WHERE id_type = ? AND id_value = ?",
-    "ucid": "SELECT ucid, status, merged_into, minted_at, updated_at, layer FROM {ks}.ucids WHERE ucid = ?",
-    "alias": "SELECT alias, ucid, merged_at, rule, change_id FROM {ks}.ucid_aliases WHERE alias = ?",
-    "identifiers_of": "SELECT id_type, id_value, source, first_seen, last_seen "
-    "FROM {ks}.identifiers_by_ucid WHERE ucid = ? LIMIT 2000",
-    "profile": "SELECT * FROM {ks}.profiles WHERE ucid = ?",
-    "events_first": "SELECT * FROM {ks}.events_by_ucid WHERE ucid = ? LIMIT ?",
-    "events_same_time": "SELECT * FROM {ks}.events_by_ucid WHERE ucid = ? AND event_time = ? "
-    "AND event_id > ? LIMIT ?",
-    "events_older": "SELECT * FROM {ks}.events_by_ucid WHERE ucid = ? AND event_time < ? LIMIT ?",
-    "changes": "SELECT * FROM {ks}.identity_changes WHERE ucid = ? LIMIT 200",
-    "links": "SELECT * FROM {ks}.links_by_ucid WHERE ucid = ? LIMIT 10000",
-    "api_key": "SELECT key_id, secret_hash, name, scopes, created_at, revoked_at "
-    "FROM {ks}.api_keys WHERE key_id = ?",
-}
+
+async def execute(session, statement, params=None, *, profile=None, timeout=None) -> list:
+    """Run ``statement`` and return the rows of its first page as a list (callers bound their
+    result sizes with ``LIMIT``). Never blocks the event loop; driver errors are raised unchanged."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    kwargs = {}
+    if profile is not None:
+        kwargs["execution_profile"] = profile
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    response = session.execute_async(statement, params, **kwargs)
+
+    def on_rows(rows) -> None:
+        loop.call_soon_threadsafe(_set_result, future, list(rows) if rows is not None else [])
+
+    def on_error(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(_set_exception, future, exc)
+
+    response.add_callbacks(on_rows, on_error)
+    return await future
 
 
 @dataclass
-class Store:
+class AsyncStore:
     """Prepared reads against one keyspace; build with :meth:`connect`."""
 
     cluster: Any
@@ -74,7 +88,7 @@ class Store:
     tables_checked_at: float = 0.0
 
     @classmethod
-    def connect(cls, cassandra: CassandraSettings, serving: ServingSettings) -> Store:
+    def connect(cls, cassandra: CassandraSettings, serving: ServingSettings) -> AsyncStore:
         """Connect, prepare every read and look at the schema (blocking: call it off the loop).
 
         Raises :class:`StoreUnavailable` if the cluster does not answer.
@@ -107,6 +121,9 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------------
 
+    def _prepare(self, name: str) -> None:
+        self.prepared[name] = self.session.prepare(STATEMENTS[name].format(ks=self.keyspace))
+
     def _refresh_tables_sync(self) -> None:
         try:
             rows = self.session.execute(
@@ -114,23 +131,19 @@ class Store:
                 (self.keyspace,), execution_profile=self.exec_profile,
             )
             tables = frozenset(r["table_name"] for r in rows)
-            clustering = []
-            if PROFILE_UPDATES in tables:
+            for name in API_READS:
+                if name not in self.prepared and table_of(name) in tables:
+                    self._prepare(name)
+            if "profile_updates" in tables and "updates" not in self.prepared:
                 cols = self.session.execute(
                     "SELECT column_name, kind, position FROM system_schema.columns "
                     "WHERE keyspace_name = %s AND table_name = %s",
-                    (self.keyspace, PROFILE_UPDATES), execution_profile=self.exec_profile,
+                    (self.keyspace, "profile_updates"), execution_profile=self.exec_profile,
                 )
                 clustering = sorted((c["position"], c["column_name"]) for c in cols if c["kind"] == "clustering")
-            for name, text in _READS.items():
-                if name not in self.prepared and _table_of(text) in tables:
-                    self.prepared[name] = self.session.prepare(text.format(ks=self.keyspace))
-            if PROFILE_UPDATES in tables and "updates" not in self.prepared:
                 self.updates_by_time = bool(clustering) and clustering[0][1] == "applied_at"
-                where = "WHERE ucid = ? AND applied_at > ?" if self.updates_by_time else "WHERE ucid = ?"
-                self.prepared["updates"] = self.session.prepare(
-                    f"SELECT * FROM {self.keyspace}.{PROFILE_UPDATES} {where} LIMIT 5000"
-                )
+                name = "get_updates_after" if self.updates_by_time else "get_updates"
+                self.prepared["updates"] = self.session.prepare(STATEMENTS[name].format(ks=self.keyspace))
         except DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"cannot read the schema of keyspace {self.keyspace}: {exc}") from exc
         self.tables = tables
@@ -161,19 +174,19 @@ class Store:
         return rows[0] if rows else None
 
     async def identifier(self, id_type: str, id_value: str) -> Row | None:
-        return await self._one("identifier", id_type, id_value)
+        return await self._one("get_identifier", id_type, id_value)
 
     async def ucid(self, ucid: str) -> Row | None:
-        return await self._one("ucid", ucid)
+        return await self._one("get_ucid", ucid)
 
     async def alias(self, alias: str) -> Row | None:
-        return await self._one("alias", alias)
+        return await self._one("get_alias", alias)
 
     async def identifiers_of(self, ucid: str) -> list[Row]:
-        return await self._rows("identifiers_of", ucid)
+        return await self._rows("get_members", ucid)
 
     async def profile(self, ucid: str) -> Row | None:
-        return await self._one("profile", ucid)
+        return await self._one("get_profile", ucid)
 
     async def profile_updates(self, ucid: str, after: datetime | None) -> list[Row]:
         """Speed-layer profile rows of ``ucid`` applied after ``after`` (all if ``None``);
@@ -192,26 +205,26 @@ class Store:
         """Up to ``limit`` events of ``ucid``, newest first, strictly after the cursor ``before``
         (an ``(event_time, event_id)`` of the previous page's last event) in timeline order."""
         if before is None:
-            return await self._rows("events_first", ucid, limit)
-        same = await self._rows("events_same_time", ucid, before[0], before[1], limit)
+            return await self._rows("get_events_first", ucid, limit)
+        same = await self._rows("get_events_same_time", ucid, before[0], before[1], limit)
         if len(same) >= limit:
             return same
-        return same + await self._rows("events_older", ucid, before[0], limit - len(same))
+        return same + await self._rows("get_events_older", ucid, before[0], limit - len(same))
 
     async def changes(self, ucid: str) -> list[Row]:
-        return await self._rows("changes", ucid)
+        return await self._rows("get_changes", ucid)
 
     async def links(self, ucid: str) -> list[Row]:
-        return await self._rows("links", ucid)
+        return await self._rows("get_links", ucid)
 
     async def api_key(self, key_id: str) -> Row | None:
-        return await self._one("api_key", key_id)
+        return await self._one("get_api_key", key_id)
 
     async def schema_version(self) -> int:
         """Highest applied migration (0 if none); raises :class:`StoreUnavailable` if unreachable."""
         try:
             rows = await execute(
-                self.session, f"SELECT version FROM {self.keyspace}.schema_migrations",
+                self.session, STATEMENTS["get_schema_versions"].format(ks=self.keyspace),
                 profile=self.exec_profile, timeout=self.timeout_s,
             )
         except DRIVER_ERRORS as exc:
@@ -219,5 +232,15 @@ class Store:
         return max((r["version"] for r in rows), default=0)
 
 
-def _table_of(text: str) -> str:
-    return text.split("{ks}.", 1)[1].split()[0]
+async def follow_async(store: Any, ucid: str, max_hops: int = MAX_ALIAS_HOPS) -> Followed:
+    """:func:`identity.aliases.follow` driven by awaited ``store.ucid`` reads (any object with
+    an async ``ucid(u) -> row dict | None``, such as :class:`AsyncStore`)."""
+    steps = follow_steps(ucid, max_hops)
+    wanted = next(steps)
+    while True:
+        row = await store.ucid(wanted)
+        record = None if row is None else UcidRecord(row.get("status"), row.get("merged_into"))
+        try:
+            wanted = steps.send(record)
+        except StopIteration as done:
+            return done.value

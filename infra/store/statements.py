@@ -1,0 +1,132 @@
+"""Every CQL statement ucid runs on its Cassandra tables, in one map.
+
+Readers and writers name a statement; :mod:`infra.store.sync` (speed layer, batch publish and
+validation, speed-state read-back, tests) and :mod:`infra.store.aio` (the API) prepare each once
+per session, with the consistency the settings give: reads at the read consistency, writes at the
+write consistency, lightweight transactions (``IF ...``) at ``LOCAL_SERIAL``. ``{ks}`` is the
+keyspace. Statements of the batch publish carry ``USING TIMESTAMP ?`` (the lambda contract:
+docs/lambda-contract.md); the speed layer writes with the server's time.
+
+The ``identifiers`` row is what a resolve reads, in one round trip: the live UCID (``status``
+``live``; the writers re-point an identifier when its UCID is merged away, and mark it
+``retired`` with its UCID), the UCIDs it was merged from, its source and when it was seen.
+"""
+
+from __future__ import annotations
+
+_IDENTIFIER_COLUMNS = "id_type, id_value, ucid, status, merged_from, source, first_seen, last_seen, layer"
+_PROFILE_COLUMNS = ("ucid, attributes, attribute_sources, consents, traits, channel_counts, last_contact, "
+                    "first_seen, last_seen, lifetime_spend, batch_snapshot, updated_at")
+_SHARD_COLUMNS = ("ucid, shard, applied_offset, first_seen, last_seen, event_count, channel_counts, type_counts, "
+                  "last_contact, consents, consent_times, preferences, spend, last_purchase, last_cart, recent, "
+                  "updated_at")
+
+
+def _values(columns: str) -> str:
+    return ", ".join("?" for _ in columns.split(","))
+
+
+STATEMENTS: dict[str, str] = {
+    # -- identity reads -------------------------------------------------------------------------
+    "get_identifier": f"SELECT {_IDENTIFIER_COLUMNS} FROM {{ks}}.identifiers WHERE id_type = ? AND id_value = ?",
+    "get_ucid": "SELECT ucid, status, merged_into, minted_at, updated_at, layer FROM {ks}.ucids WHERE ucid = ?",
+    "get_alias": "SELECT alias, ucid, merged_at, rule, change_id FROM {ks}.ucid_aliases WHERE alias = ?",
+    "get_members": "SELECT id_type, id_value, source, first_seen, last_seen FROM {ks}.identifiers_by_ucid "
+                   "WHERE ucid = ? LIMIT 2000",
+    "get_changes": "SELECT * FROM {ks}.identity_changes WHERE ucid = ? LIMIT 200",
+    "get_links": "SELECT * FROM {ks}.links_by_ucid WHERE ucid = ? LIMIT 10000",
+    # -- identity writes of the speed layer (one LOGGED batch per decision) ---------------------
+    "mint": "INSERT INTO {ks}.ucids (ucid, minted_at, status, updated_at, layer) VALUES (?, ?, 'live', ?, 'speed')",
+    "claim": "INSERT INTO {ks}.identifiers (id_type, id_value, ucid, status, source, first_seen, last_seen, layer) "
+             "VALUES (?, ?, ?, 'live', ?, ?, ?, 'speed')",
+    "member": "INSERT INTO {ks}.identifiers_by_ucid (ucid, id_type, id_value, source, first_seen, last_seen) "
+              "VALUES (?, ?, ?, ?, ?, ?)",
+    "merged": "UPDATE {ks}.ucids SET status = 'merged', merged_into = ?, updated_at = ?, layer = 'speed' WHERE ucid = ?",
+    "alias": "INSERT INTO {ks}.ucid_aliases (alias, ucid, merged_at, rule, change_id) VALUES (?, ?, ?, ?, ?)",
+    "change": "INSERT INTO {ks}.identity_changes (ucid, changed_at, change_id, kind, old_ucids, rule, evidence) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "link": "INSERT INTO {ks}.links_by_ucid (ucid, link_id, from_type, from_value, to_type, to_value, rule, source, "
+            "record_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "repoint": "UPDATE {ks}.identifiers SET ucid = ?, status = 'live', merged_from = ?, layer = 'speed' "
+               "WHERE id_type = ? AND id_value = ?",
+    # -- leases ---------------------------------------------------------------------------------
+    "lock": "INSERT INTO {ks}.speed_locks (name, owner, acquired_at) VALUES (?, ?, toTimestamp(now())) "
+            "IF NOT EXISTS USING TTL ?",
+    "unlock": "DELETE FROM {ks}.speed_locks WHERE name = ? IF owner = ?",
+    # -- events and profiles of the speed layer -------------------------------------------------
+    "get_applied": "SELECT event_id, kafka_partition, kafka_offset FROM {ks}.applied_events WHERE event_id = ?",
+    "applied": "INSERT INTO {ks}.applied_events (event_id, ucid, outcome, topic, kafka_partition, kafka_offset, "
+               "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "event": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, attributes) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "update": "INSERT INTO {ks}.profile_updates (ucid, event_id, applied_at, event_time, type, channel, source, "
+              "amount, consents, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "get_shard": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid = ? AND shard = ?",
+    "get_shards": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid = ?",
+    "put_shard": f"INSERT INTO {{ks}}.speed_profiles ({_SHARD_COLUMNS}) VALUES ({_values(_SHARD_COLUMNS)})",
+    # -- triggers -------------------------------------------------------------------------------
+    "fire": "INSERT INTO {ks}.trigger_fired (rule, ucid, window_start, event_id, fired_at) VALUES (?, ?, ?, ?, ?) "
+            "IF NOT EXISTS",
+    "get_pending": "SELECT rule, ucid, due_at, since, event_id FROM {ks}.trigger_pending WHERE shard = ?",
+    "put_pending": "INSERT INTO {ks}.trigger_pending (shard, rule, ucid, due_at, since, event_id) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+    "del_pending": "DELETE FROM {ks}.trigger_pending WHERE shard = ? AND rule = ? AND ucid = ?",
+    # -- reads of the API -----------------------------------------------------------------------
+    "get_profile": f"SELECT {_PROFILE_COLUMNS} FROM {{ks}}.profiles WHERE ucid = ?",
+    "get_events_first": "SELECT * FROM {ks}.events_by_ucid WHERE ucid = ? LIMIT ?",
+    "get_events_same_time": "SELECT * FROM {ks}.events_by_ucid WHERE ucid = ? AND event_time = ? AND event_id > ? "
+                            "LIMIT ?",
+    "get_events_older": "SELECT * FROM {ks}.events_by_ucid WHERE ucid = ? AND event_time < ? LIMIT ?",
+    "get_updates": "SELECT * FROM {ks}.profile_updates WHERE ucid = ? LIMIT 5000",
+    "get_updates_after": "SELECT * FROM {ks}.profile_updates WHERE ucid = ? AND applied_at > ? LIMIT 5000",
+    "get_schema_versions": "SELECT version FROM {ks}.schema_migrations",
+    # -- API keys -------------------------------------------------------------------------------
+    "get_api_key": "SELECT key_id, secret_hash, name, scopes, created_at, revoked_at FROM {ks}.api_keys "
+                   "WHERE key_id = ?",
+    "all_api_keys": "SELECT key_id, secret_hash, name, scopes, created_at, revoked_at FROM {ks}.api_keys",
+    "put_api_key": "INSERT INTO {ks}.api_keys (key_id, secret_hash, name, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
+    "revoke_api_key": "UPDATE {ks}.api_keys SET revoked_at = ? WHERE key_id = ?",
+    # -- batch publish (USING TIMESTAMP: the lambda contract) -----------------------------------
+    "publish_ucids": "INSERT INTO {ks}.ucids (ucid, minted_at, status, merged_into, updated_at, layer) "
+                     "VALUES (?, ?, ?, ?, ?, 'batch') USING TIMESTAMP ?",
+    "publish_ucid_aliases": "INSERT INTO {ks}.ucid_aliases (alias, ucid, merged_at, rule, change_id) "
+                            "VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    "publish_identifiers_by_ucid": "INSERT INTO {ks}.identifiers_by_ucid (ucid, id_type, id_value, source, "
+                                   "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    "publish_identifiers": "INSERT INTO {ks}.identifiers (id_type, id_value, ucid, status, merged_from, source, "
+                           "first_seen, last_seen, layer) VALUES (?, ?, ?, 'live', null, ?, ?, ?, 'batch') "
+                           "USING TIMESTAMP ?",
+    "publish_retired_identifier": "UPDATE {ks}.identifiers USING TIMESTAMP ? SET status = 'retired', layer = 'batch' "
+                                  "WHERE id_type = ? AND id_value = ?",
+    "publish_profiles": f"INSERT INTO {{ks}}.profiles ({_PROFILE_COLUMNS}) VALUES ({_values(_PROFILE_COLUMNS)}) "
+                        "USING TIMESTAMP ?",
+    "publish_identity_changes": "INSERT INTO {ks}.identity_changes (ucid, changed_at, change_id, kind, old_ucids, "
+                                "rule, evidence) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    "publish_links_by_ucid": "INSERT INTO {ks}.links_by_ucid (ucid, link_id, from_type, from_value, to_type, "
+                             "to_value, rule, source, record_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                             "USING TIMESTAMP ?",
+    "publish_events_by_ucid": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, "
+                              "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    # -- whole-table scans (validation of what was published; speed state read back by token range)
+    "scan_identifiers": "SELECT id_type, id_value, ucid, status FROM {ks}.identifiers",
+    "scan_ucids": "SELECT ucid, status, merged_into FROM {ks}.ucids",
+    "scan_aliases": "SELECT alias, ucid FROM {ks}.ucid_aliases",
+    "range_identifiers_first": "SELECT id_type, id_value, ucid, first_seen, layer FROM {ks}.identifiers "
+                               "WHERE token(id_type, id_value) >= ? AND token(id_type, id_value) <= ?",
+    "range_identifiers": "SELECT id_type, id_value, ucid, first_seen, layer FROM {ks}.identifiers "
+                         "WHERE token(id_type, id_value) > ? AND token(id_type, id_value) <= ?",
+    "range_ucids_first": "SELECT ucid, minted_at, status, merged_into, layer FROM {ks}.ucids "
+                         "WHERE token(ucid) >= ? AND token(ucid) <= ?",
+    "range_ucids": "SELECT ucid, minted_at, status, merged_into, layer FROM {ks}.ucids "
+                   "WHERE token(ucid) > ? AND token(ucid) <= ?",
+}
+
+LWT = frozenset({"lock", "unlock", "fire"})
+READS = frozenset(n for n in STATEMENTS if n.startswith(("get_", "all_", "scan_", "range_")))
+PUBLISHED_TABLES = ("ucids", "ucid_aliases", "identifiers_by_ucid", "identifiers", "profiles", "identity_changes",
+                    "links_by_ucid", "events_by_ucid")
+
+
+def table_of(name: str) -> str:
+    """The table a statement reads or writes."""
+    return STATEMENTS[name].split("{ks}.", 1)[1].split()[0].split("(")[0]

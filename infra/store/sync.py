@@ -1,0 +1,174 @@
+"""The blocking store: every statement of :mod:`infra.store.statements`, prepared once per session.
+
+Used by the speed layer, the batch publish and validation, the speed state read back by the
+batch, the CLI and the tests. Writes run at the write consistency, reads at the read
+consistency, lightweight transactions at ``LOCAL_SERIAL``. Timestamps cross this boundary as
+epoch milliseconds (:func:`ts` / :func:`ms`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
+
+from identity.aliases import MAX_ALIAS_HOPS, Followed, UcidRecord, follow
+from infra.cql import cluster as cql_cluster
+from infra.settings import CassandraSettings
+from infra.store.statements import LWT, READS, STATEMENTS
+
+
+def ts(ms: int | None) -> datetime | None:
+    """Epoch milliseconds -> aware UTC datetime (what the driver writes as a CQL timestamp)."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def ms(value: datetime | None) -> int | None:
+    """A CQL timestamp read back (naive UTC) -> epoch milliseconds."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+class Store:
+    """Named statements over one session. Build with :meth:`connect` (owns its cluster) or on
+    a connected session; statements are prepared on first use and kept."""
+
+    def __init__(self, session: Any, settings: CassandraSettings, concurrency: int = 32, owner: Any = None) -> None:
+        self.session = session
+        self.keyspace = settings.keyspace
+        self.concurrency = concurrency
+        self.read_cl = ConsistencyLevel.name_to_value[settings.read_consistency]
+        self.write_cl = ConsistencyLevel.name_to_value[settings.write_consistency]
+        self._prepared: dict[str, PreparedStatement] = {}
+        self._owner = owner
+
+    @classmethod
+    def connect(cls, settings: CassandraSettings, request_timeout_s: float = 30, concurrency: int = 32) -> Store:
+        """A store with its own driver cluster; :meth:`close` shuts it down."""
+        owner = cql_cluster(settings, request_timeout_s=request_timeout_s)
+        return cls(owner.connect(), settings, concurrency, owner)
+
+    def close(self) -> None:
+        if self._owner is not None:
+            self._owner.shutdown()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def statement(self, name: str) -> PreparedStatement:
+        """The prepared statement ``name`` (prepared once, with its consistency levels)."""
+        stmt = self._prepared.get(name)
+        if stmt is None:
+            stmt = self.session.prepare(STATEMENTS[name].format(ks=self.keyspace))
+            stmt.consistency_level = self.read_cl if name in READS else self.write_cl
+            if name in LWT:
+                stmt.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
+            self._prepared[name] = stmt
+        return stmt
+
+    # -- plain helpers ---------------------------------------------------------------------
+    def one(self, name: str, *args: Any) -> Any:
+        return self.session.execute(self.statement(name), args).one()
+
+    def all(self, name: str, *args: Any) -> list[Any]:
+        return list(self.session.execute(self.statement(name), args))
+
+    def scan(self, name: str, *args: Any, fetch_size: int = 5000, timeout: float = 60) -> Iterator[Any]:
+        """Every row of a (paged) read, fetched ``fetch_size`` rows at a time."""
+        stmt = self.statement(name)
+        bound = stmt.bind(args)
+        bound.fetch_size = fetch_size
+        yield from self.session.execute(bound, timeout=timeout)
+
+    def applied(self, name: str, *args: Any) -> bool:
+        """Run a lightweight transaction (``IF ...``); True when it applied."""
+        return bool(self.session.execute(self.statement(name), args).was_applied)
+
+    def many(self, name: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Run one statement for many argument tuples concurrently; raise on the first error.
+        Returns the result rows (a list per tuple), in input order."""
+        if not rows:
+            return []
+        stmt = self.statement(name)
+        if len(rows) <= self.concurrency:  # the common case: a few keys, no scheduling overhead
+            futures = [self.session.execute_async(stmt, args) for args in rows]
+            return [list(f.result()) for f in futures]
+        results = execute_concurrent_with_args(
+            self.session, stmt, rows, concurrency=self.concurrency, raise_on_first_error=True
+        )
+        return [list(r.result_or_exc) if r.success else [] for r in results]
+
+    def write_many(self, name: str, rows: Sequence[Sequence[Any]], concurrency: int | None = None) -> int:
+        """Write many rows with one statement, ``concurrency`` in flight; every failure is
+        counted and the first one raised (nothing is silently dropped). Returns rows written."""
+        if not rows:
+            return 0
+        results = execute_concurrent_with_args(self.session, self.statement(name), rows,
+                                               concurrency=concurrency or self.concurrency,
+                                               raise_on_first_error=False)
+        failed = [r for ok, r in results if not ok]
+        if failed:
+            raise RuntimeError(f"{name}: {len(failed)} of {len(rows)} writes failed, first: {failed[0]!r}")
+        return len(rows)
+
+    def write_all(self, writes: Iterable[tuple[str, Sequence[Any]]]) -> None:
+        """Run independent writes concurrently (each idempotent); raise on the first error."""
+        futures = []
+        for name, args in writes:
+            futures.append(self.session.execute_async(self.statement(name), args))
+            if len(futures) >= self.concurrency:
+                futures.pop(0).result()
+        for f in futures:
+            f.result()
+
+    def atomic(self, writes: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Apply ``writes`` as one LOGGED batch: all of them eventually apply, or none."""
+        if not writes:
+            return
+        batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=self.write_cl)
+        for name, args in writes:
+            batch.add(self.statement(name), args)
+        self.session.execute(batch)
+
+    # -- identity --------------------------------------------------------------------------
+    def ucid_record(self, ucid: str) -> UcidRecord | None:
+        row = self.one("get_ucid", ucid)
+        return None if row is None else UcidRecord(row.status, row.merged_into, ms(row.minted_at))
+
+    def follow(self, ucid: str, max_hops: int = MAX_ALIAS_HOPS) -> Followed:
+        """Where ``ucid`` leads (the identity core's :func:`~identity.aliases.follow`)."""
+        return follow(ucid, self.ucid_record, max_hops)
+
+    # -- leases ----------------------------------------------------------------------------
+    def lock(self, names: Sequence[str], owner: str, ttl_s: int) -> bool:
+        """Take every lease of ``names`` (in the given order) or none: on the first one held by
+        someone else, release those taken and return False."""
+        taken: list[str] = []
+        for name in names:
+            if self.applied("lock", name, owner, ttl_s):
+                taken.append(name)
+            else:
+                self.unlock(taken, owner)
+                return False
+        return True
+
+    def unlock(self, names: Sequence[str], owner: str, wait: bool = True) -> list[Any]:
+        """Release leases held by ``owner`` (a lease taken over after expiry is left alone).
+        ``wait=False`` returns the pending futures instead of waiting for them."""
+        stmt = self.statement("unlock")
+        futures = [self.session.execute_async(stmt, (n, owner)) for n in names]
+        if wait:
+            for f in futures:
+                f.result()
+            return []
+        return futures
