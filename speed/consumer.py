@@ -28,7 +28,6 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from identity.rules import load_policy
@@ -213,17 +212,38 @@ class SpeedConsumer:
         m.BATCH.observe(time.monotonic() - started)
 
     def _partition(self, tp: Any, messages: list[Any]) -> None:
+        """Apply one partition's messages of a poll, in offset order: check the contract, skip
+        events already applied, stitch identities, write profiles and triggers, land the
+        events for the batch layer, then mark them applied (last: a crash before it replays)."""
         shard = tp.partition
-        valid: list[tuple[Any, Event]] = []
         with self._stats_lock:
             self.stats.consumed += len(messages)
+        valid = self._valid(messages)
+        todo, applied_at = self._not_applied(valid)
+        done = [(msg, ev, self._stitch(ev)) for msg, ev in todo]
+        now_ms = int(time.time() * 1000)
+        self._write_profiles(shard, done, now_ms)
+        self._land(shard, valid, applied_at)
+        self.store.write_all(("applied", (ev.event_id, out.ucid, out.kind, tp.topic, shard, msg.offset, ts(now_ms)))
+                             for msg, ev, out in done)
+        with self._stats_lock:
+            self.stats.applied += len(done)
+        m.EVENTS.labels("applied").inc(len(done))
+
+    def _valid(self, messages: list[Any]) -> list[tuple[Any, Event]]:
+        """The messages that meet the event contract; the others go to the dead-letter topic."""
+        valid: list[tuple[Any, Event]] = []
         for msg in messages:
             try:
                 valid.append((msg, parse_event(msg.value, self.validator, self.policy)))
             except ContractError as exc:
                 self._dead_letter(msg, str(exc))
-        store = self.store
-        before = store.many("get_applied", [(ev.event_id,) for _, ev in valid])
+        return valid
+
+    def _not_applied(self, valid: list[tuple[Any, Event]]) -> tuple[list[tuple[Any, Event]], dict[str, tuple]]:
+        """The events to apply (not applied before, first of their id in this poll) and where the
+        already-applied ones were applied (partition, offset)."""
+        before = self.store.many("get_applied", [(ev.event_id,) for _, ev in valid])
         applied_at = {ev.event_id: (r[0].kafka_partition, r[0].kafka_offset)
                       for (_, ev), r in zip(valid, before) if r}
         todo: list[tuple[Any, Event]] = []
@@ -236,26 +256,29 @@ class SpeedConsumer:
                 continue
             seen.add(ev.event_id)
             todo.append((msg, ev))
+        return todo, applied_at
 
-        # identity, one event at a time in offset order
-        done: list[tuple[Any, Event, Any]] = []
-        for msg, ev in todo:
-            out = self.stitcher.stitch_event(ev)
-            with self._stats_lock:
-                self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
-                self.stats.refused += out.refused
-                self.stats.lease_retries += out.contended
-            m.STITCH.labels(out.kind).inc()
-            m.REFUSED.inc(out.refused)
-            m.CONTENDED.inc(out.contended)
-            for loser, survivor in out.merged:
-                change = {"kind": "merge", "survivor": survivor, "merged": loser, "event_id": ev.event_id,
-                          "layer": "speed", "at": utc_iso(int(time.time() * 1000))}
-                self.producer.send(self.changes_topic, key=survivor.encode(), value=json.dumps(change).encode())
-            done.append((msg, ev, out))
+    def _stitch(self, ev: Event) -> Any:
+        """Stitch one event's identity (offset order within the partition), count it, and
+        announce its merges on the identity-changes topic."""
+        out = self.stitcher.stitch_event(ev)
+        with self._stats_lock:
+            self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
+            self.stats.refused += out.refused
+            self.stats.lease_retries += out.contended
+        m.STITCH.labels(out.kind).inc()
+        m.REFUSED.inc(out.refused)
+        m.CONTENDED.inc(out.contended)
+        for loser, survivor in out.merged:
+            change = {"kind": "merge", "survivor": survivor, "merged": loser, "event_id": ev.event_id,
+                      "layer": "speed", "at": utc_iso(int(time.time() * 1000))}
+            self.producer.send(self.changes_topic, key=survivor.encode(), value=json.dumps(change).encode())
+        return out
 
-        # profiles and triggers
-        now_ms = int(time.time() * 1000)
+    def _write_profiles(self, shard: int, done: list[tuple[Any, Event, Any]], now_ms: int) -> None:
+        """Timeline rows, profile deltas, the shard summaries and pending triggers of the applied
+        events; then fire the triggers they caused."""
+        store = self.store
         missing = sorted({out.ucid for _, _, out in done if out.ucid and (out.ucid, shard) not in self.shards})
         for ucid, rows in zip(missing, store.many("get_shard", [(u, shard) for u in missing])):
             self.shards[(ucid, shard)] = shard_from_row(rows[0]) if rows else Shard()
@@ -283,15 +306,12 @@ class SpeedConsumer:
         store.write_all(writes)
         self._emit(fires)
 
-        # land for the batch layer, then mark applied
+    def _land(self, shard: int, valid: list[tuple[Any, Event]], applied_at: dict[str, tuple]) -> None:
+        """Write the valid events to the landing files the batch layer reads (an event replayed
+        from another offset was landed where it was first applied)."""
         rows = [(msg.offset, _day(ev.time_ms), landing_row(ev, self.id_types)) for msg, ev in valid
                 if applied_at.get(ev.event_id, (shard, msg.offset)) == (shard, msg.offset)]
         self.landing.write(shard, rows)
-        store.write_all(("applied", (ev.event_id, out.ucid, out.kind, tp.topic, shard, msg.offset, ts(now_ms)))
-                        for msg, ev, out in done)
-        with self._stats_lock:
-            self.stats.applied += len(done)
-        m.EVENTS.labels("applied").inc(len(done))
 
     def _emit(self, fires: list[Fire]) -> None:
         """Claim each fire's (rule, customer, window) and send the claimed ones: at most once."""

@@ -49,7 +49,7 @@ from identity.stitch import StitchDecision, StitchView, UcidView, stitch
 from identity.types import Identifier
 
 from speed.contract import Event
-from infra.store import Store, ms, ts
+from infra.store import Store, ts
 
 
 class StitchTimeout(RuntimeError):

@@ -265,8 +265,10 @@ def test_serving_api_answers_from_the_batch_published_data(chain, published, spa
     from serving.app import create_app
     from infra.settings import ServingSettings
 
+    from infra.store import Store
+
     session, ks, state = published["session"], published["keyspace"], chain["state2"]
-    _, secret = keys.create(session, ks, "it-batch", list(keys.SCOPES))
+    _, secret = keys.create(Store(session, chain["settings"].cassandra), "it-batch", list(keys.SCOPES))
     lake = chain["ctx3"].lake
     links = _gold(spark, lake, "links").collect()
     by_ucid: dict[str, list] = {}

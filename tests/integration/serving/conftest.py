@@ -100,17 +100,18 @@ def serving_data(cql_session, stack, tmp_path_factory) -> ServingData:
 
 
 @pytest.fixture(scope="session")
-def api_keys(cql_session, serving_data) -> dict[str, str]:
+def api_keys(cql_session, serving_data, stack) -> dict[str, str]:
     """Keys by role: ``all`` (every scope), ``resolve`` (resolve only), ``revoked``."""
+    from infra.store import Store
     from serving import keys
 
-    ks = serving_data.keyspace
+    store = Store(cql_session, stack.cassandra.model_copy(update={"keyspace": serving_data.keyspace}))
     out = {
-        "all": keys.create(cql_session, ks, "it-all", list(keys.SCOPES))[1],
-        "resolve": keys.create(cql_session, ks, "it-resolve", ["resolve"])[1],
+        "all": keys.create(store, "it-all", list(keys.SCOPES))[1],
+        "resolve": keys.create(store, "it-resolve", ["resolve"])[1],
     }
-    record, out["revoked"] = keys.create(cql_session, ks, "it-revoked", ["resolve"])
-    keys.revoke(cql_session, ks, record.key_id)
+    record, out["revoked"] = keys.create(store, "it-revoked", ["resolve"])
+    keys.revoke(store, record.key_id)
     return out
 
 

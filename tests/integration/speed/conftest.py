@@ -139,7 +139,7 @@ def delete_topics(settings, prefix: str) -> None:
 def speed_env(stack, tmp_path: Path, request) -> Iterator[SpeedEnv]:
     """A truncated keyspace, fresh topics (``partitions`` marker overrides), a temp landing dir."""
     from infra.cql import cluster
-    from speed.store import Store
+    from infra.store import Store
 
     settings = stack
     marker = request.node.get_closest_marker("partitions")

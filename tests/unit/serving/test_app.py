@@ -17,7 +17,7 @@ T = datetime(2026, 1, 31, 12, 0)
 
 
 class FakeStore:
-    """The :class:`serving.store.Store` reads over dicts; ``down`` makes every read fail."""
+    """The :class:`infra.store.AsyncStore` reads over dicts; ``down`` makes every read fail."""
 
     has_speed_updates = False
     tables = frozenset({"identifiers", "ucids", "ucid_aliases", "api_keys"})
