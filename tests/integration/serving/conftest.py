@@ -4,7 +4,7 @@ keyspace, API keys, and the app under test.
 ``serving_data`` (once per session), in the keyspace and topics of ``suite_settings(stack,
 "serving")``:
 
-1. ``ucid generate --customers 300 --seed 11 --days 4`` (and its ``--stream``);
+1. ``ucid generate --customers 200 --seed 11 --days 3`` (and its ``--stream``);
 2. the real batch pipeline in-process (ingest, normalize, resolve, profiles, publish) with a
    fixed ``now``, publishing into the suite's keyspace;
 3. the real speed consumer (``ucid speed run`` in the background for the whole session, see
@@ -35,8 +35,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 UCID = [sys.executable, "-m", "ucid.cli"]
 
-CUSTOMERS = 300
-DAYS = 4
+CUSTOMERS = 200
+DAYS = 3
 SEED = 11
 NOW = 1_770_000_000  # the batch snapshot, 2026-02-02T02:40:00Z: after the generated days, before any speed write
 SPEED_GROUP = "ucid-speed-serving-it"
@@ -217,7 +217,7 @@ def serving_settings(stack, cql_session):
     tables = [r.table_name for r in cql_session.execute(
         "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (ks,))]
     for table in tables:
-        if table != "schema_migrations":
+        if table != "schema_migrations" and cql_session.execute(f"SELECT * FROM {ks}.{table} LIMIT 1").one():
             cql_session.execute(f"TRUNCATE {ks}.{table}", timeout=120)
     return world
 
@@ -252,8 +252,7 @@ def speed_layer(serving_settings, cql_session, tmp_path_factory) -> Iterator[Spe
     base = tmp_path_factory.mktemp("serving-speed")
     log = base / "speed.log"
     env = suite_env(world, UCID_SPEED_GROUP_ID=SPEED_GROUP, UCID_LANDING_DIR=str(base / "landing"),
-                    UCID_LOG_LEVEL="INFO", UCID_SPEED_PROGRESS_S="5", UCID_SPEED_POLL_TIMEOUT_MS="50",
-                    PYTHONUNBUFFERED="1")
+                    UCID_LOG_LEVEL="INFO", UCID_SPEED_PROGRESS_S="10", PYTHONUNBUFFERED="1")
     with log.open("w") as out:
         proc = subprocess.Popen([*UCID, "speed", "run"], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     layer = SpeedLayer(world, cql_session, proc, log, load_policy(world.conf_dir / "rules.yaml"))
@@ -345,6 +344,7 @@ def serving_data(serving_settings, speed_layer, spark, cql_session, tmp_path_fac
 
     world = serving_settings
     ks = world.cassandra.keyspace
+    started = time.monotonic()
     base = tmp_path_factory.mktemp("serving-data")
     landing = base / "landing"
     subprocess.run([*UCID, "generate", "--customers", str(CUSTOMERS), "--seed", str(SEED), "--days", str(DAYS),
@@ -356,8 +356,11 @@ def serving_data(serving_settings, speed_layer, spark, cql_session, tmp_path_fac
     ctx._spark = spark
     # the keyspace was just truncated: no speed-layer state to take over (skips that Cassandra scan)
     ctx.batch = batch_world.batch.model_copy(update={"speed_state": False})
+    generated = time.monotonic()
     for stage in ("ingest", "normalize", "resolve", "profiles", "publish"):
         run.run_stage(ctx, stage)
+    print(f"[serving_data] generate {generated - started:.0f}s, "
+          + ", ".join(f"{k} {v['seconds']:.0f}s" for k, v in ctx.stats.items()))
 
     def republish() -> dict:
         return batch_publish.publish(spark, ctx.lake, batch_world, ctx.batch, NOW, "serving-it-again")
@@ -383,6 +386,7 @@ def serving_data(serving_settings, speed_layer, spark, cql_session, tmp_path_fac
     row = cql_session.execute(f"SELECT ucid, change_id FROM {ks}.ucid_aliases WHERE alias = %s", (alias,)).one()
     assert row is not None, f"the speed layer did not merge {alias} (see {speed_layer.log})"
     survivor = row.ucid  # what the consumer decided
+    print(f"[serving_data] ready in {time.monotonic() - started:.0f}s")
     alias_identifier = next(i for i in published.members[alias] if i != (at, av))
     spare = [u for u in rest if u not in (alias, survivor)]
     return ServingData(ks, world, published, sample, explain_pair, alias, survivor, alias_identifier,
