@@ -8,9 +8,9 @@ pytestmark = pytest.mark.integration
 
 
 def _a_customer(serving_data) -> str:
+    """The sampled customer with the longest published timeline (no test changes sampled customers)."""
     published = serving_data.published
-    skip = {serving_data.alias, serving_data.survivor}
-    return max((u for u in published.members if u not in skip), key=lambda u: (published.events[u], u))
+    return max({s[3] for s in serving_data.sample}, key=lambda u: (published.events[u], u))
 
 
 def test_profile_by_ucid_has_the_rationalized_shape(client, serving_data):
@@ -28,7 +28,8 @@ def test_profile_by_ucid_has_the_rationalized_shape(client, serving_data):
     shown = sorted((t, e["value"]) for t, entries in doc["identity"].items() for e in entries)
     assert shown == published_ids
     assert all(e["source"] and e["firstSeen"] for entries in doc["identity"].values() for e in entries)
-    assert sum(doc["profile"]["channelCounts"].values()) == serving_data.published.events[ucid]
+    # every contact the batch counted; the first page of the timeline the batch published
+    assert sum(doc["profile"]["channelCounts"].values()) == serving_data.published.contacts[ucid]
     assert len(doc["events"]) == min(20, serving_data.published.events[ucid])
 
 
@@ -102,14 +103,17 @@ def test_explain_walks_the_links_between_two_identifiers(client, serving_data):
 
 
 def test_explain_across_a_speed_merge_uses_the_merge_link(client, serving_data):
-    members = serving_data.published.members
-    a = members[serving_data.alias][0]
-    b = members[serving_data.survivor][0]
+    # a: an identifier the batch gave the merged-away UCID (it resolves through the alias); b: the
+    # survivor's identifier of the merge event. Every chain between them ends with the merge link.
+    a = serving_data.alias_identifier
+    b = serving_data.merge_link[1]
     r = client.get("/v1/explain", params={"a_type": a[0], "a_value": a[1], "b_type": b[0], "b_value": b[1]})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["same_customer"] is True and body["a"]["merged"] is True
-    assert body["chain"][0]["records"] == [{"source": "stream", "record_id": f"evt-merge-{serving_data.alias}"}]
+    last = body["chain"][-1]
+    assert {(last["from_type"], last["from_value"]), (last["to_type"], last["to_value"])} == set(serving_data.merge_link)
+    assert last["records"] == [{"source": "stream", "record_id": serving_data.merge_event}]
 
 
 def test_explain_of_two_customers_says_they_differ(client, serving_data):
