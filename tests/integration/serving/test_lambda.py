@@ -47,7 +47,8 @@ def test_a_batch_republish_does_not_hide_newer_speed_changes(client, serving_dat
                                                   {"city": "Speedville"}))["evt-speed-2"]
     assert (applied.outcome, applied.ucid) == ("merge", ucid)
     r = client.get("/v1/resolve", params={"type": moved[0], "value": moved[1]})
-    assert (r.json()["ucid"], r.json()["layer"], r.json()["merged"]) == (ucid, "speed", False)
+    # re-pointed in the merge's batch: one row answers the survivor and the UCID merged away
+    assert (r.json()["ucid"], r.json()["layer"], r.json()["merged_from"]) == (ucid, "speed", [other])
 
     # the batch publishes its snapshot again (same S: an idempotent retry), rewriting ``moved`` -> ``other``,
     # ``other``'s ucids row (live) and ``ucid``'s profile, all at timestamp S
@@ -60,8 +61,8 @@ def test_a_batch_republish_does_not_hide_newer_speed_changes(client, serving_dat
     assert doc["platformHeader"]["dataFreshness"]["speedUpdatesApplied"] == 1
     assert doc["events"][0]["eventId"] == "evt-speed-2"
     r = client.get("/v1/resolve", params={"type": moved[0], "value": moved[1]})
-    # still the speed layer's re-pointing: the batch's older row would answer through the alias (merged: true)
-    assert (r.json()["ucid"], r.json()["layer"], r.json()["merged"]) == (ucid, "speed", False)
+    # still the speed layer's re-pointing (its cells are newer than the batch's row at S)
+    assert (r.json()["ucid"], r.json()["layer"], r.json()["merged_from"]) == (ucid, "speed", [other])
     # the identity section follows the speed layer's re-pointing: ``moved`` (and all of ``other``) are ``ucid``'s
     assert moved in _identity(doc)
     assert set(serving_data.published.members[other]) <= _identity(doc)
