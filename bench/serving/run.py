@@ -146,6 +146,8 @@ def _start_server(port: int, workers: int) -> subprocess.Popen:
         if proc.poll() is not None:
             raise SystemExit("ucid serve exited")
         time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGTERM)  # else it is left running (and becomes ready later)
+    proc.wait(timeout=30)
     raise SystemExit("ucid serve not ready in 60 s")
 
 
