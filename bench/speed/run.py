@@ -211,7 +211,8 @@ def main() -> None:
           f"(produce -> consume) | {figures['latency_ratio']} |")
     print(json.dumps(figures))
     figures["stitch_outcomes"] = dict(sorted(stats.outcomes.items()))
-    write_results(args.out, run, figures, {"throughput": figures["throughput_ratio"], "latency": figures["latency_ratio"]})
+    write_results(args.out, run, figures,
+                  {"throughput": figures["throughput_ratio"], "latency": figures["latency_ratio"]})
 
 
 if __name__ == "__main__":
