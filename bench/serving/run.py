@@ -3,8 +3,8 @@ driver's p99 for the same rows, on a table of at least 1 M identifiers.
 
     .venv/bin/python -m bench.serving.run [--identifiers 1000000] [--workers 2] [--duration 20]
 
-Steps: load the ``ucid_bench`` keyspace once (``load.py``), create an API key, start
-``ucid serve`` (uvicorn, ``--workers``) on loopback, then with ``wrk``:
+Steps: load the ``ucid_bench`` keyspace (``UCID_BENCH_KEYSPACE``) once (``load.py``), create an
+API key, start ``ucid serve`` (uvicorn, ``--workers``) on loopback, then with ``wrk``:
 
 1. throughput: ``GET /v1/noop`` and ``GET /v1/resolve`` (random identifiers of the table), same
    app, same workers, same connections; figure = resolve req/s / no-op req/s (goal >= 0.5);
@@ -13,7 +13,8 @@ Steps: load the ``ucid_bench`` keyspace once (``load.py``), create an API key, s
    timed for the identifiers read alone and for the two reads a resolve makes
    (identifiers, then ucids).
 
-Everything runs on one machine shared with Cassandra: the figures are ratios of one run.
+Everything runs on one machine shared with Cassandra: the figures are ratios of one run. They go
+to ``bench/serving/results.json`` (``--out``) with the command line, date, commit and machine.
 """
 
 from __future__ import annotations
@@ -36,7 +37,41 @@ import httpx
 
 from bench.serving.load import identifier, load
 
-KEYSPACE = "ucid_bench"
+KEYSPACE = os.environ.get("UCID_BENCH_KEYSPACE", "ucid_bench")  # another keyspace for trial runs
+REPO = Path(__file__).resolve().parents[2]
+
+
+def provenance(layer: str, args: argparse.Namespace) -> dict:
+    """Where a results file comes from: the command line, the date, the commit, the machine
+    (with its load before the run: the machine is shared) and the parameters."""
+    import datetime
+    import platform
+    import shlex
+
+    import psutil
+
+    def git(*cmd: str) -> str:
+        try:
+            return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    return {
+        "command": shlex.join([".venv/bin/python", "-m", f"bench.{layer}.run", *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
+                    "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_before": [round(x, 2) for x in os.getloadavg()]},
+        "parameters": {k: str(v) if isinstance(v, Path) else v for k, v in sorted(vars(args).items())},
+    }
+
+
+def write_results(out: Path, run: dict, figures: dict, ratios: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**run, "figures": figures, "ratios": ratios}, indent=2) + "\n")
+    print(f"results -> {out}")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -111,6 +146,8 @@ def _start_server(port: int, workers: int) -> subprocess.Popen:
         if proc.poll() is not None:
             raise SystemExit("ucid serve exited")
         time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGTERM)  # else it is left running (and becomes ready later)
+    proc.wait(timeout=30)
     raise SystemExit("ucid serve not ready in 60 s")
 
 
@@ -122,8 +159,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections in the throughput phases")
     parser.add_argument("--sample", type=int, default=20_000, help="distinct identifiers requested")
     parser.add_argument("--port", type=int, default=8787)
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--out", "--json", dest="out", type=Path, default=REPO / "bench" / "serving" / "results.json",
+                        help="results file (default: %(default)s)")
     args = parser.parse_args()
+    run = provenance("serving", args)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not on PATH")
 
@@ -175,8 +214,9 @@ def main() -> None:
     print(f"lookup p99 {lookup_serial['p99_ms']:.2f} ms (1 connection) vs raw driver p99 "
           f"{raw['one_read_p99_ms']:.2f} ms (one read) / {raw['two_reads_p99_ms']:.2f} ms (two reads): "
           f"+{figures['p99_gap_vs_one_read_ms']} ms / +{figures['p99_gap_vs_two_reads_ms']} ms (goal <= +3 ms)")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    write_results(args.out, run, figures, {"throughput": figures["throughput_ratio"],
+                                           "p99_gap_vs_one_read_ms": figures["p99_gap_vs_one_read_ms"],
+                                           "p99_gap_vs_two_reads_ms": figures["p99_gap_vs_two_reads_ms"]})
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ produce -> profile-visible latency at half the maximum rate vs a bare produce ->
 
 Runs against the local stack in its own keyspace (``ucid_bench_speed``) and fresh topics, on
 a stream from ``ucid generate --stream``. Both sides of each ratio run in this process, on the
-same topic, the same messages, one after the other. Prints a table and one JSON line.
+same topic, the same messages, one after the other. Prints a table and one JSON line, and
+writes ``bench/speed/results.json`` (``--out``): command line, date, commit, machine, figures,
+ratios.
 """
 
 from __future__ import annotations
@@ -26,6 +28,39 @@ os.environ["UCID_KAFKA_TOPIC_PREFIX"] = f"ucid-bench-speed.{uuid.uuid4().hex[:6]
 os.environ.setdefault("UCID_LOG_LEVEL", "WARNING")
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def provenance(layer: str, args: argparse.Namespace) -> dict:
+    """Where a results file comes from: the command line, the date, the commit, the machine
+    (with its load before the run: the machine is shared) and the parameters."""
+    import datetime
+    import platform
+    import shlex
+
+    import psutil
+
+    def git(*cmd: str) -> str:
+        try:
+            return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    return {
+        "command": shlex.join([".venv/bin/python", "-m", f"bench.{layer}.run", *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
+                    "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_before": [round(x, 2) for x in os.getloadavg()]},
+        "parameters": {k: str(v) if isinstance(v, Path) else v for k, v in sorted(vars(args).items())},
+    }
+
+
+def write_results(out: Path, run: dict, figures: dict, ratios: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**run, "figures": figures, "ratios": ratios}, indent=2) + "\n")
+    print(f"results -> {out}")
 
 
 def p99(values: list[float]) -> float:
@@ -94,7 +129,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--latency-s", type=float, default=20.0, help="seconds of paced traffic per latency run")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "speed" / "results.json",
+                        help="results file (default: %(default)s)")
     args = parser.parse_args()
+    run = provenance("speed", args)
 
     from identity.rules import load_policy
     from infra import schema, topics
@@ -129,6 +167,7 @@ def main() -> None:
     print(f"plain kafka-python consume-only: {plain:,.0f} events/s")
 
     speed_settings = SpeedSettings(group_id=f"bench-speed-{uuid.uuid4().hex[:6]}", progress_s=5)
+    run["speed_settings"] = speed_settings.model_dump(mode="json")
     consumer = SpeedConsumer(settings, speed_settings, idle_exit_s=1.5)
     started = time.monotonic()
     stats = consumer.run()
@@ -171,6 +210,9 @@ def main() -> None:
           f"| p99 produce -> visible at {rate:,.0f}/s | {speed_p99 * 1000:,.0f} ms | {rtt * 1000:,.0f} ms "
           f"(produce -> consume) | {figures['latency_ratio']} |")
     print(json.dumps(figures))
+    figures["stitch_outcomes"] = dict(sorted(stats.outcomes.items()))
+    write_results(args.out, run, figures,
+                  {"throughput": figures["throughput_ratio"], "latency": figures["latency_ratio"]})
 
 
 if __name__ == "__main__":

@@ -84,21 +84,18 @@ def test_a_load_that_died_half_way_is_redone_without_duplicates(tmp_path, spark,
     ctx = run.context(test_settings, now=1_790_000_000, run_id="c1", report=lambda m: None)
     ctx._spark = spark
 
-    original = bronze.LOG_SCHEMA
+    log_schema = bronze.LOG_SCHEMA.replace(", loaded_at timestamp", "")  # the frame commit() builds
 
     class Crash(RuntimeError):
         pass
 
-    def crash(*args, **kwargs):
-        raise Crash("killed before the commit point")
-
     real_create = spark.createDataFrame
-    calls = {"n": 0}
+    crashed_with: list[list[tuple]] = []
 
     def create(data, schema=None, *a, **k):  # the ingest log frame is the last one built
-        if isinstance(schema, str) and schema.startswith("source string, file string, sha256"):
-            calls["n"] += 1
-            crash()
+        if schema == log_schema:
+            crashed_with.append(list(data))
+            raise Crash("killed before the commit point")
         return real_create(data, schema, *a, **k)
 
     spark.createDataFrame = create
@@ -107,10 +104,19 @@ def test_a_load_that_died_half_way_is_redone_without_duplicates(tmp_path, spark,
             run.run_stage(ctx, "ingest")
     finally:
         spark.createDataFrame = real_create
-    assert calls["n"] == 1 and original
+    assert len(crashed_with) == 1, "the crash did not hit the ingest log commit exactly once"
+    landed = [p for p in (landing / "crm").rglob("*") if p.is_file()]
+    crashed_files = sorted(row[1] for row in crashed_with[0])
+    # the log about to be committed named every crm landing file, once, all loaded
+    assert len(crashed_files) == len(set(crashed_files)) == len(landed) > 0
+    assert {row[0] for row in crashed_with[0]} == {"crm"}
+    assert {row[6] for row in crashed_with[0]} == {"loaded"}
     rows_after_crash = spark.read.format("delta").load(ctx.lake.bronze("crm")).count()
-    assert rows_after_crash > 0  # bronze was written, the log was not
+    assert rows_after_crash > 0  # bronze was written...
+    assert bronze.ingested(spark, ctx.lake, "crm") == {}  # ...the log was not
     run.run_stage(ctx, "ingest")
     rows = spark.read.format("delta").load(ctx.lake.bronze("crm"))
     assert rows.count() == rows_after_crash
     assert rows.groupBy("_file", "_row").count().where("count > 1").count() == 0
+    log = spark.read.format("delta").load(ctx.lake.ingest_log).where("source = 'crm'").collect()
+    assert sorted(r.file for r in log) == crashed_files  # the redo committed each file once

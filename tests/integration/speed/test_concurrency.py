@@ -149,6 +149,16 @@ def test_two_processes_never_give_an_identifier_two_ucids(speed_env) -> None:
     finally:
         codes = [stop(p) for p in procs]
     assert codes == [0, 0]
-    retries = [re.findall(r"speed consumer stopped.*lease_retries=(\d+)", p.read_text())
-               for p in sorted(env.landing.parent.glob("worker*.log"))]
-    print(f"lease retries per worker: {retries}")
+    # each worker's own summary, logged once when it stopped: both did part of the work, every
+    # event was applied by exactly one of them, and the leases really were contended
+    summaries = []
+    for log_file in sorted(env.landing.parent.glob("worker*.log")):
+        lines = [line for line in log_file.read_text().splitlines() if "speed consumer stopped" in line]
+        assert len(lines) == 1, f"{log_file.name}: {len(lines)} stop summaries"
+        summaries.append({k: int(v) for k, v in re.findall(r"\b(applied|duplicates|lease_retries)=(\d+)", lines[0])})
+    print(f"seed={seed}; per worker: {summaries}")
+    assert len(summaries) == 2 and all(len(s) == 3 for s in summaries), summaries
+    assert all(s["applied"] > 0 for s in summaries), f"one worker applied nothing: {summaries}"
+    assert sum(s["applied"] for s in summaries) == total, f"seed={seed}: {summaries}, {total} events produced"
+    assert sum(s["lease_retries"] for s in summaries) > 0, (
+        f"seed={seed}: no lease was ever contended in {ROUNDS} rounds, the two processes never raced: {summaries}")
