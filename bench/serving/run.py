@@ -113,18 +113,17 @@ def _wrk(url: str, lua: Path, connections: int, threads: int, seconds: int) -> d
             "socket_errors": errors.group(0) if errors else None}
 
 
-def _raw_driver(session, rows: list[tuple[str, str]]) -> dict:
-    """p50 / p99 of the driver reading the same rows one at a time (blocking execute)."""
-    ident = session.prepare(f"SELECT id_type, id_value, ucid, source, first_seen, last_seen, layer "
-                            f"FROM {KEYSPACE}.identifiers WHERE id_type = ? AND id_value = ?")
-    ucid = session.prepare(f"SELECT ucid, status, merged_into, minted_at, updated_at, layer "
-                           f"FROM {KEYSPACE}.ucids WHERE ucid = ?")
+def _raw_driver(store, rows: list[tuple[str, str]]) -> dict:
+    """p50 / p99 of the driver reading the same ``identifiers`` rows one at a time (blocking
+    execute of the data-access store's prepared statement), and of the two dependent reads a
+    resolve made before the identifiers row carried the live status (identifiers, then ucids)."""
+    ident, ucid = store.statement("get_identifier"), store.statement("get_ucid")
     one, two = [], []
     for t, v in rows:
         started = time.perf_counter()
-        row = session.execute(ident, (t, v)).one()
+        row = store.session.execute(ident, (t, v)).one()
         middle = time.perf_counter()
-        session.execute(ucid, (row.ucid,)).one()
+        store.session.execute(ucid, (row.ucid,)).one()
         ended = time.perf_counter()
         one.append((middle - started) * 1000)
         two.append((ended - started) * 1000)
@@ -166,18 +165,18 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not on PATH")
 
-    from infra import cql, schema
-    from serving import keys
+    from infra import schema
     from infra.log import configure
     from infra.settings import CassandraSettings
+    from infra.store import Store
+    from serving import keys
 
     configure("WARNING")
     settings = CassandraSettings(keyspace=KEYSPACE)
-    cluster = cql.cluster(settings)
-    session = cluster.connect()
-    schema.apply(session, settings)
-    load(session, KEYSPACE, args.identifiers)
-    _, token = keys.create(session, KEYSPACE, "bench", list(keys.SCOPES))
+    store = Store.connect(settings, concurrency=256)
+    schema.apply(store.session, settings)
+    load(store, args.identifiers)
+    _, token = keys.create(store, "bench", list(keys.SCOPES))
 
     rng = random.Random(7)
     rows = [identifier(rng.randrange(args.identifiers)) for _ in range(args.sample)]
@@ -197,8 +196,8 @@ def main() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    raw = _raw_driver(session, rows[:10_000])
-    cluster.shutdown()
+    raw = _raw_driver(store, rows[:10_000])
+    store.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
     figures = {
@@ -210,10 +209,10 @@ def main() -> None:
         "p99_gap_vs_two_reads_ms": round(lookup_serial["p99_ms"] - raw["two_reads_p99_ms"], 2),
     }
     print(json.dumps(figures, indent=2))
-    print(f"\nlookup {lookup['rps']:,.0f} req/s vs no-op {noop['rps']:,.0f} req/s: ratio {figures['throughput_ratio']} (goal >= 0.5)")
+    print(f"\nlookup {lookup['rps']:,.0f} req/s vs no-op {noop['rps']:,.0f} req/s: ratio {figures['throughput_ratio']} (goal >= 0.4)")
     print(f"lookup p99 {lookup_serial['p99_ms']:.2f} ms (1 connection) vs raw driver p99 "
           f"{raw['one_read_p99_ms']:.2f} ms (one read) / {raw['two_reads_p99_ms']:.2f} ms (two reads): "
-          f"+{figures['p99_gap_vs_one_read_ms']} ms / +{figures['p99_gap_vs_two_reads_ms']} ms (goal <= +3 ms)")
+          f"+{figures['p99_gap_vs_one_read_ms']} ms / +{figures['p99_gap_vs_two_reads_ms']} ms (goal <= +2 ms)")
     write_results(args.out, run, figures, {"throughput": figures["throughput_ratio"],
                                            "p99_gap_vs_one_read_ms": figures["p99_gap_vs_one_read_ms"],
                                            "p99_gap_vs_two_reads_ms": figures["p99_gap_vs_two_reads_ms"]})
