@@ -158,7 +158,6 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
     quarantine and log rows are left to :func:`commit` (one write for all sources)."""
     own = pending is None
     pending = pending or Pending()
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     if source.format == "delta":
@@ -167,24 +166,55 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
             commit(spark, lake, pending)
         return stats
     stats = SourceLoad(source.name)
+    checked, stats.files_skipped = _new_files(spark, root, lake, source)
+    if not checked:
+        return stats
+    stats.files_new = len(checked)
+    loaded_at = F.lit(time.time()).cast("timestamp")
+    quarantine = _file_quarantine(spark, source, checked, load_id, loaded_at, stats)
+
+    good_files = [f for f in checked if f.reason is None]
+    counts: dict[str, tuple[int, int]] = {}
+    good = None
+    if good_files:
+        rows = _checked_rows(spark, source, good_files)
+        quarantine = quarantine.unionByName(_quarantined_rows(rows, source, load_id, loaded_at))
+        good = _good_rows(rows, source, load_id, loaded_at)
+        counts = _tally(rows, stats)
+
+    if good is not None:
+        files_sql = _sql_list([f.relpath for f in checked])
+        _replace(good, lake.bronze(source.name), f"_file IN ({files_sql})", spark)
+    pending.quarantine.append(quarantine)
+    _log_files(pending, source, checked, counts, load_id)
+    if own:
+        commit(spark, lake, pending)
+    return stats
+
+
+def _new_files(spark, root: Path, lake: Lake, source: SourceDefinition) -> tuple[list[landing.LandingFile], int]:
+    """``(files to take, files skipped)``: each landing file not yet ingested with this content,
+    after the file-level checks; a name already ingested with other content fails them."""
     done = ingested(spark, lake, source.name)
     checked: list[landing.LandingFile] = []
+    skipped = 0
     for path in landing.source_files(root, source):
         rel = str(path.relative_to(root))
         if rel in done and landing.digest(path) in done[rel]:
-            stats.files_skipped += 1
+            skipped += 1
             continue
         f = landing.check_file(root, source, path)
         if rel in done:
             f = landing.LandingFile(f.source, f.path, f.relpath, f.size, f.digest, f.columns,
                                     "changed after ingestion: same name, other content (sha256 differs)")
         checked.append(f)
-    if not checked:
-        return stats
-    stats.files_new = len(checked)
-    now = time.time()
-    loaded_at = F.lit(now).cast("timestamp")
+    return checked, skipped
 
+
+def _file_quarantine(spark, source: SourceDefinition, checked: list[landing.LandingFile], load_id: str,
+                     loaded_at, stats: SourceLoad):
+    """Quarantine rows (``row`` 0) for the files that failed the file-level checks; counts them
+    and their reasons in ``stats``."""
     file_rows = [
         (source.name, f.relpath, 0, f.reason, None, load_id) for f in checked if f.reason is not None
     ]
@@ -194,63 +224,82 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
     stats.files_quarantined = len(file_rows)
     for _, _, _, reason, _, _ in file_rows:
         stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
+    return quarantine
 
-    good_files = [f for f in checked if f.reason is None]
-    counts: dict[str, tuple[int, int]] = {}
-    bronze_parts = []
-    if good_files:
-        groups: dict[tuple, list[landing.LandingFile]] = defaultdict(list)
-        for f in good_files:
-            shape = f.columns if source.format != "parquet" else _parquet_shape(f.path)
-            groups[(shape,)].append(f)
-        rel_of = spark.createDataFrame([(str(f.path), f.relpath) for f in good_files], "_path string, _file string")
-        frames = [_read_group(spark, source, files) for files in groups.values()]
-        df = frames[0]
-        for more in frames[1:]:
-            df = df.unionByName(more)
-        order = Window.partitionBy("_file").orderBy("_mono")
-        df = (
-            df.join(F.broadcast(rel_of), "_path")
-            .withColumn("_mono", F.monotonically_increasing_id())
-            .withColumn("_row", F.row_number().over(order).cast("long"))
-            .withColumn("_reason", _row_reason(source))
-            .drop("_mono", "_path")
-            .localCheckpoint()
-        )
-        data_cols = sorted(source.columns())
-        bad = df.where(F.col("_reason").isNotNull()).select(
-            F.lit(source.name).alias("source"), F.col("_file").alias("file"), F.col("_row").alias("row"),
-            F.col("_reason").alias("reason"),
-            F.coalesce(F.col("_corrupt"), F.to_json(F.struct(*data_cols))).alias("raw"),
-            F.lit(load_id).alias("load_id"), loaded_at.alias("loaded_at"),
-        )
-        quarantine = quarantine.unionByName(bad)
-        good = df.where(F.col("_reason").isNull()).select(
-            *data_cols, "_file", "_row", F.lit(load_id).alias("_load_id"), loaded_at.alias("_loaded_at")
-        )
-        bronze_parts.append(good)
-        tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for r in df.groupBy("_file", "_reason").count().collect():
-            tally[r._file][0 if r._reason is None else 1] += r["count"]
-            if r._reason is not None:
-                key = r._reason if not r._reason.startswith("bad ") else r._reason.split(":")[0]
-                stats.reasons[key] = stats.reasons.get(key, 0) + r["count"]
-        counts = {f: (ok, bad) for f, (ok, bad) in tally.items()}
-        stats.rows = sum(ok for ok, _ in counts.values())
-        stats.rows_quarantined = sum(b for _, b in counts.values())
 
-    if bronze_parts:
-        files_sql = _sql_list([f.relpath for f in checked])
-        _replace(bronze_parts[0], lake.bronze(source.name), f"_file IN ({files_sql})", spark)
-    pending.quarantine.append(quarantine)
+def _checked_rows(spark, source: SourceDefinition, files: list[landing.LandingFile]):
+    """Every row of ``files`` with ``_file`` (the relative path), ``_row`` (1-based, in file
+    order) and ``_reason`` (why it fails the row-level checks, or null); checkpointed."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    # files of one shape are read together; parquet shapes come from the file's schema
+    groups: dict[tuple, list[landing.LandingFile]] = defaultdict(list)
+    for f in files:
+        shape = f.columns if source.format != "parquet" else _parquet_shape(f.path)
+        groups[(shape,)].append(f)
+    rel_of = spark.createDataFrame([(str(f.path), f.relpath) for f in files], "_path string, _file string")
+    frames = [_read_group(spark, source, group) for group in groups.values()]
+    df = frames[0]
+    for more in frames[1:]:
+        df = df.unionByName(more)
+    order = Window.partitionBy("_file").orderBy("_mono")
+    return (
+        df.join(F.broadcast(rel_of), "_path")
+        .withColumn("_mono", F.monotonically_increasing_id())
+        .withColumn("_row", F.row_number().over(order).cast("long"))
+        .withColumn("_reason", _row_reason(source))
+        .drop("_mono", "_path")
+        .localCheckpoint()
+    )
+
+
+def _quarantined_rows(rows, source: SourceDefinition, load_id: str, loaded_at):
+    """The rows that fail the row-level checks, as quarantine rows with the raw row."""
+    from pyspark.sql import functions as F
+
+    data_cols = sorted(source.columns())
+    return rows.where(F.col("_reason").isNotNull()).select(
+        F.lit(source.name).alias("source"), F.col("_file").alias("file"), F.col("_row").alias("row"),
+        F.col("_reason").alias("reason"),
+        F.coalesce(F.col("_corrupt"), F.to_json(F.struct(*data_cols))).alias("raw"),
+        F.lit(load_id).alias("load_id"), loaded_at.alias("loaded_at"),
+    )
+
+
+def _good_rows(rows, source: SourceDefinition, load_id: str, loaded_at):
+    """The rows that pass the row-level checks, as bronze rows."""
+    from pyspark.sql import functions as F
+
+    data_cols = sorted(source.columns())
+    return rows.where(F.col("_reason").isNull()).select(
+        *data_cols, "_file", "_row", F.lit(load_id).alias("_load_id"), loaded_at.alias("_loaded_at")
+    )
+
+
+def _tally(rows, stats: SourceLoad) -> dict[str, tuple[int, int]]:
+    """File -> ``(good rows, quarantined rows)``; adds the row totals and the quarantine reasons
+    (``bad <column>`` without the value) to ``stats``."""
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows.groupBy("_file", "_reason").count().collect():
+        tally[r._file][0 if r._reason is None else 1] += r["count"]
+        if r._reason is not None:
+            key = r._reason if not r._reason.startswith("bad ") else r._reason.split(":")[0]
+            stats.reasons[key] = stats.reasons.get(key, 0) + r["count"]
+    counts = {f: (ok, bad) for f, (ok, bad) in tally.items()}
+    stats.rows = sum(ok for ok, _ in counts.values())
+    stats.rows_quarantined = sum(b for _, b in counts.values())
+    return counts
+
+
+def _log_files(pending: Pending, source: SourceDefinition, checked: list[landing.LandingFile],
+               counts: dict[str, tuple[int, int]], load_id: str) -> None:
+    """Queue one ingest-log row per file taken, loaded or quarantined, for :func:`commit`."""
     for f in checked:
         ok, bad = counts.get(f.relpath, (0, 0))
         pending.files.append((source.name, f.relpath))
         pending.log.append((source.name, f.relpath, f.digest, f.size, ok, bad,
                             "quarantined" if f.reason else "loaded", load_id))
-    if own:
-        commit(spark, lake, pending)
-    return stats
 
 
 def _parquet_shape(path: Path) -> str:

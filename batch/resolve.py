@@ -22,15 +22,20 @@ come to the driver.
 from __future__ import annotations
 
 import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from batch.components import components_local, components_spark
 from batch.silver import _policy
 from batch.tables import Lake, exists
-from identity.cluster import EVIDENCE_SAMPLE
+from identity.cluster import EVIDENCE_SAMPLE, Edge
+from identity.explain import explain
+from identity.ucids import mint_unique
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 Report = Callable[[str], None]
 
@@ -40,11 +45,35 @@ CLUSTER_OUT = (
     "evidence array<struct<source:string,record_id:string>>, reason string"
 )
 RECORD_TYPE = "_record"
+EVENTS_SCHEMA = "kind string, old_ids array<string>, new_id string, rule string, evidence string"
+
+Event = tuple  # (kind, old ids, new id, rule, evidence JSON): a change event found on the driver
 
 
 @dataclass(slots=True)
 class ResolveResult:
     stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """The state resolution starts from, checkpointed: ``state`` (id_type, id_value, ucid,
+    first_seen) and ``ucids`` (ucid, minted_at, status, merged_into)."""
+
+    state: DataFrame
+    ucids: DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """Step 4's frames: ``heirs`` (each previous UCID's heir identifier and cluster), ``kept``
+    (clusters heir of at least one UCID, with their claims), ``to_mint`` (the other clusters, with
+    their new UCID) and ``ucid_for`` (every cluster key -> its UCID)."""
+
+    heirs: DataFrame
+    kept: DataFrame
+    to_mint: DataFrame
+    ucid_for: DataFrame
 
 
 def _cluster_fn(rules_path: str, region: str | None):
@@ -128,10 +157,6 @@ def _edge_json(rows) -> str:
     ], separators=(",", ":"))
 
 
-def _change_id(kind: str, old: tuple[str, ...], new: str | None, at: int) -> str:
-    return hashlib.sha256(f"{kind}|{','.join(old)}|{new}|{at}".encode()).hexdigest()[:24]
-
-
 def edges_frame(records):
     """One row per identifier pair ``a < b`` with ``support`` (links seen) and ``evidence`` (the
     first ``EVIDENCE_SAMPLE`` records), as :func:`identity.cluster.build_edges`; plus the 64-bit
@@ -165,75 +190,134 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
 
     ``speed``: the speed layer's real-time assignments (:func:`batch.speed_state.read`), taken
     as part of the previous state so that UCIDs given in real time are kept."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
-
-    from identity.cluster import Edge
-    from identity.explain import explain
-    from identity.ucids import mint_unique
 
     say = report or (lambda msg: None)
     stats: dict[str, int] = {}
     records = spark.read.format("delta").load(lake.silver("records"))
-    prio = _priority_map(policy)
 
-    # 1. anchors: strongest anchor per (source, record_id) -- identity.resolve._anchor_key
-    rank = F.struct(
-        (F.col("anchor_type") == RECORD_TYPE).cast("int").alias("r"),
-        F.when(F.col("anchor_type") == RECORD_TYPE, F.lit(0)).otherwise(prio[F.col("anchor_type")]).alias("p"),
-        F.col("anchor_type").alias("t"), F.col("anchor_value").alias("v"),
-    )
-    anchors = (
-        records.groupBy("source", "record_id").agg(F.min(rank).alias("k"), F.count("*").alias("rows"))
-        .select("source", "record_id", F.col("k.t").alias("a_type"), F.col("k.v").alias("a_value"), "rows")
-        .localCheckpoint()
-    )
-
-    # 2. edges: one per identifier pair (a < b), support = links, evidence = first N records
+    # 1. anchors, 2. edges
+    anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint()
     edges = edges_frame(records).localCheckpoint()
     n_edges = edges.count()
     stats["edges"] = n_edges
 
     # 3. raw components, then the identity core per component
+    comps, stats["cc_rounds"] = _components(spark, edges, n_edges, local_cc_max_edges, max_rounds, say)
+    clustered = cluster_frame(edges, comps.localCheckpoint(), rules_path, region).localCheckpoint()
+    members = members_frame(clustered, anchors).localCheckpoint()
+    stats["identifiers"] = members.where(F.col("id_type") != RECORD_TYPE).count()
+    stats["clusters"] = members.select("k_type", "k_value").distinct().count()
+
+    # 4. UCIDs: heirs of previous UCIDs, survivors, mints; the change events
+    prev = _previous(spark, lake, speed)
+    ids = _assign(spark, members, prev, now)
+    stats["ucids_minted"] = ids.to_mint.count()
+    merges, redirect = _merge_events(spark, clustered, ids.kept)
+    splits = _split_events(members, prev.state, ids.heirs, ids.ucid_for, clustered)
+    retirements, retired_now = _retire_events(prev, ids.heirs)
+    events = merges + splits + retirements
+
+    # 5. new state, written
+    new_state = state_frame(members, ids.ucid_for, prev.state, now)
+    _write_gold(spark, lake, run_id, {
+        "identity_state": new_state,
+        "ucids": ucids_frame(spark, prev.ucids, ids, redirect, retired_now, now),
+        "assignments": assignments_frame(anchors, new_state),
+        "links": links_frame(clustered, ids.ucid_for),
+        "refused_links": refused_links_frame(clustered, ids.ucid_for),
+    }, changes_frame(spark, members, prev.state, ids.to_mint, events, now, run_id))
+
+    stats.update(_closing_stats(spark, lake, anchors, clustered, events))
+    return ResolveResult(stats)
+
+
+def anchors_frame(records, prio):
+    """One row per ``(source, record_id)`` with its strongest anchor (``a_type``, ``a_value``) and
+    ``rows`` (its duplicate rows): as ``identity.resolve._anchor_key``, identifiers before the
+    record's own node, then by priority (``prio``: type -> priority), type, value."""
+    from pyspark.sql import functions as F
+
+    rank = F.struct(
+        (F.col("anchor_type") == RECORD_TYPE).cast("int").alias("r"),
+        F.when(F.col("anchor_type") == RECORD_TYPE, F.lit(0)).otherwise(prio[F.col("anchor_type")]).alias("p"),
+        F.col("anchor_type").alias("t"), F.col("anchor_value").alias("v"),
+    )
+    return (
+        records.groupBy("source", "record_id").agg(F.min(rank).alias("k"), F.count("*").alias("rows"))
+        .select("source", "record_id", F.col("k.t").alias("a_type"), F.col("k.v").alias("a_value"), "rows")
+    )
+
+
+def _components(spark, edges, n_edges: int, local_cc_max_edges: int, max_rounds: int, say: Report):
+    """``(node -> component frame, rounds)``: on the driver (scipy, 0 rounds) up to
+    ``local_cc_max_edges`` edges, else distributed, reporting each round."""
     if n_edges <= local_cc_max_edges:
         say(f"connected components of {n_edges:,} edges on the driver (scipy)")
-        comps = components_local(spark, edges)
-        stats["cc_rounds"] = 0
-    else:
-        rounds = []
-        comps = components_spark(edges, max_rounds, on_round=lambda n, m: (rounds.append(n), say(f"CC round {n}: {m:,} edges")))
-        stats["cc_rounds"] = len(rounds)
-    comps = comps.localCheckpoint()
+        return components_local(spark, edges), 0
+    rounds = []
+    comps = components_spark(
+        edges, max_rounds, on_round=lambda n, m: (rounds.append(n), say(f"CC round {n}: {m:,} edges")))
+    return comps, len(rounds)
+
+
+def cluster_frame(edges, comps, rules_path: str, region: str | None):
+    """The identity core's clustering of every component, as rows of ``CLUSTER_OUT``: ``m`` (a
+    node and its cluster key), ``a`` (an accepted edge), ``r`` (a refused edge and why)."""
     grouped = edges.join(comps.withColumnRenamed("node", "u"), "u")
-    clustered = (
+    return (
         grouped.select("component", "a_type", "a_value", "b_type", "b_value", "support", "evidence")
         .groupBy("component").applyInPandas(_cluster_fn(rules_path, region), CLUSTER_OUT)
-        .localCheckpoint()
     )
-    members_linked = clustered.where("kind = 'm'").select(
+
+
+def members_frame(clustered, anchors):
+    """Every identifier with its cluster key (``id_type``, ``id_value``, ``k_type``, ``k_value``):
+    the clustered nodes, plus each anchor without links as a cluster of its own."""
+    from pyspark.sql import functions as F
+
+    linked = clustered.where("kind = 'm'").select(
         F.col("n_type").alias("id_type"), F.col("n_value").alias("id_value"),
         F.col("k_type"), F.col("k_value"))
     isolated = (
         anchors.select(F.col("a_type").alias("id_type"), F.col("a_value").alias("id_value")).distinct()
-        .join(members_linked.select("id_type", "id_value"), ["id_type", "id_value"], "left_anti")
+        .join(linked.select("id_type", "id_value"), ["id_type", "id_value"], "left_anti")
         .select("id_type", "id_value", F.col("id_type").alias("k_type"), F.col("id_value").alias("k_value"))
     )
-    members = members_linked.unionByName(isolated).localCheckpoint()
-    stats["identifiers"] = members.where(F.col("id_type") != RECORD_TYPE).count()
-    stats["clusters"] = members.select("k_type", "k_value").distinct().count()
+    return linked.unionByName(isolated)
 
-    # 4. UCIDs: heirs of previous UCIDs, survivors, mints
+
+def _previous(spark, lake: Lake, speed) -> Previous:
+    """The last run's state, plus the speed layer's real-time assignments when given."""
     prev_state, prev_ucids = previous_state(spark, lake)
     if speed is not None:  # (identifiers, ucids) the speed layer assigned in real time
         from batch.speed_state import merge_into
 
         prev_state, prev_ucids = merge_into(prev_state, prev_ucids, *speed)
-    prev_state, prev_ucids = prev_state.localCheckpoint(), prev_ucids.localCheckpoint()
-    minted = prev_ucids.select("ucid", "minted_at")
-    prev_live = prev_state.select("ucid").distinct()
-    with_prev = members.join(prev_state, ["id_type", "id_value"], "inner").join(minted, "ucid", "left")
+    return Previous(prev_state.localCheckpoint(), prev_ucids.localCheckpoint())
+
+
+def _assign(spark, members, prev: Previous, now: int) -> Assigned:
+    """Step 4: each cluster keeps the earliest-minted UCID it is heir of, or mints one."""
+    heirs = heirs_frame(members, prev, now).localCheckpoint()
+    claims = claims_frame(heirs)
+    keys = members.select("k_type", "k_value").distinct()
+    kept = keys.join(claims, ["k_type", "k_value"], "inner").localCheckpoint()
+    to_mint = _mint(spark, keys.join(claims, ["k_type", "k_value"], "left_anti"), prev.ucids)
+    ucid_for = kept.select("k_type", "k_value", "ucid").unionByName(to_mint.select("k_type", "k_value", "ucid"))
+    return Assigned(heirs, kept, to_mint, ucid_for.localCheckpoint())
+
+
+def heirs_frame(members, prev: Previous, now: int):
+    """Each previous UCID still holding a present identifier, with its heir: the earliest-seen
+    such identifier (``h_type``, ``h_value``; tie: the smallest) and its cluster key, and
+    ``minted_at`` (``now`` if unknown)."""
+    from pyspark.sql import functions as F
+
+    minted = prev.ucids.select("ucid", "minted_at")
+    with_prev = members.join(prev.state, ["id_type", "id_value"], "inner").join(minted, "ucid", "left")
     seen = F.coalesce(F.col("first_seen"), F.col("minted_at"), F.lit(now))
-    heirs = (
+    return (
         with_prev.groupBy("ucid")
         .agg(F.min(F.struct(seen.alias("s"), F.col("id_type").alias("t"), F.col("id_value").alias("v"),
                             F.col("k_type").alias("kt"), F.col("k_value").alias("kv"))).alias("h"),
@@ -241,18 +325,30 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
         .select("ucid", F.col("h.t").alias("h_type"), F.col("h.v").alias("h_value"),
                 F.col("h.kt").alias("k_type"), F.col("h.kv").alias("k_value"),
                 F.coalesce("minted_at", F.lit(now)).alias("minted_at"))
-        .localCheckpoint()
     )
-    claims = (
+
+
+def claims_frame(heirs):
+    """Per cluster heir of some UCID: the one it keeps (earliest minted, then smallest UCID),
+    ``n_claims`` and every ``claims`` (ucid, minted_at, h_type, h_value)."""
+    from pyspark.sql import functions as F
+
+    return (
         heirs.groupBy("k_type", "k_value")
         .agg(F.min(F.struct("minted_at", "ucid")).alias("w"), F.count("*").alias("n_claims"),
              F.collect_list(F.struct("ucid", "minted_at", "h_type", "h_value")).alias("claims"))
         .select("k_type", "k_value", F.col("w.ucid").alias("ucid"), "n_claims", "claims")
     )
-    keys = members.select("k_type", "k_value").distinct()
-    kept = keys.join(claims, ["k_type", "k_value"], "inner").localCheckpoint()
-    to_mint = keys.join(claims, ["k_type", "k_value"], "left_anti").withColumn(
-        "ucid", _mint_udf()(F.col("k_type"), F.col("k_value"))).localCheckpoint()
+
+
+def _mint(spark, keys, prev_ucids):
+    """``keys`` (clusters heir of no UCID) with a new ``ucid`` each, never one already issued.
+
+    Raises ``RuntimeError`` if two clusters got the same UCID (a hash collision): nothing is
+    published then."""
+    from pyspark.sql import functions as F
+
+    to_mint = keys.withColumn("ucid", _mint_udf()(F.col("k_type"), F.col("k_value"))).localCheckpoint()
     # a candidate already issued (rare: a split-off part whose seed minted before) gets salted
     clashes = to_mint.join(prev_ucids.select("ucid"), "ucid", "left_semi").collect()
     if clashes:
@@ -264,42 +360,59 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
     dupes = to_mint.groupBy("ucid").count().where("count > 1").limit(1).collect()
     if dupes:
         raise RuntimeError(f"UCID {dupes[0].ucid} minted twice in one run (hash collision): not publishing")
-    stats["ucids_minted"] = to_mint.count()
-    ucid_for = kept.select("k_type", "k_value", "ucid").unionByName(to_mint.select("k_type", "k_value", "ucid"))
-    ucid_for = ucid_for.localCheckpoint()
+    return to_mint
 
-    # merges (rare): explain each with the cluster's accepted edges, on the driver
+
+def _merge_events(spark, clustered, kept) -> tuple[list[Event], dict[str, str]]:
+    """``(merge events, alias -> survivor)`` for the clusters heir of several UCIDs (rare): each
+    merge explained by the accepted-edge paths between the heirs, found on the driver."""
     merged = kept.where("n_claims > 1").collect()
-    events: list[tuple] = []
+    events: list[Event] = []
     redirect: dict[str, str] = {}
-    if merged:
-        keys_df = spark.createDataFrame([(r.k_type, r.k_value) for r in merged], "k_type string, k_value string")
-        acc = clustered.where("kind = 'a'").join(F.broadcast(keys_df), ["k_type", "k_value"]).collect()
-        edges_of: dict[tuple, list[Edge]] = {}
-        rows_of: dict[tuple, dict] = {}
-        for r in acc:
-            e = Edge((r.n_type, r.n_value), (r.b_type, r.b_value),
-                     tuple((x["source"], x["record_id"]) for x in r.evidence), r.support)
-            edges_of.setdefault((r.k_type, r.k_value), []).append(e)
-            rows_of[(e.a, e.b)] = {"a_type": e.a[0], "a_value": e.a[1], "b_type": e.b[0], "b_value": e.b[1],
-                                   "support": e.support,
-                                   "evidence": [{"source": s, "record_id": i} for s, i in e.evidence]}
-        for r in merged:
-            claims_list = sorted(r.claims, key=lambda c: (c["minted_at"], c["ucid"]))
-            winner = claims_list[0]
-            chain = {}
-            for loser in claims_list[1:]:
-                redirect[loser["ucid"]] = winner["ucid"]
-                path = explain((winner["h_type"], winner["h_value"]), (loser["h_type"], loser["h_value"]),
-                               edges_of.get((r.k_type, r.k_value), [])) or []
-                for e in path:
-                    chain[(e.a, e.b)] = e
-            evidence = [rows_of[k] for k in sorted(chain)]
-            old = tuple(c["ucid"] for c in claims_list)
-            rule = ",".join(sorted({f"{e['a_type']}~{e['b_type']}" for e in evidence}))
-            events.append(("merge", old, winner["ucid"], rule, _edge_json(evidence)))
+    if not merged:
+        return events, redirect
+    edges_of, rows_of = _accepted_in(spark, clustered, [(r.k_type, r.k_value) for r in merged])
+    for r in merged:
+        claims_list = sorted(r.claims, key=lambda c: (c["minted_at"], c["ucid"]))
+        winner = claims_list[0]
+        chain = {}
+        for loser in claims_list[1:]:
+            redirect[loser["ucid"]] = winner["ucid"]
+            path = explain((winner["h_type"], winner["h_value"]), (loser["h_type"], loser["h_value"]),
+                           edges_of.get((r.k_type, r.k_value), [])) or []
+            for e in path:
+                chain[(e.a, e.b)] = e
+        evidence = [rows_of[k] for k in sorted(chain)]
+        old = tuple(c["ucid"] for c in claims_list)
+        rule = ",".join(sorted({f"{e['a_type']}~{e['b_type']}" for e in evidence}))
+        events.append(("merge", old, winner["ucid"], rule, _edge_json(evidence)))
+    return events, redirect
 
-    # splits: identifiers of X outside X's heir cluster
+
+def _accepted_in(spark, clustered, keys: list[tuple[str, str]]) -> tuple[dict[tuple, list[Edge]], dict[tuple, dict]]:
+    """The accepted edges of the clusters ``keys``, on the driver: ``(cluster key -> edges,
+    (a, b) -> the edge as a row for :func:`_edge_json`)``."""
+    from pyspark.sql import functions as F
+
+    keys_df = spark.createDataFrame(keys, "k_type string, k_value string")
+    acc = clustered.where("kind = 'a'").join(F.broadcast(keys_df), ["k_type", "k_value"]).collect()
+    edges_of: dict[tuple, list[Edge]] = {}
+    rows_of: dict[tuple, dict] = {}
+    for r in acc:
+        e = Edge((r.n_type, r.n_value), (r.b_type, r.b_value),
+                 tuple((x["source"], x["record_id"]) for x in r.evidence), r.support)
+        edges_of.setdefault((r.k_type, r.k_value), []).append(e)
+        rows_of[(e.a, e.b)] = {"a_type": e.a[0], "a_value": e.a[1], "b_type": e.b[0], "b_value": e.b[1],
+                               "support": e.support,
+                               "evidence": [{"source": s, "record_id": i} for s, i in e.evidence]}
+    return edges_of, rows_of
+
+
+def _split_events(members, prev_state, heirs, ucid_for, clustered) -> list[Event]:
+    """One split per (previous UCID ``X``, cluster other than ``X``'s heir holding some of ``X``'s
+    identifiers), explained by the edges refused between the two clusters, if any."""
+    from pyspark.sql import functions as F
+
     moved = (
         members.join(prev_state.select("id_type", "id_value", "ucid"), ["id_type", "id_value"])
         .join(heirs.select("ucid", F.col("k_type").alias("hk_type"), F.col("k_value").alias("hk_value")), "ucid")
@@ -308,53 +421,82 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
         .join(ucid_for.withColumnRenamed("ucid", "new_ucid"), ["k_type", "k_value"])
         .collect()
     )
-    if moved:
-        refused = clustered.where("kind = 'r'").collect()
-        between: dict[frozenset, list] = {}
-        for r in refused:
-            pair = frozenset([(r.k_type, r.k_value), (r.kb_type, r.kb_value)])
-            between.setdefault(pair, []).append(r)
-        for m in sorted(moved, key=lambda m: (m.ucid, m.k_type, m.k_value)):
-            pair = frozenset([(m.hk_type, m.hk_value), (m.k_type, m.k_value)])
-            rs = sorted(between.get(pair, []), key=lambda r: ((r.n_type, r.n_value), (r.b_type, r.b_value)))
-            rule = "refused: " + "; ".join(sorted({r.reason for r in rs})) if rs else "links gone"
-            ev = [{"a_type": r.n_type, "a_value": r.n_value, "b_type": r.b_type, "b_value": r.b_value,
-                   "support": r.support, "evidence": r.evidence} for r in rs]
-            events.append(("split", (m.ucid,), m.new_ucid, rule, _edge_json(ev)))
+    if not moved:
+        return []
+    between: dict[frozenset, list] = {}
+    for r in clustered.where("kind = 'r'").collect():
+        pair = frozenset([(r.k_type, r.k_value), (r.kb_type, r.kb_value)])
+        between.setdefault(pair, []).append(r)
+    events: list[Event] = []
+    for m in sorted(moved, key=lambda m: (m.ucid, m.k_type, m.k_value)):
+        pair = frozenset([(m.hk_type, m.hk_value), (m.k_type, m.k_value)])
+        rs = sorted(between.get(pair, []), key=lambda r: ((r.n_type, r.n_value), (r.b_type, r.b_value)))
+        rule = "refused: " + "; ".join(sorted({r.reason for r in rs})) if rs else "links gone"
+        ev = [{"a_type": r.n_type, "a_value": r.n_value, "b_type": r.b_type, "b_value": r.b_value,
+               "support": r.support, "evidence": r.evidence} for r in rs]
+        events.append(("split", (m.ucid,), m.new_ucid, rule, _edge_json(ev)))
+    return events
 
-    # retirements: previous UCIDs with no identifier present, and their aliases
+
+def _retire_events(prev: Previous, heirs) -> tuple[list[Event], set[str]]:
+    """``(retire events, every id retired now)``: previous UCIDs with no identifier present, each
+    retired together with its aliases."""
+    from pyspark.sql import functions as F
+
+    prev_live = prev.state.select("ucid").distinct()
     retired = [r.ucid for r in prev_live.join(heirs.select("ucid"), "ucid", "left_anti").collect()]
-    prev_alias = prev_ucids.where("status = 'merged'").select(F.col("ucid").alias("alias"), F.col("merged_into"))
+    events: list[Event] = []
     retired_now: set[str] = set()
-    if retired:
-        alias_rows = prev_alias.where(F.col("merged_into").isin(retired)).collect()
-        aliases_of: dict[str, list[str]] = {}
-        for r in alias_rows:
-            aliases_of.setdefault(r.merged_into, []).append(r.alias)
-        for x in sorted(retired):
-            old = (x, *sorted(aliases_of.get(x, [])))
-            retired_now.update(old)
-            events.append(("retire", old, None, "no identifiers left", "[]"))
+    if not retired:
+        return events, retired_now
+    alias_rows = _previous_aliases(prev.ucids).where(F.col("merged_into").isin(retired)).collect()
+    aliases_of: dict[str, list[str]] = {}
+    for r in alias_rows:
+        aliases_of.setdefault(r.merged_into, []).append(r.alias)
+    for x in sorted(retired):
+        old = (x, *sorted(aliases_of.get(x, [])))
+        retired_now.update(old)
+        events.append(("retire", old, None, "no identifiers left", "[]"))
+    return events, retired_now
 
-    # 5. new state
-    new_state = (
+
+def _previous_aliases(prev_ucids):
+    """The previous aliases: ``alias`` -> ``merged_into``."""
+    from pyspark.sql import functions as F
+
+    return prev_ucids.where("status = 'merged'").select(F.col("ucid").alias("alias"), F.col("merged_into"))
+
+
+def state_frame(members, ucid_for, prev_state, now: int):
+    """The new identity state: every identifier with its UCID, ``first_seen`` (kept from the
+    previous state, else ``now``) and its cluster key."""
+    from pyspark.sql import functions as F
+
+    return (
         members.join(ucid_for, ["k_type", "k_value"])
         .join(prev_state.select("id_type", "id_value", F.col("first_seen").alias("prev_seen")),
               ["id_type", "id_value"], "left")
         .select("id_type", "id_value", "ucid", F.coalesce("prev_seen", F.lit(now)).cast("long").alias("first_seen"),
                 F.col("k_type").alias("cluster_type"), F.col("k_value").alias("cluster_value"))
     )
+
+
+def ucids_frame(spark, prev_ucids, ids: Assigned, redirect: dict[str, str], retired_now: set[str], now: int):
+    """Every UCID ever issued with ``minted_at`` and its ``status``: ``live``, ``merged`` (with the
+    live UCID it is ``merged_into``: alias chains collapsed) or ``retired``."""
+    from pyspark.sql import functions as F
+
     redirect_df = spark.createDataFrame(list(redirect.items()), "alias string, target string")
     aliases = (
-        prev_alias.where(~F.col("alias").isin(list(retired_now)) if retired_now else F.lit(True))
+        _previous_aliases(prev_ucids).where(~F.col("alias").isin(list(retired_now)) if retired_now else F.lit(True))
         .join(redirect_df.withColumnRenamed("alias", "merged_into"), "merged_into", "left")
         .select("alias", F.coalesce("target", "merged_into").alias("merged_into"))
         .unionByName(redirect_df.select("alias", F.col("target").alias("merged_into")))
     )
-    live = ucid_for.select("ucid").distinct().withColumn("live", F.lit(True))
-    all_ucids = (
+    live = ids.ucid_for.select("ucid").distinct().withColumn("live", F.lit(True))
+    return (
         prev_ucids.select("ucid", "minted_at")
-        .unionByName(to_mint.select("ucid", F.lit(now).cast("long").alias("minted_at")))
+        .unionByName(ids.to_mint.select("ucid", F.lit(now).cast("long").alias("minted_at")))
         .join(live, "ucid", "left").join(aliases.withColumnRenamed("alias", "ucid"), "ucid", "left")
         .select("ucid", "minted_at",
                 F.when(F.col("live"), "live").when(F.col("merged_into").isNotNull(), "merged")
@@ -362,31 +504,49 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
                 F.when(F.col("live").isNull(), F.col("merged_into")).alias("merged_into"))
     )
 
-    # mint events: new clusters none of whose identifiers had a UCID
+
+def changes_frame(spark, members, prev_state, to_mint, events: list[Event], now: int, run_id: str):
+    """This run's change log: a mint per new cluster none of whose identifiers had a UCID, then
+    the driver's merge, split and retire ``events``; ``change_id`` is a hash of the change."""
+    from pyspark.sql import functions as F
+
     had_prev = members.join(prev_state.select("id_type", "id_value"), ["id_type", "id_value"], "left_semi") \
         .select("k_type", "k_value").distinct()
     mint_events = to_mint.join(had_prev, ["k_type", "k_value"], "left_anti").select(
         F.lit("mint").alias("kind"), F.array().cast("array<string>").alias("old_ids"), F.col("ucid").alias("new_id"),
         F.lit("new identifiers").alias("rule"), F.lit("[]").alias("evidence"))
-    other = spark.createDataFrame(
-        [(k, list(old), new, rule, ev) for k, old, new, rule, ev in events],
-        "kind string, old_ids array<string>, new_id string, rule string, evidence string")
-    changes = mint_events.unionByName(other).select(
+    other = spark.createDataFrame([(k, list(old), new, rule, ev) for k, old, new, rule, ev in events], EVENTS_SCHEMA)
+    return mint_events.unionByName(other).select(
         F.sha2(F.concat_ws("|", "kind", F.concat_ws(",", "old_ids"), F.coalesce("new_id", F.lit("")),
                            F.lit(str(now))), 256).substr(1, 24).alias("change_id"),
         "kind", "old_ids", "new_id", "rule", "evidence", F.lit(now).cast("long").alias("at"),
         F.lit(run_id).alias("run_id"))
 
-    # assignments: record -> anchor -> cluster -> UCID
-    assignments = anchors.join(
+
+def assignments_frame(anchors, new_state):
+    """Every record's UCID: record -> anchor -> cluster -> UCID."""
+    from pyspark.sql import functions as F
+
+    return anchors.join(
         new_state.select(F.col("id_type").alias("a_type"), F.col("id_value").alias("a_value"), "ucid"),
         ["a_type", "a_value"]).select("source", "record_id", "ucid", "a_type", "a_value", "rows")
 
-    accepted = clustered.where("kind = 'a'").join(
+
+def links_frame(clustered, ucid_for):
+    """The accepted edges with their rule and the UCID of their cluster."""
+    from pyspark.sql import functions as F
+
+    return clustered.where("kind = 'a'").join(
         ucid_for, ["k_type", "k_value"]).select(
         F.col("n_type").alias("a_type"), F.col("n_value").alias("a_value"), "b_type", "b_value",
         F.concat_ws("~", "n_type", "b_type").alias("rule"), "support", "evidence", "ucid")
-    refused_links = (
+
+
+def refused_links_frame(clustered, ucid_for):
+    """The refused edges with their rule, reason and the UCIDs of both sides."""
+    from pyspark.sql import functions as F
+
+    return (
         clustered.where("kind = 'r'")
         .join(ucid_for.withColumnRenamed("ucid", "ucid_a"), ["k_type", "k_value"])
         .join(ucid_for.select(F.col("k_type").alias("kb_type"), F.col("k_value").alias("kb_value"),
@@ -396,29 +556,31 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
                 "ucid_a", "ucid_b")
     )
 
-    # write: state tables are whole snapshots (time travel keeps the history)
-    def save(df, name: str) -> None:
-        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(lake.gold(name))
 
-    save(new_state, "identity_state")
-    save(all_ucids, "ucids")
-    save(assignments, "assignments")
-    save(accepted, "links")
-    save(refused_links, "refused_links")
+def _write_gold(spark, lake: Lake, run_id: str, snapshots: dict, changes) -> None:
+    """Write the state tables as whole snapshots (time travel keeps the history), in the given
+    order, then this run's change log (replacing the run's rows on a retry)."""
+    for name, df in snapshots.items():
+        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(lake.gold(name))
     path = lake.gold("identity_changes")
     if exists(spark, path):
         changes.write.format("delta").mode("overwrite").option("replaceWhere", f"run_id = '{run_id}'").save(path)
     else:
         changes.write.format("delta").save(path)
 
-    stats["records"] = anchors.count()
-    stats["edges_refused"] = clustered.where("kind = 'r'").count()
-    stats["events_merge"] = sum(1 for e in events if e[0] == "merge")
-    stats["events_split"] = sum(1 for e in events if e[0] == "split")
-    stats["events_retire"] = sum(1 for e in events if e[0] == "retire")
-    stats["largest_cluster_records"] = (
-        spark.read.format("delta").load(lake.gold("assignments")).groupBy("ucid").count()
-        .agg(F.max("count")).first()[0] or 0
-    )
-    _ = Window  # (kept for readers: no window functions needed here)
-    return ResolveResult(stats)
+
+def _closing_stats(spark, lake: Lake, anchors, clustered, events: list[Event]) -> dict[str, int]:
+    """Records, refused edges, events by kind and the largest cluster (in records, as written)."""
+    from pyspark.sql import functions as F
+
+    return {
+        "records": anchors.count(),
+        "edges_refused": clustered.where("kind = 'r'").count(),
+        "events_merge": sum(1 for e in events if e[0] == "merge"),
+        "events_split": sum(1 for e in events if e[0] == "split"),
+        "events_retire": sum(1 for e in events if e[0] == "retire"),
+        "largest_cluster_records": (
+            spark.read.format("delta").load(lake.gold("assignments")).groupBy("ucid").count()
+            .agg(F.max("count")).first()[0] or 0
+        ),
+    }

@@ -123,6 +123,21 @@ def _rules_of(edges: tuple[Edge, ...]) -> str:
     return ",".join(sorted({e.rule for e in edges}))
 
 
+# previous UCID -> (first seen, identifier) of its earliest-seen identifier still present
+Heirs = dict[str, tuple[int, Identifier]]
+
+
+@dataclass(slots=True)
+class _Decisions:
+    """What step 2 of :func:`assign_ucids` decided: the UCID of every cluster, the UCIDs minted
+    now, the merged-away UCIDs (alias -> survivor) and the mint and merge events, in key order."""
+
+    ucid_for: dict[Identifier, str] = field(default_factory=dict)
+    new_minted: dict[str, int] = field(default_factory=dict)
+    redirect: dict[str, str] = field(default_factory=dict)
+    events: list[ChangeEvent] = field(default_factory=list)
+
+
 def assign_ucids(
     clustering: Clustering, previous: State, now: int
 ) -> tuple[State, dict[Identifier, str], list[ChangeEvent]]:
@@ -132,11 +147,19 @@ def assign_ucids(
     the returned state back with the same clustering changes nothing and emits no event; every
     alias resolves to a live UCID; a minted UCID was never issued before.
     """
-    cluster_of = clustering.cluster_of
-    prev_ucid, prev_seen, prev_minted = previous.ucid_of, previous.first_seen, previous.minted_at
+    heir = _heirs(clustering.cluster_of, previous, now)
+    decided = _keep_merge_or_mint(clustering, previous, heir, now)
+    splits = _split_events(clustering, previous, heir, decided.ucid_for, now)
+    retirements, retired_now = _retire_events(previous, heir, now)
+    state = _next_state(clustering, previous, decided, retired_now, now)
+    return state, decided.ucid_for, decided.events + splits + retirements
 
-    # 1. heir of every previous UCID: the cluster of its earliest-seen present identifier
-    heir: dict[str, tuple[int, Identifier]] = {}
+
+def _heirs(cluster_of: dict[Identifier, Identifier], previous: State, now: int) -> Heirs:
+    """Step 1: for every previous UCID still holding a present identifier, its earliest-seen
+    such identifier (tie: the smallest); the heir cluster is that identifier's cluster."""
+    prev_ucid, prev_seen, prev_minted = previous.ucid_of, previous.first_seen, previous.minted_at
+    heir: Heirs = {}
     for node in cluster_of:
         x = prev_ucid.get(node)
         if x is None:
@@ -145,85 +168,127 @@ def assign_ucids(
         cur = heir.get(x)
         if cur is None or cand < cur:
             heir[x] = cand
+    return heir
+
+
+def _claims(cluster_of: dict[Identifier, Identifier], heir: Heirs) -> dict[Identifier, list[str]]:
+    """Cluster key -> the previous UCIDs whose heir it is."""
     claims: dict[Identifier, list[str]] = {}
     for x, (_, node) in heir.items():
         claims.setdefault(cluster_of[node], []).append(x)
+    return claims
 
+
+def _keep_merge_or_mint(clustering: Clustering, previous: State, heir: Heirs, now: int) -> _Decisions:
+    """Step 2: a cluster heir of no UCID mints one; heir of one keeps it; heir of several keeps
+    the earliest-minted and the others become its aliases. Clusters are taken in key order so
+    that minting is deterministic."""
+    cluster_of, prev_minted = clustering.cluster_of, previous.minted_at
+    claims = _claims(cluster_of, heir)
     members = clustering.members()
-    edges_of: dict[Identifier, list[Edge]] | None = None
-    new_minted: dict[str, int] = {}
-    ucid_for: dict[Identifier, str] = {}
-    redirect: dict[str, str] = {}
-    events: list[ChangeEvent] = []
-
-    # 2. keep, merge or mint -- in cluster-key order so that minting is deterministic
+    edges_of: dict[Identifier, list[Edge]] | None = None  # built on the first merge only
+    out = _Decisions()
     for key in sorted(members):
         xs = claims.get(key)
         if not xs:
-            ucid = mint_unique(key, prev_minted, new_minted)
-            new_minted[ucid] = now
-            ucid_for[key] = ucid
-            if not any(node in prev_ucid for node in members[key]):
-                events.append(ChangeEvent("mint", (), ucid, "new identifiers", (), now))
+            ucid = mint_unique(key, prev_minted, out.new_minted)
+            out.new_minted[ucid] = now
+            out.ucid_for[key] = ucid
+            if not any(node in previous.ucid_of for node in members[key]):
+                out.events.append(ChangeEvent("mint", (), ucid, "new identifiers", (), now))
             continue
         winner = min(xs, key=lambda u: (prev_minted.get(u, now), u))
-        ucid_for[key] = winner
+        out.ucid_for[key] = winner
         if len(xs) > 1:
             if edges_of is None:
-                edges_of = {}
-                for edge in clustering.accepted:
-                    edges_of.setdefault(cluster_of[edge.a], []).append(edge)
-            chain: dict[tuple[Identifier, Identifier], Edge] = {}
+                edges_of = _accepted_by_cluster(clustering)
             for loser in xs:
                 if loser != winner:
-                    redirect[loser] = winner
-                    for edge in explain(heir[winner][1], heir[loser][1], edges_of.get(key, [])) or []:
-                        chain[(edge.a, edge.b)] = edge
-            evidence = tuple(chain[k] for k in sorted(chain))
-            old = tuple(sorted(xs, key=lambda u: (prev_minted.get(u, now), u)))
-            events.append(ChangeEvent("merge", old, winner, _rules_of(evidence), evidence, now))
+                    out.redirect[loser] = winner
+            out.events.append(_merge_event(xs, winner, heir, edges_of.get(key, []), prev_minted, now))
+    return out
 
-    # 3. splits: identifiers of X that ended up outside X's heir cluster
+
+def _accepted_by_cluster(clustering: Clustering) -> dict[Identifier, list[Edge]]:
+    """Cluster key -> the accepted edges inside that cluster."""
+    edges_of: dict[Identifier, list[Edge]] = {}
+    for edge in clustering.accepted:
+        edges_of.setdefault(clustering.cluster_of[edge.a], []).append(edge)
+    return edges_of
+
+
+def _merge_event(xs: list[str], winner: str, heir: Heirs, edges: list[Edge], prev_minted: dict[str, int],
+                 now: int) -> ChangeEvent:
+    """The merge of ``xs`` into ``winner``; the evidence is the union of the accepted-edge paths
+    from the winner's heir identifier to each loser's, in edge order."""
+    chain: dict[tuple[Identifier, Identifier], Edge] = {}
+    for loser in xs:
+        if loser != winner:
+            for edge in explain(heir[winner][1], heir[loser][1], edges) or []:
+                chain[(edge.a, edge.b)] = edge
+    evidence = tuple(chain[k] for k in sorted(chain))
+    old = tuple(sorted(xs, key=lambda u: (prev_minted.get(u, now), u)))
+    return ChangeEvent("merge", old, winner, _rules_of(evidence), evidence, now)
+
+
+def _split_events(clustering: Clustering, previous: State, heir: Heirs, ucid_for: dict[Identifier, str],
+                  now: int) -> list[ChangeEvent]:
+    """Step 3: one split per (previous UCID ``X``, cluster other than ``X``'s heir holding some of
+    ``X``'s identifiers), explained by the edges refused between the two clusters, if any."""
+    cluster_of = clustering.cluster_of
     moved: set[tuple[str, Identifier]] = set()
     for node, key in cluster_of.items():
-        x = prev_ucid.get(node)
+        x = previous.ucid_of.get(node)
         if x is not None and cluster_of[heir[x][1]] != key:
             moved.add((x, key))
-    if moved:
-        refused_between: dict[frozenset[Identifier], list[Edge]] = {}
-        reasons: dict[frozenset[Identifier], set[str]] = {}
-        for refusal in clustering.refused:
-            pair = frozenset((cluster_of[refusal.edge.a], cluster_of[refusal.edge.b]))
-            refused_between.setdefault(pair, []).append(refusal.edge)
-            reasons.setdefault(pair, set()).add(refusal.reason)
-        for x, key in sorted(moved):
-            pair = frozenset((cluster_of[heir[x][1]], key))
-            evidence = tuple(sorted(refused_between.get(pair, []), key=lambda e: (e.a, e.b)))
-            rule = "refused: " + "; ".join(sorted(reasons[pair])) if pair in reasons else "links gone"
-            events.append(ChangeEvent("split", (x,), ucid_for[key], rule, evidence, now))
+    if not moved:
+        return []
+    refused_between: dict[frozenset[Identifier], list[Edge]] = {}
+    reasons: dict[frozenset[Identifier], set[str]] = {}
+    for refusal in clustering.refused:
+        pair = frozenset((cluster_of[refusal.edge.a], cluster_of[refusal.edge.b]))
+        refused_between.setdefault(pair, []).append(refusal.edge)
+        reasons.setdefault(pair, set()).add(refusal.reason)
+    events = []
+    for x, key in sorted(moved):
+        pair = frozenset((cluster_of[heir[x][1]], key))
+        evidence = tuple(sorted(refused_between.get(pair, []), key=lambda e: (e.a, e.b)))
+        rule = "refused: " + "; ".join(sorted(reasons[pair])) if pair in reasons else "links gone"
+        events.append(ChangeEvent("split", (x,), ucid_for[key], rule, evidence, now))
+    return events
 
-    # 4. retire previous UCIDs with no identifier left, and their aliases
-    retired = sorted(set(prev_ucid.values()) - heir.keys())
+
+def _retire_events(previous: State, heir: Heirs, now: int) -> tuple[list[ChangeEvent], set[str]]:
+    """Step 4: retire every previous UCID with no identifier left, together with its aliases;
+    return the events and every id retired now."""
+    retired = sorted(set(previous.ucid_of.values()) - heir.keys())
     aliases_of: dict[str, list[str]] = {}
     for alias, target in previous.aliases.items():
         aliases_of.setdefault(target, []).append(alias)
     retired_now: set[str] = set()
+    events = []
     for x in retired:
         old = (x, *sorted(aliases_of.get(x, [])))
         retired_now.update(old)
         events.append(ChangeEvent("retire", old, None, "no identifiers left", (), now))
+    return events, retired_now
 
+
+def _next_state(clustering: Clustering, previous: State, decided: _Decisions, retired_now: set[str],
+                now: int) -> State:
+    """The state after this run: aliases collapsed onto live UCIDs (an alias of a merged-away
+    UCID now points at its survivor), retired aliases dropped."""
+    cluster_of = clustering.cluster_of
     aliases = {
-        alias: redirect.get(target, target)
+        alias: decided.redirect.get(target, target)
         for alias, target in previous.aliases.items()
         if alias not in retired_now
     }
-    aliases.update(redirect)
-    state = State(
-        ucid_of={node: ucid_for[key] for node, key in cluster_of.items()},
-        first_seen={node: prev_seen.get(node, now) for node in cluster_of},
-        minted_at={**prev_minted, **new_minted},
+    aliases.update(decided.redirect)
+    return State(
+        ucid_of={node: decided.ucid_for[key] for node, key in cluster_of.items()},
+        first_seen={node: previous.first_seen.get(node, now) for node in cluster_of},
+        minted_at={**previous.minted_at, **decided.new_minted},
         aliases=aliases,
         retired=previous.retired | retired_now,
     )
-    return state, ucid_for, events

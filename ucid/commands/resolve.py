@@ -29,23 +29,35 @@ def resolve(
 ) -> None:
     """Resolve every record of a local data set to a stable unique customer id."""
     from rich.console import Console
+
+    from ucid.local_resolve import load_state, save_state, source_files, write_assignment
+
+    console = Console(stderr=True)
+    policy, definitions = _load_config(console, rules, sources, region)
+    previous = load_state(state) if state else None
+    # the clock is read here, at the edge; the identity core only ever sees this number
+    run_time = now if now is not None else int(time.time())
+
+    total_files = sum(len(source_files(local, s)) for s in definitions)
+    started = time.perf_counter()
+    result, read_stats = _resolve_with_progress(console, local, definitions, policy, previous, run_time,
+                                                total_files)
+    rows = write_assignment(out, result.assignment)
+    if state:
+        save_state(state, result.state)
+    elapsed = time.perf_counter() - started
+    console.print(_summary(result, read_stats, f"resolved {rows:,} records in {elapsed:.1f} s -> {out}"))
+
+
+def _load_config(console, rules: Path | None, sources: Path | None, region: str | None):
+    """``(policy, source definitions)`` from the given paths or CONF_DIR; a configuration error
+    is printed and ends the command with exit code 2."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from identity.rules import RulesError, load_policy
     from identity.sources import SourceDefinitionError, load_sources
-    from ucid.local_resolve import (
-        LocalReadError,
-        load_state,
-        resolve_local,
-        save_state,
-        source_files,
-        write_assignment,
-    )
     from infra.settings import get_settings
 
-    console = Console(stderr=True)
     settings = get_settings()
     rules_path = rules or settings.conf_dir / "rules.yaml"
     sources_path = sources or settings.conf_dir / "sources"
@@ -55,12 +67,19 @@ def resolve(
     except (RulesError, SourceDefinitionError) as exc:
         console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
-    previous = load_state(state) if state else None
-    # the clock is read here, at the edge; the identity core only ever sees this number
-    run_time = now if now is not None else int(time.time())
+    return policy, definitions
 
-    total_files = sum(len(source_files(local, s)) for s in definitions)
-    started = time.perf_counter()
+
+def _resolve_with_progress(console, local: Path, definitions, policy, previous, run_time: int,
+                           total_files: int):
+    """:func:`ucid.local_resolve.resolve_local` under progress bars (files read, records
+    normalized, clustering, assignment); a read error is printed and ends the command with exit
+    code 1."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from ucid.local_resolve import LocalReadError, resolve_local
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -83,16 +102,19 @@ def resolve(
                 bar.update(assigning, visible=True, completed=n)
 
         try:
-            result, read_stats = resolve_local(local, definitions, policy, previous, run_time, on_file, on_progress)
+            return resolve_local(local, definitions, policy, previous, run_time, on_file, on_progress)
         except LocalReadError as exc:
             console.print(f"[red]read error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from exc
-    rows = write_assignment(out, result.assignment)
-    if state:
-        save_state(state, result.state)
-    elapsed = time.perf_counter() - started
 
-    table = Table(title=f"resolved {rows:,} records in {elapsed:.1f} s -> {out}", show_header=False)
+
+def _summary(result, read_stats, title: str):
+    """The run's table: resolve stats, rows and skips per source, identifier rejections and
+    refused links, each counted by reason."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
     for key, value in sorted(result.stats.items()):
         table.add_row(key, f"{value:,}")
     for source, n in sorted(read_stats.rows.items()):
@@ -105,4 +127,4 @@ def resolve(
     refused = Counter(f"{r.edge.rule} ({r.reason.split(':')[0]})" for r in result.refused)
     for key, n in sorted(refused.items()):
         table.add_row(f"refused {key}", f"{n:,}")
-    console.print(table)
+    return table
