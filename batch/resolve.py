@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from batch.components import components_local, components_spark
-from batch.silver import _policy
+from batch.silver import cached_policy
 from batch.tables import Lake, exists
 from identity.cluster import EVIDENCE_SAMPLE, Edge
 from identity.explain import explain
@@ -82,7 +82,7 @@ def _cluster_fn(rules_path: str, region: str | None):
 
         from identity.cluster import Edge, cluster_edges
 
-        policy = _policy(rules_path, region)
+        policy = cached_policy(rules_path, region)
         edges = []
         nodes = set()
         for a_type, a_value, b_type, b_value, support, evidence in zip(

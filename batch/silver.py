@@ -23,7 +23,7 @@ NORMALIZED = (
 _POLICY: dict[tuple[str, str | None], object] = {}
 
 
-def _policy(rules_path: str, region: str | None):
+def cached_policy(rules_path: str, region: str | None):
     """The policy, loaded once per Python worker (a compiled policy does not pickle)."""
     key = (rules_path, region)
     if key not in _POLICY:
@@ -41,7 +41,7 @@ def normalize_udf(rules_path: str, region: str | None):
     def normalize(source: pd.Series, record_id: pd.Series, raw: pd.Series) -> pd.DataFrame:
         from identity.records import Record, normalize_record
 
-        policy = _policy(rules_path, region)
+        policy = cached_policy(rules_path, region)
         out = {"anchor_type": [], "anchor_value": [], "ids": [], "rejections": []}
         for src, rid, pairs in zip(source, record_id, raw, strict=True):
             record = Record(src, rid, tuple((p["type"], p["raw"]) for p in pairs))
