@@ -14,7 +14,7 @@ from identity.explain import explain as core_explain
 from identity.types import Identifier
 from serving.profile import members
 from serving.resolver import Resolved
-from infra.store.aio import Row, AsyncStore
+from infra.store.aio import Row, ApiReads
 
 
 def edges_from_links(rows: list[Row]) -> list[Edge]:
@@ -44,7 +44,7 @@ def _step(frm: Identifier, edge: Edge) -> dict:
     }
 
 
-async def chain(store: AsyncStore, a: Resolved, b: Resolved) -> tuple[list[dict] | None, str]:
+async def chain(store: ApiReads, a: Resolved, b: Resolved) -> tuple[list[dict] | None, str]:
     """The walk from ``a`` to ``b`` as steps, and a sentence saying what it shows.
 
     ``[]`` when they are one identifier; ``None`` when they are different customers, or when the

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from serving import lambda_merge, timeline
 from serving.resolver import Followed, follow
-from infra.store.aio import Row, AsyncStore
+from infra.store.aio import Row, ApiReads
 
 MAX_MEMBERS = 20  # UCIDs merged into one customer whose partitions are still read
 
 
-async def members(store: AsyncStore, survivor: str, merged_from: tuple[str, ...]) -> list[str]:
+async def members(store: ApiReads, survivor: str, merged_from: tuple[str, ...]) -> list[str]:
     """The survivor first, then the UCIDs merged into it (from its ``identity_changes`` merges
     and the chain just walked): their partitions may still hold rows written before the merge."""
     changes = await store.changes(survivor)
@@ -25,7 +25,7 @@ async def members(store: AsyncStore, survivor: str, merged_from: tuple[str, ...]
     return unique[:MAX_MEMBERS]
 
 
-async def identity(store: AsyncStore, survivor: str, ucids: list[str], max_hops: int) -> dict[str, list[dict]]:
+async def identity(store: ApiReads, survivor: str, ucids: list[str], max_hops: int) -> dict[str, list[dict]]:
     """Every identifier that resolves to ``survivor`` now, by type, with source and first / last
     seen. A row left under a UCID by an earlier assignment is shown only if the identifier's own
     ``identifiers`` row still leads here (it may have been split off since)."""
@@ -72,7 +72,7 @@ def events(rows: list[Row]) -> list[dict]:
 
 
 async def document(
-    store: AsyncStore,
+    store: ApiReads,
     followed: Followed,
     requested: str,
     events_limit: int,
@@ -133,7 +133,7 @@ async def document(
     }
 
 
-async def _batch_and_speed(store: AsyncStore, survivor: str, ucids: list[str]) -> tuple[Row | None, list[Row]]:
+async def _batch_and_speed(store: ApiReads, survivor: str, ucids: list[str]) -> tuple[Row | None, list[Row]]:
     """The batch row, then the speed rows of every member applied after its snapshot."""
     batch_row = await store.profile(survivor)
     snapshot = (batch_row or {}).get("batch_snapshot")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from identity.rules import Policy
-from infra.store.aio import AsyncStore, Row, follow_async
+from infra.store.aio import ApiReads, Row, follow_async
 from infra.log import get_logger
 
 log = get_logger("serving.resolver")
@@ -63,7 +63,7 @@ def normalize(policy: Policy, id_type: str, raw: str) -> str:
     return value
 
 
-async def follow(store: AsyncStore, ucid: str, max_hops: int) -> Followed | None:
+async def follow(store: ApiReads, ucid: str, max_hops: int) -> Followed | None:
     """Follow ``ucid`` to the live UCID it stands for (the identity core's semantics), or
     ``None``: never issued, retired, or a broken chain (logged as an error)."""
     followed = await follow_async(store, ucid, max_hops)
@@ -74,7 +74,7 @@ async def follow(store: AsyncStore, ucid: str, max_hops: int) -> Followed | None
     return Followed(followed.ucid, followed.chain)
 
 
-async def resolve(store: AsyncStore, policy: Policy, id_type: str, raw: str, max_hops: int) -> Resolved | None:
+async def resolve(store: ApiReads, policy: Policy, id_type: str, raw: str, max_hops: int) -> Resolved | None:
     """Normalize and look up one identifier; ``None`` when no live customer holds it.
 
     Raises :class:`InvalidIdentifier` before any read when the value cannot be an identifier.

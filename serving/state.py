@@ -10,7 +10,7 @@ from identity.rules import Policy
 from serving.errors import unavailable
 from serving.keys import KeyCache
 from infra.settings import ServingSettings
-from infra.store.aio import AsyncStore
+from infra.store.aio import ApiReads
 from infra.settings import CassandraSettings
 
 
@@ -22,11 +22,11 @@ class AppState:
     cassandra: CassandraSettings
     policy: Policy
     key_cache: KeyCache
-    store: AsyncStore | None = None
+    store: ApiReads | None = None
     connect_error: str | None = None
     schema_version: int | None = None
 
-    def require_store(self) -> AsyncStore:
+    def require_store(self) -> ApiReads:
         """The store, or a 503 with retry advice while Cassandra is not connected."""
         if self.store is None:
             raise unavailable(f"Cassandra is not connected ({self.connect_error or 'connecting'})",

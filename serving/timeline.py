@@ -13,7 +13,7 @@ import base64
 import binascii
 from datetime import UTC, datetime, timedelta
 
-from infra.store.aio import Row, AsyncStore
+from infra.store.aio import Row, ApiReads
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -50,7 +50,7 @@ def _order(row: Row) -> tuple:
     return (-(_naive(row["event_time"]) - _EPOCH).total_seconds(), str(row["event_id"]))
 
 
-async def page(store: AsyncStore, ucids: list[str], limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
+async def page(store: ApiReads, ucids: list[str], limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
     """Up to ``limit`` events of all ``ucids`` after ``cursor``, and the next cursor (``None``
     when this page is the last). Raises :class:`BadCursor` before any read."""
     before = decode_cursor(cursor) if cursor else None

@@ -309,14 +309,13 @@ def api(demo: Demo) -> str:
 def _sample(demo: Demo) -> dict:
     """A published customer with an e-mail, a phone and a crm id; an identifier first seen live."""
     from infra import cql
+    from infra.store import Store
 
-    cs = demo.settings.cassandra
-    cluster = cql.cluster(cs)
-    try:
-        with cql.quiet_driver():
-            session = cluster.connect(cs.keyspace)
+    with cql.quiet_driver():
+        store = Store.connect(demo.settings.cassandra)
+    with store:
         by_ucid: dict[str, dict[str, str]] = {}
-        for row in session.execute("SELECT ucid, id_type, id_value FROM identifiers_by_ucid LIMIT 20000"):
+        for row in store.scan("scan_members", 20000):
             by_ucid.setdefault(row.ucid, {})[row.id_type] = row.id_value
         ucid_, ids = next(((u, i) for u, i in sorted(by_ucid.items()) if {"email", "phone", "crm_id"} <= set(i)),
                           (None, {}))
@@ -327,14 +326,11 @@ def _sample(demo: Demo) -> dict:
                     break
                 for id_type in ("cookie_id", "device_id"):
                     value = json.loads(line)["identifiers"].get(id_type)
-                    if value and session.execute("SELECT ucid FROM identifiers WHERE id_type=%s AND id_value=%s",
-                                                 (id_type, value)).one() is None:
+                    if value and store.one("get_identifier", id_type, value) is None:
                         live = (id_type, value)
                         break
                 if live:
                     break
-    finally:
-        cluster.shutdown()
     if ucid_ is None:
         raise StepFailed("try", "no published customer with an e-mail, a phone and a crm id")
     return {"ucid": ucid_, "ids": ids, "live": live}

@@ -13,7 +13,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
@@ -71,6 +71,26 @@ async def execute(session, statement, params=None, *, profile=None, timeout=None
 
     response.add_callbacks(on_rows, on_error)
     return await future
+
+
+class ApiReads(Protocol):
+    """What the API reads: :class:`AsyncStore` against Cassandra, a dict-backed fake in unit
+    tests. Every method raises :class:`StoreUnavailable` when the store does not answer."""
+
+    has_speed_updates: bool
+
+    async def identifier(self, id_type: str, id_value: str) -> Row | None: ...
+    async def ucid(self, ucid: str) -> Row | None: ...
+    async def alias(self, alias: str) -> Row | None: ...
+    async def identifiers_of(self, ucid: str) -> list[Row]: ...
+    async def profile(self, ucid: str) -> Row | None: ...
+    async def profile_updates(self, ucid: str, after: datetime | None) -> list[Row]: ...
+    async def events(self, ucid: str, limit: int, before: tuple[datetime, str] | None) -> list[Row]: ...
+    async def changes(self, ucid: str) -> list[Row]: ...
+    async def links(self, ucid: str) -> list[Row]: ...
+    async def api_key(self, key_id: str) -> Row | None: ...
+    async def schema_version(self) -> int: ...
+    async def refresh_tables(self, force: bool = False) -> None: ...
 
 
 @dataclass
@@ -232,9 +252,8 @@ class AsyncStore:
         return max((r["version"] for r in rows), default=0)
 
 
-async def follow_async(store: Any, ucid: str, max_hops: int = MAX_ALIAS_HOPS) -> Followed:
-    """:func:`identity.aliases.follow` driven by awaited ``store.ucid`` reads (any object with
-    an async ``ucid(u) -> row dict | None``, such as :class:`AsyncStore`)."""
+async def follow_async(store: ApiReads, ucid: str, max_hops: int = MAX_ALIAS_HOPS) -> Followed:
+    """:func:`identity.aliases.follow` driven by awaited ``store.ucid`` reads."""
     steps = follow_steps(ucid, max_hops)
     wanted = next(steps)
     while True:

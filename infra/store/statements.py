@@ -111,6 +111,7 @@ STATEMENTS: dict[str, str] = {
     "scan_identifiers": "SELECT id_type, id_value, ucid, status FROM {ks}.identifiers",
     "scan_ucids": "SELECT ucid, status, merged_into FROM {ks}.ucids",
     "scan_aliases": "SELECT alias, ucid FROM {ks}.ucid_aliases",
+    "scan_members": "SELECT ucid, id_type, id_value FROM {ks}.identifiers_by_ucid LIMIT ?",
     "range_identifiers_first": "SELECT id_type, id_value, ucid, first_seen, layer FROM {ks}.identifiers "
                                "WHERE token(id_type, id_value) >= ? AND token(id_type, id_value) <= ?",
     "range_identifiers": "SELECT id_type, id_value, ucid, first_seen, layer FROM {ks}.identifiers "
