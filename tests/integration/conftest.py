@@ -119,6 +119,51 @@ def pytest_sessionfinish(session) -> None:
             stack_mod.down(settings, report=lambda msg: print(f"[stack] {msg}"))
 
 
+# -- scheduling under pytest-xdist ------------------------------------------------------------------
+
+INTEGRATION = Path(__file__).resolve().parent
+
+# Files that take longest (minutes on a 2-core box), longest first: without -p randomly they start
+# first, so neither worker is left with a long file at the end (``--no-loadscope-reorder`` keeps
+# this order; the default would sort the files by their number of tests).
+LONGEST_FIRST = (
+    "batch/test_airflow_dags_test.py",
+    "test_demo.py",
+    "test_notebooks.py",
+    "batch/test_pipeline.py",
+    "batch/test_validate.py",
+    "serving",
+    "speed/test_recovery.py",
+    "speed/test_batch_agreement.py",
+    "test_stack.py",
+    "speed/test_concurrency.py",
+)
+
+
+def _group(item) -> str:
+    """The xdist group of a test: its file, or ``serving`` for the whole serving suite (its
+    session fixtures load one data set into one keyspace: one worker, loaded once)."""
+    path = Path(str(item.path)).resolve()
+    try:
+        rel = path.relative_to(INTEGRATION)
+    except ValueError:
+        return path.as_posix()
+    return "serving" if rel.parts[0] == "serving" else rel.as_posix()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the marks into node ids
+def pytest_collection_modifyitems(config, items) -> None:
+    """One xdist group per file (module fixtures built once), serving as one group: run with
+    ``-n 2 --dist loadgroup``. Unless pytest-randomly shuffles, the longest files come first."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    randomly = config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)
+    if not randomly:
+        rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order otherwise kept
+
+
 def _all_answering(settings: Settings) -> bool:
     return all(s.answering for s in stack_mod.status(settings))
 
