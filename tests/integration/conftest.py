@@ -107,6 +107,7 @@ def pytest_configure(config) -> None:
         os.environ.setdefault(RUN_ENV, uuid.uuid4().hex[:12])
 
 
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown
 def pytest_sessionfinish(session) -> None:
     """The controller (or the one process of a serial run) stops the stack this run started."""
     if _is_worker(session.config):

@@ -125,6 +125,7 @@ def own_stack(settings, tmp_path) -> Iterator:
         yield own
     finally:
         down(own, lambda _m: None)
+        shutil.rmtree(home / "data", ignore_errors=True)  # commit logs and segments: not worth keeping
 
 
 def test_down_stops_everything_and_up_brings_back_the_same_data(own_stack, settings):
