@@ -122,11 +122,9 @@ def pytest_sessionfinish(session) -> None:
 
 # -- scheduling under pytest-xdist ------------------------------------------------------------------
 
-INTEGRATION = Path(__file__).resolve().parent
-
 # Files that take longest (minutes on a 2-core box), longest first: without -p randomly they start
 # first, so neither worker is left with a long file at the end (``--no-loadscope-reorder`` keeps
-# this order; the default would sort the files by their number of tests).
+# this order; xdist's default would sort the files by their number of tests).
 LONGEST_FIRST = (
     "batch/test_airflow_dags_test.py",
     "test_demo.py",
@@ -134,35 +132,47 @@ LONGEST_FIRST = (
     "batch/test_pipeline.py",
     "batch/test_validate.py",
     "serving",
-    "speed/test_recovery.py",
     "speed/test_batch_agreement.py",
+    "speed/test_recovery.py",
     "test_stack.py",
     "speed/test_concurrency.py",
 )
 
 
-def _group(item) -> str:
-    """The xdist group of a test: its file, or ``serving`` for the whole serving suite (its
-    session fixtures load one data set into one keyspace: one worker, loaded once)."""
-    path = Path(str(item.path)).resolve()
-    try:
-        rel = path.relative_to(INTEGRATION)
-    except ValueError:
-        return path.as_posix()
-    return "serving" if rel.parts[0] == "serving" else rel.as_posix()
+def _unit(nodeid: str) -> str:
+    """The unit of work of a test under ``--dist loadfile``: its file, except that the serving
+    suite is one unit (its session fixtures load one data set into one keyspace: one worker,
+    loaded once)."""
+    file = nodeid.split("::", 1)[0]
+    head, sep, rest = file.partition("tests/integration/")
+    return f"{head}{sep}serving" if sep and rest.startswith("serving/") else file
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist turns the marks into node ids
+def _rank(nodeid: str) -> int:
+    rel = _unit(nodeid).partition("tests/integration/")[2]
+    return LONGEST_FIRST.index(rel) if rel in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the serving suite as one unit (xdist's ``loadgroup`` would do,
+    but it does not group on pytest 9: pytest-xdist issue #1386)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    return SuiteScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """One xdist group per file (module fixtures built once), serving as one group: run with
-    ``-n 2 --dist loadgroup``. Unless pytest-randomly shuffles, the longest files come first."""
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
-    randomly = config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)
-    if not randomly:
-        rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-        items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order otherwise kept
+    """Unless pytest-randomly shuffles, the longest files first (a stable sort: the order within
+    a file and among the others is kept)."""
+    if not (config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)):
+        items.sort(key=lambda item: _rank(item.nodeid))
 
 
 def _all_answering(settings: Settings) -> bool:
