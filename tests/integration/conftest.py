@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,11 @@ os.environ.setdefault("UCID_CASSANDRA_KEYSPACE", "ucid_it")
 os.environ.setdefault("UCID_KAFKA_TOPIC_PREFIX", "ucid-it.")
 # small test data: few shuffle partitions (and Delta snapshot tasks) make Spark much faster
 os.environ.setdefault("UCID_SPARK_SHUFFLE_PARTITIONS", "2")
+# pyspark.sql.connect (imported by great_expectations) takes a __main__ without __file__ and
+# __spec__ for a doctest run and exits (SystemExit 0); an xdist worker's __main__ (execnet) is one
+_main = sys.modules.get("__main__")
+if _main is not None and getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
 
 from infra import stack as stack_mod  # noqa: E402
 from infra.log import configure  # noqa: E402
