@@ -10,5 +10,9 @@ $BIN/lint-imports
 echo "== unit tests"
 $BIN/pytest tests/unit -q -p no:cacheprovider
 echo "== integration tests (real Kafka, Cassandra, Spark + Delta)"
-$BIN/pytest tests/integration -q -p no:cacheprovider
+# two xdist workers, each with its own Spark session, keyspaces and topics; the stack is started
+# once for both. --dist loadfile: a file is one unit (its module fixtures built once), the serving
+# suite one unit too (its data set loaded once; tests/integration/conftest.py); --no-loadscope-reorder
+# keeps the conftest's order, longest files first. `pytest ... -p randomly` shuffles them instead.
+$BIN/pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder
 echo "== all tests passed in $(( $(date +%s) - start )) s"

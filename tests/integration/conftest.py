@@ -1,15 +1,24 @@
 """Integration tests run against the real stack: Kafka, Cassandra, Spark + Delta.
 
-The stack is started once per test session (``ucid stack up``'s code path) unless it is already
-up, and stopped at the end only if this session started it. Tests use their own keyspace and topic
-prefix, so they never touch the data of a stack a developer has running.
+The stack is started once per test run (``ucid stack up``'s code path) unless it is already up,
+and stopped at the end only if this run started it (``UCID_KEEP_STACK=1`` keeps it). Under
+pytest-xdist the first worker that needs it starts it (the others wait on a lock) and the
+controller stops it once every worker is done; no test stops it.
+
+Tests use their own keyspace and topic prefix, so they never touch the data of a stack a developer
+has running; each suite (and each xdist worker) has its own again (:func:`suite_settings`), so
+the suites run in any order (``-p randomly``) and in parallel (``-n 2``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sys
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,10 +28,15 @@ os.environ.setdefault("UCID_CASSANDRA_KEYSPACE", "ucid_it")
 os.environ.setdefault("UCID_KAFKA_TOPIC_PREFIX", "ucid-it.")
 # small test data: few shuffle partitions (and Delta snapshot tasks) make Spark much faster
 os.environ.setdefault("UCID_SPARK_SHUFFLE_PARTITIONS", "2")
+# pyspark.sql.connect (imported by great_expectations) takes a __main__ without __file__ and
+# __spec__ for a doctest run and exits (SystemExit 0); an xdist worker's __main__ (execnet) is one
+_main = sys.modules.get("__main__")
+if _main is not None and getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
 
 from infra import stack as stack_mod  # noqa: E402
 from infra.log import configure  # noqa: E402
-from infra.settings import Settings, get_settings  # noqa: E402
+from infra.settings import Settings, SpeedSettings, get_settings  # noqa: E402
 
 
 def worker_suffix() -> str:
@@ -31,18 +45,29 @@ def worker_suffix() -> str:
     return f"_{worker}" if worker else ""
 
 
-def suite_settings(settings: Settings, suite: str) -> Settings:
-    """The settings of one test suite: its own keyspace ``<base>_<suite>[_gwN]`` and topic prefix
-    ``<base><suite>[_gwN].``, so suites (and xdist workers) never see each other's rows or
-    messages. The schema is migrated and the topics created (both idempotent).
-    Subprocesses of the suite get the same world through :func:`suite_env`."""
-    base_ks = settings.cassandra.keyspace
-    base_prefix = settings.kafka.topic_prefix
+def suite_keyspace(settings: Settings, suite: str) -> str:
+    """``<base>_<suite>[_gwN]``: the keyspace of one suite (see :func:`suite_settings`)."""
+    return f"{settings.cassandra.keyspace}_{suite}{worker_suffix()}"
+
+
+def with_world(settings: Settings, keyspace: str, topic_prefix: str) -> Settings:
+    """``settings`` with another keyspace and topic prefix, and a consumer group of that world's
+    own (two worlds' speed consumers never join one group and rebalance each other)."""
     world = settings.model_copy()
-    world.__dict__["cassandra"] = settings.cassandra.model_copy(
-        update={"keyspace": f"{base_ks}_{suite}{worker_suffix()}"})
-    world.__dict__["kafka"] = settings.kafka.model_copy(
-        update={"topic_prefix": f"{base_prefix}{suite}{worker_suffix().replace('_', '-')}."})
+    world.__dict__["cassandra"] = settings.cassandra.model_copy(update={"keyspace": keyspace})
+    world.__dict__["kafka"] = settings.kafka.model_copy(update={"topic_prefix": topic_prefix})
+    world.__dict__["speed"] = settings.speed.model_copy(
+        update={"group_id": f"{SpeedSettings().group_id}-{topic_prefix.rstrip('.')}"})
+    return world
+
+
+def suite_settings(settings: Settings, suite: str) -> Settings:
+    """The settings of one test suite: its own keyspace ``<base>_<suite>[_gwN]``, topic prefix
+    ``<base><suite>[-gwN].`` and speed consumer group, so suites (and xdist workers) never see
+    each other's rows or messages. The schema is migrated and the topics created (both idempotent).
+    Subprocesses of the suite get the same world through :func:`suite_env`."""
+    world = with_world(settings, suite_keyspace(settings, suite),
+                       f"{settings.kafka.topic_prefix}{suite}{worker_suffix().replace('_', '-')}.")
     stack_mod.apply_schema(world, report=lambda _msg: None)
     return world
 
@@ -50,7 +75,110 @@ def suite_settings(settings: Settings, suite: str) -> Settings:
 def suite_env(world: Settings, **extra: str) -> dict[str, str]:
     """The environment of a ``ucid`` subprocess that must work in ``world``."""
     return {**os.environ, "UCID_CASSANDRA_KEYSPACE": world.cassandra.keyspace,
-            "UCID_KAFKA_TOPIC_PREFIX": world.kafka.topic_prefix, **extra}
+            "UCID_KAFKA_TOPIC_PREFIX": world.kafka.topic_prefix,
+            "UCID_SPEED_GROUP_ID": world.speed.group_id, **extra}
+
+
+# -- the shared stack: started once per run, also under xdist -------------------------------------
+
+RUN_ENV = "UCID_TESTS_RUN"  # the run's id, set by the controller before xdist starts its workers
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _started_flag(settings: Settings) -> Path | None:
+    """Exists while a stack started by this test run is up (the run id is in its name); None when
+    the run has no id: xdist workers whose controller did not load this conftest (``pytest tests
+    -n 2``), which then leave a stack they start running."""
+    run = os.environ.get(RUN_ENV)
+    return settings.run_dir / f"tests-started-{run}" if run else None
+
+
+@contextmanager
+def _stack_lock(settings: Settings) -> Iterator[None]:
+    """One process at a time starts the stack and migrates the base keyspace (xdist workers)."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.run_dir / "tests-stack.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def pytest_configure(config) -> None:
+    if not _is_worker(config):
+        os.environ.setdefault(RUN_ENV, uuid.uuid4().hex[:12])
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown
+def pytest_sessionfinish(session) -> None:
+    """The controller (or the one process of a serial run) stops the stack this run started."""
+    if _is_worker(session.config):
+        return
+    settings = get_settings()
+    flag = _started_flag(settings)
+    if flag is not None and flag.exists():
+        flag.unlink()
+        if not os.environ.get("UCID_KEEP_STACK"):
+            stack_mod.down(settings, report=lambda msg: print(f"[stack] {msg}"))
+
+
+# -- scheduling under pytest-xdist ------------------------------------------------------------------
+
+# Files that take longest (minutes on a 2-core box), longest first: without -p randomly they start
+# first, so neither worker is left with a long file at the end (``--no-loadscope-reorder`` keeps
+# this order; xdist's default would sort the files by their number of tests).
+LONGEST_FIRST = (
+    "batch/test_airflow_dags_test.py",
+    "test_demo.py",
+    "test_notebooks.py",
+    "batch/test_pipeline.py",
+    "batch/test_validate.py",
+    "serving",
+    "speed/test_batch_agreement.py",
+    "speed/test_recovery.py",
+    "test_stack.py",
+    "speed/test_concurrency.py",
+)
+
+
+def _unit(nodeid: str) -> str:
+    """The unit of work of a test under ``--dist loadfile``: its file, except that the serving
+    suite is one unit (its session fixtures load one data set into one keyspace: one worker,
+    loaded once)."""
+    file = nodeid.split("::", 1)[0]
+    head, sep, rest = file.partition("tests/integration/")
+    return f"{head}{sep}serving" if sep and rest.startswith("serving/") else file
+
+
+def _rank(nodeid: str) -> int:
+    rel = _unit(nodeid).partition("tests/integration/")[2]
+    return LONGEST_FIRST.index(rel) if rel in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the serving suite as one unit (xdist's ``loadgroup`` would do,
+    but it does not group on pytest 9: pytest-xdist issue #1386)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    return SuiteScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Unless pytest-randomly shuffles, the longest files first (a stable sort: the order within
+    a file and among the others is kept)."""
+    if not (config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)):
+        items.sort(key=lambda item: _rank(item.nodeid))
 
 
 def _all_answering(settings: Settings) -> bool:
@@ -64,13 +192,18 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack(settings: Settings) -> Iterator[Settings]:
-    """The running stack, with the tests' keyspace migrated and topics created."""
-    started_here = not _all_answering(settings)
-    stack_mod.up(settings, report=lambda msg: print(f"[stack] {msg}"))
-    yield settings
-    if started_here and not os.environ.get("UCID_KEEP_STACK"):
-        stack_mod.down(settings, report=lambda msg: print(f"[stack] {msg}"))
+def stack(settings: Settings) -> Settings:
+    """The running stack, with the tests' base keyspace migrated and topics created. Started
+    here if it is not up; :func:`pytest_sessionfinish` stops it at the end of the run."""
+    with _stack_lock(settings):
+        started_here = not _all_answering(settings)
+        stack_mod.up(settings, report=lambda msg: print(f"[stack] {msg}"))
+        flag = _started_flag(settings)
+        if started_here and flag is not None:
+            flag.touch()
+        elif started_here:
+            print("[stack] started by an xdist worker of a run without an id: left running")
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ started has stopped and the stack it did not start still runs.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from .conftest import suite_env, suite_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
@@ -39,9 +40,9 @@ def _listening(port: int) -> bool:
 
 def test_the_demo_runs_end_to_end_and_its_curl_lines_work(stack, settings, tmp_path):
     api_port, metrics_port = _free_port(), _free_port()
-    env = {**os.environ, "UCID_CASSANDRA_KEYSPACE": f"{settings.cassandra.keyspace}_demo",
-           "UCID_KAFKA_TOPIC_PREFIX": f"{settings.kafka.topic_prefix}demo.", "UCID_LANDING_DIR": str(tmp_path / "landing"),
-           "UCID_LAKE_DIR": str(tmp_path / "lake"), "UCID_LOG_LEVEL": "WARNING", "COLUMNS": "200"}
+    # a keyspace, topics and consumer group of its own (``<base>_demo[_gwN]``)
+    env = suite_env(suite_settings(stack, "demo"), UCID_LANDING_DIR=str(tmp_path / "landing"),
+                    UCID_LAKE_DIR=str(tmp_path / "lake"), UCID_LOG_LEVEL="WARNING", COLUMNS="200")
     work = tmp_path / "demo"
     demo = subprocess.Popen(
         [sys.executable, "-m", "ucid.cli", "demo", "--customers", "300", "--seed", "3", "--rate", "50", "--port",

@@ -2,8 +2,8 @@
 
 Airflow runs from the venv's own CLI in a subprocess, with a temp ``AIRFLOW_HOME``, an SQLite
 metadata database (``airflow db migrate`` first) and ``dags/`` as the DAG folder; no scheduler,
-no api-server. Cassandra: a keyspace of its own (``<test keyspace>_dag``, recreated here), so
-what is published there is this test's runs only.
+no api-server. Cassandra: a keyspace of its own (``<test keyspace>_dag[_gwN]``, recreated here),
+so what is published there is this test's runs only.
 
 1. day 1 with the default settings succeeds: every task, the published reference table
    validated by ``validate_published``; Cassandra holds every gold identifier;
@@ -16,7 +16,6 @@ what is published there is this test's runs only.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from infra.airflow import task_states
+
+from ..conftest import suite_env, suite_keyspace, suite_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(4800)]  # two DAG runs on a busy 2-core box
 
@@ -38,24 +39,25 @@ STAGES = ["ingest", "normalize", "validate_input", "resolve", "profiles", "valid
 
 
 @pytest.fixture(scope="module")
-def keyspace(stack, settings):
-    """A fresh keyspace for the DAG's publishes, with the schema migrated."""
-    from infra import stack as stack_mod
+def dag_world(stack, settings):
+    """A fresh keyspace of this module's own for the DAG's publishes, with the schema migrated."""
     from infra.cql import cluster
 
-    name = f"{settings.cassandra.keyspace}_dag"
     c = cluster(settings.cassandra, request_timeout_s=120)
     try:
-        c.connect().execute(f"DROP KEYSPACE IF EXISTS {name}")
+        c.connect().execute(f"DROP KEYSPACE IF EXISTS {suite_keyspace(settings, 'dag')}")
     finally:
         c.shutdown()
-    own = settings.model_copy(update={"cassandra": settings.cassandra.model_copy(update={"keyspace": name})})
-    stack_mod.apply_schema(own, report=lambda msg: None)
-    return name
+    return suite_settings(settings, "dag")
 
 
 @pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory, keyspace):
+def keyspace(dag_world):
+    return dag_world.cassandra.keyspace
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory, dag_world):
     from ucid.generate import GenerateConfig, generate_dataset
 
     base = tmp_path_factory.mktemp("airflow")
@@ -64,14 +66,13 @@ def airflow_env(tmp_path_factory, keyspace):
     home = base / "airflow_home"
     home.mkdir()
     env = {
-        **os.environ,
+        **suite_env(dag_world),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "UCID_LANDING_DIR": str(landing),
         "UCID_LAKE_DIR": str(base / "lake"),
-        "UCID_CASSANDRA_KEYSPACE": keyspace,
         "UCID_LOG_LEVEL": "WARNING",
     }
     migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, cwd=REPO, capture_output=True, text=True,

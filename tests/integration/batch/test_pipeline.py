@@ -46,7 +46,8 @@ def _local(landing: Path, now: int, state: Path, settings):
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory, spark, settings):
+def chain(tmp_path_factory, spark, batch_world):
+    """Runs 1..3 (no speed state), in the batch suite's world (its keyspace, for the publish below)."""
     from batch import run
     from infra.settings import BatchSettings
     from ucid.generate import GenerateConfig, generate_dataset
@@ -61,7 +62,7 @@ def chain(tmp_path_factory, spark, settings):
             for day in src.iterdir():
                 if day.name != days[-1]:
                     shutil.copytree(day, landing / src.name / day.name)
-    test_settings = settings.model_copy(update={"lake_dir": base / "lake", "landing_dir": landing})
+    test_settings = batch_world.model_copy(update={"lake_dir": base / "lake", "landing_dir": landing})
     state = base / "local-state.json"
 
     def batch_run(now: int, run_id: str):
@@ -205,18 +206,18 @@ SPEED_UCID = mint_ucid(("email", "speed-layer@example.org"))  # minted the way t
 
 
 @pytest.fixture(scope="module")
-def published(chain, stack):
-    """Run 3 published twice into the tests' keyspace, after a speed-layer write newer than its
-    snapshot; yields the publish figures, the speed-written identifier and an open session."""
+def published(chain, batch_world):
+    """Run 3 published twice into the batch suite's keyspace (its tables truncated first), after a
+    speed-layer write newer than its snapshot; yields the publish figures, the speed-written
+    identifier and an open session."""
     import time as _time
 
     from batch import run
-    from infra import cql, schema
+    from infra import cql
 
-    settings = chain["settings"]
+    settings = batch_world
     cluster = cql.cluster(settings.cassandra)
     session = cluster.connect()
-    schema.apply(session, settings.cassandra)
     ks = settings.cassandra.keyspace
     for table in ("identifiers", "identifiers_by_ucid", "ucids", "ucid_aliases", "profiles", "events_by_ucid",
                   "identity_changes", "links_by_ucid"):
@@ -229,12 +230,11 @@ def published(chain, stack):
     session.execute(f"INSERT INTO {ks}.identifiers (id_type, id_value, ucid, layer) VALUES (%s, %s, %s, 'speed') "
                     f"USING TIMESTAMP {int(_time.time() * 1e6)}", (*speed_id, SPEED_UCID))
     ctx = chain["ctx3"]
+    assert ctx.settings.cassandra.keyspace == ks
     first = run.run_stage(ctx, "publish")
     again = run.run_stage(ctx, "publish")
-    yield {"first": first, "again": again, "speed_id": speed_id, "session": session, "keyspace": ks}
-    for table in ("identifiers", "identifiers_by_ucid", "ucids", "ucid_aliases", "profiles", "events_by_ucid",
-                  "identity_changes", "links_by_ucid"):  # the next module's batch reads the speed state back
-        session.execute(f"TRUNCATE {ks}.{table}")
+    yield {"first": first, "again": again, "speed_id": speed_id, "session": session, "keyspace": ks,
+           "cassandra": settings.cassandra}
     cluster.shutdown()
 
 
@@ -278,7 +278,8 @@ def test_serving_api_answers_from_the_batch_published_data(chain, published, spa
                       and all((r.a_type, r.a_value) != published["speed_id"] for r in rs))
     ids = sorted({(r.a_type, r.a_value) for r in rows} | {(r.b_type, r.b_value) for r in rows})
     profile_row = _gold(spark, lake, "profiles").where(spark_col("ucid") == ucid).first()
-    with TestClient(create_app(ServingSettings(key_cache_ttl_s=0)), headers={"X-API-Key": secret},
+    with TestClient(create_app(ServingSettings(key_cache_ttl_s=0), cassandra=published["cassandra"]),
+                    headers={"X-API-Key": secret},
                     raise_server_exceptions=False) as client:
         for id_type, value in ids:
             r = client.get("/v1/resolve", params={"type": id_type, "value": value})

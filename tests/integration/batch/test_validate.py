@@ -7,13 +7,14 @@ case works on a copy of it (a Delta table is a folder: a copy is a table).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ..conftest import suite_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
@@ -129,14 +130,16 @@ def test_cluster_size_guard_comes_from_the_settings(good):
     assert "<= 1" in failure["detail"]
 
 
-def test_failing_expectation_stops_the_batch_run_before_publish(good, tmp_path, stack, settings):
-    """`ucid batch run --stages validate,publish` on a broken lake: exit 1, nothing published."""
+def test_failing_expectation_stops_the_batch_run_before_publish(good, tmp_path, batch_world):
+    """`ucid batch run --stages validate,publish` on a broken lake: exit 1, nothing published
+    (to the batch suite's keyspace)."""
     from infra.cql import cluster
 
+    settings = batch_world
     broken = _copy(good, tmp_path / "lake")
     id_type, id_value = _append_duplicate_identifier(broken)
-    env = {**os.environ, "UCID_LAKE_DIR": str(broken.lake.root), "UCID_LANDING_DIR": str(broken.landing),
-           "UCID_CASSANDRA_KEYSPACE": settings.cassandra.keyspace, "UCID_LOG_LEVEL": "WARNING"}
+    env = suite_env(settings, UCID_LAKE_DIR=str(broken.lake.root), UCID_LANDING_DIR=str(broken.landing),
+                    UCID_LOG_LEVEL="WARNING")
     proc = subprocess.run(
         [sys.executable, "-m", "ucid.cli", "batch", "run", "--stages", "validate,publish", "--now", str(NOW)],
         env=env, capture_output=True, text=True, timeout=1800)

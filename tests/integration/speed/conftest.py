@@ -1,14 +1,13 @@
 """Fixtures of the speed-layer integration tests: a clean keyspace, fresh topics, subprocesses.
 
-Run with ``UCID_KEEP_STACK=1 UCID_CASSANDRA_KEYSPACE=ucid_it_speed
-UCID_KAFKA_TOPIC_PREFIX=ucid-it-speed.`` so the shared stack and other engineers' data are
-never touched. Each test gets its own topic prefix (fresh topics) and a truncated keyspace.
+The suite works in a keyspace of its own (``<base>_speed[_gwN]``, from ``suite_settings``), which
+no other suite touches; each test truncates it and gets its own topic prefix (fresh topics) and
+consumer group, so the tests run in any order, next to the other suites.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ..conftest import suite_env, suite_settings, with_world
 
 REPO = Path(__file__).resolve().parents[3]
 UCID = [sys.executable, "-m", "ucid.cli"]
@@ -135,24 +136,30 @@ def delete_topics(settings, prefix: str) -> None:
         admin.close()
 
 
+@pytest.fixture(scope="session")
+def speed_world(stack):
+    """The speed suite's settings: its own keyspace ``<base>_speed[_gwN]`` (schema migrated)."""
+    return suite_settings(stack, "speed")
+
+
 @pytest.fixture
-def speed_env(stack, tmp_path: Path, request) -> Iterator[SpeedEnv]:
-    """A truncated keyspace, fresh topics (``partitions`` marker overrides), a temp landing dir."""
+def speed_env(speed_world, tmp_path: Path, request) -> Iterator[SpeedEnv]:
+    """The suite's keyspace truncated, fresh topics (``partitions`` marker overrides) under a
+    prefix and consumer group of this test's own, a temp landing dir."""
     from infra.cql import cluster
     from infra.store import Store
 
-    settings = stack
     marker = request.node.get_closest_marker("partitions")
     counts = {"events": marker.args[0]} if marker else None
-    base = os.environ.get("UCID_KAFKA_TOPIC_PREFIX", "ucid-it-speed.")
-    prefix = f"{base}{uuid.uuid4().hex[:8]}."
+    prefix = f"{speed_world.kafka.topic_prefix}{uuid.uuid4().hex[:8]}."
+    settings = with_world(speed_world, speed_world.cassandra.keyspace, prefix)
     create_topics(settings, prefix, counts)
     cl = cluster(settings.cassandra, request_timeout_s=60)
     session = cl.connect()
     truncate_keyspace(session, settings.cassandra.keyspace)
     landing = tmp_path / "landing"
-    env = {**os.environ, "UCID_KAFKA_TOPIC_PREFIX": prefix, "UCID_LANDING_DIR": str(landing),
-           "UCID_LOG_LEVEL": "INFO", "UCID_SPEED_PROGRESS_S": "2", "PYTHONUNBUFFERED": "1"}
+    env = suite_env(settings, UCID_LANDING_DIR=str(landing), UCID_LOG_LEVEL="INFO", UCID_SPEED_PROGRESS_S="2",
+                    PYTHONUNBUFFERED="1")
     yield SpeedEnv(settings, env, prefix, landing, Store(session, settings.cassandra), session)
     cl.shutdown()
     delete_topics(settings, prefix)

@@ -21,7 +21,8 @@ from identity.rules import load_policy
 from .checks import groups, live_partition
 from .conftest import REPO, read_events
 
-pytestmark = pytest.mark.integration
+# a speed run, then a whole `ucid batch run` (allowed 1800 s below) in a subprocess on a busy 2-core box
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 
 def test_batch_and_speed_put_999_permille_of_identifiers_on_the_same_ucid(speed_env, stream_file, tmp_path: Path,
