@@ -35,7 +35,7 @@ unit: venv
 	$(BIN)/pytest tests/unit -q
 
 integration: venv
-	$(BIN)/pytest tests/integration -q
+	$(BIN)/pytest tests/integration -q -n 2 --dist loadfile --no-loadscope-reorder
 
 test: setup
 	bash infra/run-tests.sh

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 start=$(date +%s)
-echo "== import contract (identity/ stays pure)"
+echo "== import contracts (layers; identity/ stays pure)"
 $BIN/lint-imports
 echo "== unit tests"
 $BIN/pytest tests/unit -q -p no:cacheprovider
@@ -14,5 +14,6 @@ echo "== integration tests (real Kafka, Cassandra, Spark + Delta)"
 # once for both. --dist loadfile: a file is one unit (its module fixtures built once), the serving
 # suite one unit too (its data set loaded once; tests/integration/conftest.py); --no-loadscope-reorder
 # keeps the conftest's order, longest files first. `pytest ... -p randomly` shuffles them instead.
-$BIN/pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder
+# --durations=15: where the time goes, printed by every run (CI included)
+$BIN/pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 echo "== all tests passed in $(( $(date +%s) - start )) s"
