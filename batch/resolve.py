@@ -21,11 +21,12 @@ come to the driver.
 
 from __future__ import annotations
 
-import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 
 from batch.components import components_local, components_spark
 from batch.silver import cached_policy

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.settings import BatchSettings
 from batch.tables import Lake, exists
 from infra.log import get_logger
-from infra.settings import Settings
+from infra.settings import BatchSettings, Settings
 
 log = get_logger("batch")
 Report = Callable[[str], None]

@@ -9,8 +9,9 @@ any earlier rows of the same files, so a retry after a crash writes nothing twic
 
 from __future__ import annotations
 
-import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 from pathlib import Path
+
+import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 
 from batch.tables import Lake, exists
 from identity.sources import SourceDefinition

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batch.tables import Lake, exists
 from identity.aliases import MAX_ALIAS_HOPS
 from infra.settings import BatchSettings
-from batch.tables import Lake, exists
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 LAYERS = ("bronze", "silver", "gold", "published")

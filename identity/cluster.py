@@ -27,7 +27,6 @@ from identity.records import Link
 from identity.rules import Policy
 from identity.types import Identifier
 
-
 EVIDENCE_SAMPLE = 8
 """Records kept as evidence per edge: the smallest ``(source, record_id)`` ones, so the sample is
 order independent. ``support`` still counts them all. A login cookie can be seen in thousands of

@@ -14,9 +14,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from identity.types import BUILTIN_KINDS, Blocklist, CompiledType, IdentifierType, make_normalizer
+from identity.types import (
+    BUILTIN_KINDS,
+    Blocklist,
+    CompiledType,
+    IdentifierType,
+    make_normalizer,
+)
 
 SurvivorshipRule = Literal["source_priority", "most_recent", "most_frequent"]
 

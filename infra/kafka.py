@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 import time
 import uuid
-import subprocess
 from pathlib import Path
 
 from infra import fetch, proc

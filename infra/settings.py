@@ -171,7 +171,6 @@ class ServingSettings(BaseSettings):
         None, description="consistency of the API's reads; unset = UCID_CASSANDRA_READ_CONSISTENCY"
     )
     request_timeout_s: float = Field(2.0, gt=0, description="Cassandra request timeout of one read")
-    alias_max_hops: int = Field(5, ge=1, le=50, description="alias hops before a chain counts as broken")
     key_cache_ttl_s: float = Field(
         30.0, ge=0, description="how long a checked API key is trusted in-process (a revocation "
         "takes at most this long to apply)"

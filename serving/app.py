@@ -19,17 +19,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from identity.rules import Policy, load_policy
+from infra.log import configure, get_logger
+from infra.settings import CassandraSettings, ServingSettings, get_settings
+from infra.store.aio import AsyncStore, StoreUnavailable
 from serving import openapi
 from serving.errors import ApiError
 from serving.keys import KeyCache
 from serving.metrics import STORE_ERRORS, MetricsMiddleware
 from serving.models import API_VERSION
 from serving.routes import explain, ops, profiles, resolve
-from infra.settings import ServingSettings
 from serving.state import AppState
-from infra.store.aio import AsyncStore, StoreUnavailable
-from infra.log import configure, get_logger
-from infra.settings import CassandraSettings, get_settings
 
 log = get_logger("serving.app")
 

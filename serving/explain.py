@@ -12,9 +12,9 @@ import asyncio
 from identity.cluster import Edge
 from identity.explain import explain as core_explain
 from identity.types import Identifier
+from infra.store.aio import ApiReads, Row
 from serving.profile import members
 from serving.resolver import Resolved
-from infra.store.aio import Row, ApiReads
 
 
 def edges_from_links(rows: list[Row]) -> list[Edge]:

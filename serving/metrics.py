@@ -11,7 +11,13 @@ from __future__ import annotations
 import os
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 REQUESTS = Counter("ucid_serving_requests_total", "HTTP requests answered", ["method", "route", "status"])
 ERRORS = Counter("ucid_serving_errors_total", "HTTP answers with status >= 500", ["method", "route", "status"])

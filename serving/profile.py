@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from infra.store.aio import ApiReads, Row
 from serving import lambda_merge, timeline
 from serving.resolver import Followed, follow
-from infra.store.aio import Row, ApiReads
 
 MAX_MEMBERS = 20  # UCIDs merged into one customer whose partitions are still read
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from identity.rules import Policy
-from infra.store.aio import ApiReads, Row, follow_async
 from infra.log import get_logger
+from infra.store.aio import ApiReads, Row, follow_async
 
 log = get_logger("serving.resolver")
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from identity.rules import Policy
+from infra.settings import CassandraSettings, ServingSettings
+from infra.store.aio import ApiReads
 from serving.errors import unavailable
 from serving.keys import KeyCache
-from infra.settings import ServingSettings
-from infra.store.aio import ApiReads
-from infra.settings import CassandraSettings
 
 
 @dataclass

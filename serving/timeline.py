@@ -13,7 +13,7 @@ import base64
 import binascii
 from datetime import UTC, datetime, timedelta
 
-from infra.store.aio import Row, ApiReads
+from infra.store.aio import ApiReads, Row
 
 _EPOCH = datetime(1970, 1, 1)
 

@@ -30,20 +30,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from identity.rules import load_policy
 from kafka import ConsumerRebalanceListener
 
-from speed import metrics as m
-from speed.contract import ContractError, Event, landing_row, load_schema, parse_event, utc_iso
-from speed.landing import LandingWriter
-from speed.profile import Shard, apply_event, consent_changes, amount_of
-from speed.profile_store import shard_args, shard_from_row
-from infra.settings import SpeedSettings
-from speed.stitching import Stitcher
-from infra.store import Store, ts
-from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
+from identity.rules import load_policy
 from infra.log import get_logger
-from infra.settings import Settings
+from infra.settings import Settings, SpeedSettings
+from infra.store import Store, ts
+from speed import metrics as m
+from speed.contract import (
+    ContractError,
+    Event,
+    landing_row,
+    load_schema,
+    parse_event,
+    utc_iso,
+)
+from speed.landing import LandingWriter
+from speed.profile import Shard, amount_of, apply_event, consent_changes
+from speed.profile_store import shard_args, shard_from_row
+from speed.stitching import Stitcher
+from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
 
 log = get_logger("speed.consumer")
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from identity.rules import Policy
-
 from speed.contract import event_key
 
 

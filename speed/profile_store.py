@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from speed.profile import Shard, merge_shards
 from infra.store import Store, ms, ts
+from speed.profile import Shard, merge_shards
 
 
 def shard_from_row(row: Any) -> Shard:

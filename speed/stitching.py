@@ -47,9 +47,8 @@ from identity.records import NormalizedRecord, normalize_record
 from identity.rules import Policy
 from identity.stitch import StitchDecision, StitchView, UcidView, stitch
 from identity.types import Identifier
-
-from speed.contract import Event
 from infra.store import Store, ts
+from speed.contract import Event
 
 
 class StitchTimeout(RuntimeError):

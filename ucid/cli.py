@@ -8,8 +8,20 @@ from __future__ import annotations
 
 import typer
 
-from ucid.commands import batch, evaluate, generate, keys, resolve, serve, settings_cmd, stack
-from ucid.commands import demo, produce, speed, validate
+from ucid.commands import (
+    batch,
+    demo,
+    evaluate,
+    generate,
+    keys,
+    produce,
+    resolve,
+    serve,
+    settings_cmd,
+    speed,
+    stack,
+    validate,
+)
 
 app = typer.Typer(
     name="ucid",

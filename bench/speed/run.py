@@ -137,10 +137,9 @@ def main() -> None:
     from identity.rules import load_policy
     from infra import schema, topics
     from infra.cql import cluster
-    from speed.consumer import SpeedConsumer
-    from infra.settings import SpeedSettings
     from infra.log import configure
-    from infra.settings import get_settings
+    from infra.settings import SpeedSettings, get_settings
+    from speed.consumer import SpeedConsumer
 
     configure("WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-speed-"))

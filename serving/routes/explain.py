@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from identity.aliases import MAX_ALIAS_HOPS
 from serving import explain as explaining
 from serving import resolver
 from serving.auth import require
@@ -40,7 +41,7 @@ async def explain(
     identifier-type pair) and the source records holding both ends."""
     state = state_of(request)
     store = state.require_store()
-    hops = state.serving.alias_max_hops
+    hops = MAX_ALIAS_HOPS
     answers = []
     for id_type, value in ((a_type, a_value), (b_type, b_value)):
         try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from infra.store.aio import StoreUnavailable
 from serving import metrics
 from serving.auth import Caller
 from serving.models import Health, Noop, Problem, Ready
 from serving.state import state_of
-from infra.store.aio import StoreUnavailable
 
 router = APIRouter(tags=["operations"])
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from identity.aliases import MAX_ALIAS_HOPS
 from serving import profile, resolver, timeline
 from serving.auth import require
 from serving.errors import invalid, not_found
@@ -31,14 +32,14 @@ async def _document(state: AppState, followed: resolver.Followed, requested: str
     try:
         return await profile.document(
             state.require_store(), followed, requested, _limit(state, limit), cursor,
-            state.serving.alias_max_hops, state.schema_version,
+            MAX_ALIAS_HOPS, state.schema_version,
         )
     except timeline.BadCursor as exc:
         raise invalid(str(exc)) from exc
 
 
 async def _follow(state: AppState, ucid: str) -> resolver.Followed:
-    followed = await resolver.follow(state.require_store(), ucid, state.serving.alias_max_hops)
+    followed = await resolver.follow(state.require_store(), ucid, MAX_ALIAS_HOPS)
     if followed is None:
         raise not_found(f"no live customer for UCID {ucid}")
     return followed
@@ -57,7 +58,7 @@ async def by_identifier(
     """The customer document of whoever holds ``type:value`` now (normalized as in resolve)."""
     state = state_of(request)
     try:
-        found = await resolver.resolve(state.require_store(), state.policy, id_type, value, state.serving.alias_max_hops)
+        found = await resolver.resolve(state.require_store(), state.policy, id_type, value, MAX_ALIAS_HOPS)
     except resolver.InvalidIdentifier as exc:
         raise invalid(str(exc)) from exc
     if found is None:

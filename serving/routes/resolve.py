@@ -6,10 +6,17 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
+from identity.aliases import MAX_ALIAS_HOPS
 from serving import resolver
 from serving.auth import require
 from serving.errors import invalid, not_found
-from serving.models import BatchItem, BatchResolveIn, BatchResolveOut, IdentifierIn, Resolution
+from serving.models import (
+    BatchItem,
+    BatchResolveIn,
+    BatchResolveOut,
+    IdentifierIn,
+    Resolution,
+)
 from serving.routes.common import AUTHED, IdType, IdValue, problems, resolution
 from serving.state import state_of
 
@@ -31,7 +38,7 @@ async def resolve_one(request: Request, id_type: IdType, value: IdValue) -> dict
     state = state_of(request)
     try:
         found = await resolver.resolve(
-            state.require_store(), state.policy, id_type, value, state.serving.alias_max_hops
+            state.require_store(), state.policy, id_type, value, MAX_ALIAS_HOPS
         )
     except resolver.InvalidIdentifier as exc:
         raise invalid(str(exc)) from exc
@@ -61,7 +68,7 @@ async def resolve_batch(request: Request, body: BatchResolveIn) -> dict:
     async def one(key: tuple[str, str]) -> BatchItem:
         id_type, value = key
         try:
-            found = await resolver.resolve(store, state.policy, id_type, value, state.serving.alias_max_hops)
+            found = await resolver.resolve(store, state.policy, id_type, value, MAX_ALIAS_HOPS)
         except resolver.InvalidIdentifier as exc:
             return BatchItem(type=id_type, value=value, status="invalid", detail=str(exc))
         if found is None:

@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 from rich.console import Console
 
-from ucid.demo import Demo, DemoConfig, StepFailed, land, main
 from infra.settings import Settings
+from ucid.demo import Demo, DemoConfig, StepFailed, land, main
 
 
 @pytest.fixture

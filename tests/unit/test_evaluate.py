@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ucid.commands.evaluate import evaluate as evaluate_command
-from ucid.evaluate import EvaluationInputError, evaluate, evaluate_files, labels_from_rows, read_labels
+from ucid.evaluate import (
+    EvaluationInputError,
+    evaluate,
+    evaluate_files,
+    labels_from_rows,
+    read_labels,
+)
 
 
 def _labels(mapping: dict[str, list[str]]) -> dict[tuple[str, str], str]:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from infra.settings import BatchSettings
 from batch.validate import LAYERS, VIEWS, load_suite, parameters, suite_files
+from infra.settings import BatchSettings
 
 FILES = [p for layer in LAYERS for p in suite_files(layer)]
 

@@ -20,8 +20,8 @@ def demo(
     work_dir: Path | None = typer.Option(None, "--dir", help="demo work folder (default UCID_HOME/demo)"),
 ) -> None:
     """Stack up, generate, Airflow DAG (batch), speed layer on a live stream, API; print what to try."""
-    from ucid.demo import Demo, DemoConfig, main
     from infra.settings import get_settings
+    from ucid.demo import Demo, DemoConfig, main
 
     if live_days >= days:
         raise typer.BadParameter("--live-days must be below --days")

@@ -28,7 +28,12 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
-    from ucid.evaluate import EvaluationInputError, evaluate, evaluate_files, read_labels
+    from ucid.evaluate import (
+        EvaluationInputError,
+        evaluate,
+        evaluate_files,
+        read_labels,
+    )
 
     err = Console(stderr=True)
     found = None
@@ -92,9 +97,9 @@ def _reach(data: Path, rules: Path | None, sources: Path | None, truth: dict, as
     """Read the data set's records and compute :func:`ucid.reach.reach` (exit 2 on bad config)."""
     from identity.rules import RulesError, load_policy
     from identity.sources import SourceDefinitionError, load_sources
+    from infra.settings import get_settings
     from ucid.local_resolve import LocalReadError, ReadStats, read_records
     from ucid.reach import reach
-    from infra.settings import get_settings
 
     settings = get_settings()
     try:

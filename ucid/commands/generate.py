@@ -34,7 +34,13 @@ def generate(
 ) -> None:
     """Generate customers, their records in eight sources, the truth and (optionally) a stream."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     from ucid.generate import GenerateConfig, GenerateError, generate_dataset

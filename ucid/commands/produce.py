@@ -21,11 +21,17 @@ def produce(
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from identity.rules import load_policy
-    from speed.produce import produce_lines
     from infra.settings import get_settings
+    from speed.produce import produce_lines
 
     settings = get_settings()
     console = Console(stderr=True, quiet=quiet)

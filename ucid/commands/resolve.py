@@ -30,7 +30,12 @@ def resolve(
     """Resolve every record of a local data set to a stable unique customer id."""
     from rich.console import Console
 
-    from ucid.local_resolve import load_state, save_state, source_files, write_assignment
+    from ucid.local_resolve import (
+        load_state,
+        save_state,
+        source_files,
+        write_assignment,
+    )
 
     console = Console(stderr=True)
     policy, definitions = _load_config(console, rules, sources, region)
@@ -76,7 +81,14 @@ def _resolve_with_progress(console, local: Path, definitions, policy, previous, 
     normalized, clustering, assignment); a read error is printed and ends the command with exit
     code 1."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from ucid.local_resolve import LocalReadError, resolve_local
 

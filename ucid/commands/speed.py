@@ -18,8 +18,8 @@ def run(
 ) -> None:
     """Consume the events topic as one member of the consumer group until SIGTERM / Ctrl-C.
     Offsets are committed only after every write of a batch succeeded."""
-    from speed.consumer import SpeedConsumer
     from infra.settings import get_settings
+    from speed.consumer import SpeedConsumer
 
     settings = get_settings()
     speed = settings.speed

@@ -28,7 +28,8 @@ def _report(message: str) -> None:
 @app.command()
 def up() -> None:
     """Fetch what is missing, start Kafka and Cassandra, apply the schema, create the topics."""
-    from infra.stack import StackError, up as stack_up
+    from infra.stack import StackError
+    from infra.stack import up as stack_up
 
     settings = get_settings()
     started = time.monotonic()

@@ -6,6 +6,11 @@ stream). The output is a pure function of (seed, customers, days, start date): n
 See ``docs/data-generator.md`` for the sources, fields and every noise rate.
 """
 
-from ucid.generate.runner import GenerateConfig, GenerateError, Summary, generate_dataset
+from ucid.generate.runner import (
+    GenerateConfig,
+    GenerateError,
+    Summary,
+    generate_dataset,
+)
 
 __all__ = ["GenerateConfig", "GenerateError", "Summary", "generate_dataset"]

@@ -25,7 +25,13 @@ from ucid.generate.people import build_chunk
 from ucid.generate.profiles import emit_profiles
 from ucid.generate.schema import SOURCES
 from ucid.generate.stream import merge_runs, spool_runs
-from ucid.generate.writers import TRUTH_DIR, DatasetWriter, Payload, render_payloads, render_truth
+from ucid.generate.writers import (
+    TRUTH_DIR,
+    DatasetWriter,
+    Payload,
+    render_payloads,
+    render_truth,
+)
 
 MANIFEST = "manifest.json"
 STREAM_TMP = ".stream-runs"

@@ -261,11 +261,10 @@ def test_serving_api_answers_from_the_batch_published_data(chain, published, spa
     """Resolve, batch resolve, profile and explain through the real app on what the batch wrote."""
     from fastapi.testclient import TestClient
 
+    from infra.settings import ServingSettings
+    from infra.store import Store
     from serving import keys
     from serving.app import create_app
-    from infra.settings import ServingSettings
-
-    from infra.store import Store
 
     session, ks, state = published["session"], published["keyspace"], chain["state2"]
     _, secret = keys.create(Store(session, chain["settings"].cassandra), "it-batch", list(keys.SCOPES))

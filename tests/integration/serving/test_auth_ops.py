@@ -69,9 +69,8 @@ def test_health_ready_and_metrics(client):
 def test_cassandra_unreachable_answers_503_with_retry_advice(api_keys, serving_data):
     from fastapi.testclient import TestClient
 
+    from infra.settings import CassandraSettings, ServingSettings
     from serving.app import create_app
-    from infra.settings import ServingSettings
-    from infra.settings import CassandraSettings
 
     nowhere = CassandraSettings(keyspace=serving_data.keyspace, port=1, contact_points=["127.0.0.1"])
     app = create_app(ServingSettings(reconnect_interval_s=60), cassandra=nowhere)

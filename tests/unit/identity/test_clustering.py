@@ -9,7 +9,12 @@ import random
 import networkx as nx
 import pytest
 
-from identity.cluster import LimitedUnionFind, cluster, cluster_by_component, connected_components
+from identity.cluster import (
+    LimitedUnionFind,
+    cluster,
+    cluster_by_component,
+    connected_components,
+)
 from identity.explain import explain
 from identity.records import Link, Record, normalize_record, record_links
 from identity.rules import compile_rules, rules_from_dict

@@ -15,7 +15,13 @@ from typer.testing import CliRunner
 from identity.rules import load_policy
 from identity.sources import load_sources
 from ucid.commands.resolve import resolve as resolve_command
-from ucid.local_resolve import ASSIGNMENT_HEADER, LocalReadError, ReadStats, read_records, resolve_local
+from ucid.local_resolve import (
+    ASSIGNMENT_HEADER,
+    LocalReadError,
+    ReadStats,
+    read_records,
+    resolve_local,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 

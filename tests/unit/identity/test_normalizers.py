@@ -7,8 +7,14 @@ import re
 import pytest
 
 from identity.rules import compile_rules, rules_from_dict
-from identity.types import Blocklist, IdentifierType, make_normalizer, normalize_email, normalize_id, normalize_phone
-
+from identity.types import (
+    Blocklist,
+    IdentifierType,
+    make_normalizer,
+    normalize_email,
+    normalize_id,
+    normalize_phone,
+)
 
 # --- e-mail ---------------------------------------------------------------------------------
 

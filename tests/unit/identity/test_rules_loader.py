@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from identity.rules import RulesError, compile_rules, load_policy, load_rules, rules_from_dict
+from identity.rules import (
+    RulesError,
+    compile_rules,
+    load_policy,
+    load_rules,
+    rules_from_dict,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_RULES = REPO / "conf" / "rules.yaml"

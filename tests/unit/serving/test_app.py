@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from serving import keys
-from serving.app import create_app
 from infra.settings import ServingSettings
 from infra.store.aio import StoreUnavailable
+from serving import keys
+from serving.app import create_app
 
 A, B, C = "U" + "A" * 20, "U" + "B" * 20, "U" + "C" * 20
 T = datetime(2026, 1, 31, 12, 0)

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from identity.rules import load_policy
-from speed.contract import ContractError, event_key, landing_row, load_schema, parse_event
 from infra.settings import Settings, SpeedSettings
+from speed.contract import (
+    ContractError,
+    event_key,
+    landing_row,
+    load_schema,
+    parse_event,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 POLICY = load_policy(REPO / "conf" / "rules.yaml")

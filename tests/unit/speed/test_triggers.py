@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from speed.contract import Event, parse_time_ms
 from infra.settings import Settings, SpeedSettings
+from speed.contract import Event, parse_time_ms
 from speed.triggers import TriggerConfigError, TriggerEngine, load_triggers
 
 
