@@ -136,12 +136,11 @@ def test_down_stops_everything_and_up_brings_back_the_same_data(own_stack, setti
     up(stack, lambda _m: None)
     marker = uuid.uuid4().hex
     ks = stack.cassandra.keyspace
-    cl = cluster(stack.cassandra)
-    session = cl.connect()
-    session.execute(
-        f"INSERT INTO {ks}.ucids (ucid, status, layer) VALUES (%s, 'live', 'test')", (marker,)
-    )
-    cl.shutdown()
+    from infra.store import Store, ts
+
+    with Store.connect(stack.cassandra) as store:
+        now_ts = ts(int(time.time() * 1000))
+        store.atomic([("mint", (marker, now_ts, now_ts))])
     topic = topic_name(stack.kafka, "identity-changes")
     _produce(stack, topic, marker.encode())
 

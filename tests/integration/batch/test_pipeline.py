@@ -223,12 +223,15 @@ def published(chain, batch_world):
                   "identity_changes", "links_by_ucid"):
         session.execute(f"TRUNCATE {ks}.{table}")
     speed_id = sorted(k for k in chain["state2"] if k[0] == "email")[0]
-    # the speed layer re-pointed this identifier after the batch snapshot
-    session.execute(f"INSERT INTO {ks}.ucids (ucid, minted_at, status, layer) "
-                    f"VALUES ('{SPEED_UCID}', toTimestamp(now()), 'live', 'speed') "
-                    f"USING TIMESTAMP {int(_time.time() * 1e6)}")
-    session.execute(f"INSERT INTO {ks}.identifiers (id_type, id_value, ucid, layer) VALUES (%s, %s, %s, 'speed') "
-                    f"USING TIMESTAMP {int(_time.time() * 1e6)}", (*speed_id, SPEED_UCID))
+    # the speed layer re-pointed this identifier after the batch snapshot: its own statements
+    # (mint, claim), written with the server's time as it writes them
+    from infra.store import Store, ts
+
+    now_ts = ts(int(_time.time() * 1000))
+    Store(session, settings.cassandra).atomic([
+        ("mint", (SPEED_UCID, now_ts, now_ts)),
+        ("claim", (*speed_id, SPEED_UCID, "stream", now_ts, now_ts)),
+    ])
     ctx = chain["ctx3"]
     assert ctx.settings.cassandra.keyspace == ks
     first = run.run_stage(ctx, "publish")
