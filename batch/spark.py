@@ -33,8 +33,8 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
         .config("spark.jars", ",".join(str(j) for j in delta_jars))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.shuffle.partitions", str(spark_conf.shuffle_partitions))
-        .config("spark.default.parallelism", str(spark_conf.shuffle_partitions))
+        .config("spark.sql.shuffle.partitions", str(spark_conf.partitions))
+        .config("spark.default.parallelism", str(spark_conf.partitions))
         .config("spark.driver.memory", spark_conf.driver_memory)
         .config("spark.ui.enabled", str(spark_conf.ui).lower())
         .config("spark.ui.showConsoleProgress", "false")
@@ -46,7 +46,7 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
         .config("spark.sql.adaptive.enabled", "true")
         # Delta rebuilds a table's snapshot with this many tasks (default 50): far too many for
         # a small local lake, where it dominated every read; scale it with the shuffle setting
-        .config("spark.databricks.delta.snapshotPartitions", str(spark_conf.shuffle_partitions))
+        .config("spark.databricks.delta.snapshotPartitions", str(spark_conf.partitions))
     )
     for key, value in spark_conf.extra_conf.items():
         builder = builder.config(key, value)

@@ -26,8 +26,6 @@ import pytest
 # isolate the tests' schema and topics from a developer's own data on the same servers
 os.environ.setdefault("UCID_CASSANDRA_KEYSPACE", "ucid_it")
 os.environ.setdefault("UCID_KAFKA_TOPIC_PREFIX", "ucid-it.")
-# small test data: few shuffle partitions (and Delta snapshot tasks) make Spark much faster
-os.environ.setdefault("UCID_SPARK_SHUFFLE_PARTITIONS", "2")
 # pyspark.sql.connect (imported by great_expectations) takes a __main__ without __file__ and
 # __spec__ for a doctest run and exits (SystemExit 0); an xdist worker's __main__ (execnet) is one
 _main = sys.modules.get("__main__")

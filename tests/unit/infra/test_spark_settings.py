@@ -1,0 +1,25 @@
+"""Spark partitions: one per core of a local master unless set, Spark's 200 elsewhere."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from infra.settings import SparkSettings
+
+
+@pytest.mark.parametrize(
+    ("master", "expected"),
+    [("local[2]", 2), ("local[4]", 4), ("local[3,2]", 3), ("local", 1), ("local[*]", os.cpu_count() or 1),
+     ("spark://host:7077", 200), ("yarn", 200), ("local-cluster[3,1,1024]", 200)],
+)
+def test_partitions_follow_the_master(master, expected):
+    assert SparkSettings(master=master, _env_file=None).partitions == expected
+
+
+def test_an_explicit_setting_wins(monkeypatch):
+    monkeypatch.setenv("UCID_SPARK_SHUFFLE_PARTITIONS", "16")
+    assert SparkSettings(master="local[2]", _env_file=None).partitions == 16
+    with pytest.raises(ValueError):
+        SparkSettings(shuffle_partitions=0, _env_file=None)
