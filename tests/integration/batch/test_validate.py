@@ -1,7 +1,7 @@
 """The Great Expectations suites on a real lake: they pass on a good one, and a broken table fails
 with the expectation and the table named -- and stops `ucid batch run` before it publishes.
 
-One lake is built once (module scope, 2000 generated customers: ingest .. profiles); each broken
+One lake is built once (module scope, 500 generated customers: ingest .. profiles); each broken
 case works on a copy of it (a Delta table is a folder: a copy is a table).
 """
 
@@ -18,7 +18,7 @@ from ..conftest import suite_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
-CUSTOMERS = 2000
+CUSTOMERS = 500
 SEED = 11
 NOW = 1_769_904_000  # 2026-02-01, after every generated event
 BOGUS_UCID = "U" + "Z" * 20  # well formed, never issued
