@@ -1,0 +1,442 @@
+"""The probabilistic match model as data: the ``match.yaml`` spec, person rows, decisions, edges.
+
+Exact rules link two records only when they share an identifier. The match model links records
+that share none (an in-store registration, a CRM duplicate with a typo in the phone) by comparing
+person attributes: names, birth date, address, e-mail local part, phone digits. The statistics
+(Fellegi-Sunter m/u, term frequencies, EM) live in Splink, behind ``infra/match``; this module is
+what batch and speed must share and what must stay pure Python:
+
+* the spec (:class:`MatchSpec`), validated strictly from YAML like ``rules.yaml``;
+* :func:`person_row`, how one record's attributes and identifiers become the model's input
+  columns (the same cleaning for training, batch and real-time scoring);
+* :func:`decide`, the link / review / no-link decision from a match probability;
+* :func:`match_edges`, scored record pairs above the link threshold as clustering
+  :class:`~identity.cluster.Edge` s between the records' anchors, carrying their own rule name
+  and evidence (:class:`MatchEvidence`). They go through the same
+  :func:`~identity.cluster.cluster_edges` as the deterministic edges, after them, so per-type
+  limits, the size guard, blocked values (never a model input) and UCID stability still apply.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from identity.cluster import Edge
+from identity.types import Identifier
+
+Method = Literal["exact", "name", "jaro_winkler", "date", "edit_distance", "email"]
+Decision = Literal["link", "review", "no_link"]
+
+RULE_PREFIX = "model"
+"""A probabilistic edge's rule is ``model:<spec name>``, never an identifier-type pair."""
+
+ID_COLUMN = "unique_id"
+"""The model input's row id (an int per person row, unique within one run)."""
+
+NAME_ATTRIBUTES = ("first_name", "last_name", "full_name")
+
+
+class MatchSpecError(ValueError):
+    """The match spec is missing, unreadable or invalid; the message names file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Comparison(_Strict):
+    """One column of the model: how two records' values of one attribute are compared.
+
+    ``column`` is the model input column (see :func:`person_row`): a person attribute
+    (``first_name``, ``birth_date``, ...) or ``email`` / ``phone`` (the record's first valid,
+    unblocked identifier of that type) or any attribute a source declares (an id with typos).
+    """
+
+    column: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    method: Method
+    thresholds: list[float] = Field(default_factory=list)
+    term_frequency: bool = False
+
+    @model_validator(mode="after")
+    def _thresholds_fit_method(self) -> Comparison:
+        t = self.thresholds
+        if self.method in ("name", "jaro_winkler"):
+            if not t or any(not 0 < x < 1 for x in t) or t != sorted(t, reverse=True):
+                raise ValueError("thresholds: Jaro-Winkler similarities in (0, 1), highest first")
+        elif self.method == "edit_distance":
+            if not t or any(x < 1 or x != int(x) for x in t) or t != sorted(t):
+                raise ValueError("thresholds: whole edit distances >= 1, smallest first")
+        elif self.method == "date":
+            if not t or any(x <= 0 for x in t) or t != sorted(t):
+                raise ValueError("thresholds: day differences > 0, smallest first")
+        elif t:
+            raise ValueError(f"thresholds: not used by method {self.method!r}")
+        return self
+
+
+class Training(_Strict):
+    """How the model is trained (``infra.match.train``): lambda, then u, then m."""
+
+    deterministic_rules: list[list[str]] = Field(
+        min_length=1, description="columns whose equality is a near-certain link: lambda's estimate"
+    )
+    deterministic_recall: float = Field(gt=0, le=1, description="share of true pairs those rules find")
+    u_max_pairs: int = Field(ge=1000, description="random pairs sampled for u")
+    em_blocking_rules: list[list[str]] = Field(min_length=1, description="one EM session per rule")
+
+
+DEFAULT_COMPARISONS: tuple[dict[str, Any], ...] = (
+    {"column": "first_name", "method": "name", "thresholds": [0.92, 0.8], "term_frequency": True},
+    {"column": "last_name", "method": "name", "thresholds": [0.92, 0.8], "term_frequency": True},
+    {"column": "birth_date", "method": "date", "thresholds": [31, 366]},
+    {"column": "address", "method": "jaro_winkler", "thresholds": [0.9, 0.8]},
+    {"column": "postal_code", "method": "exact", "term_frequency": True},
+    {"column": "city", "method": "exact", "term_frequency": True},
+    {"column": "email", "method": "email"},
+    {"column": "phone", "method": "edit_distance", "thresholds": [1, 2]},
+)
+
+
+class MatchSpec(_Strict):
+    """The whole ``match.yaml``; ``conf/match.yaml`` documents every field."""
+
+    version: Literal[1] = 1
+    name: str = Field("person", pattern=r"^[a-z][a-z0-9_]*$")
+    seed: int = 42
+    link_threshold: float = Field(0.999, gt=0, lt=1)
+    review_threshold: float = Field(0.95, gt=0, lt=1)
+    sources: list[str] | None = None
+    limits: dict[str, int] = Field(default_factory=dict)
+    comparisons: list[Comparison] = Field(
+        default_factory=lambda: [Comparison(**c) for c in DEFAULT_COMPARISONS], min_length=1
+    )
+    blocking_rules: list[list[str]] = Field(
+        default_factory=lambda: [
+            ["first_name", "last_name"], ["last_name", "birth_date"], ["first_name", "birth_date"],
+            ["birth_date", "postal_code"], ["email"], ["phone"],
+        ],
+        min_length=1,
+    )
+    training: Training = Field(
+        default_factory=lambda: Training(
+            deterministic_rules=[["email"], ["phone"], ["first_name", "last_name", "birth_date"]],
+            deterministic_recall=0.8,
+            u_max_pairs=2_000_000,
+            em_blocking_rules=[["first_name", "last_name"], ["birth_date"]],
+        )
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MatchSpec:
+        if self.review_threshold > self.link_threshold:
+            raise ValueError("review_threshold: must not exceed link_threshold (the review band lies below it)")
+        columns = [c.column for c in self.comparisons]
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        if dupes:
+            raise ValueError(f"comparisons: column(s) compared twice: {', '.join(dupes)}")
+        for where, rules in (("blocking_rules", self.blocking_rules),
+                             ("training.deterministic_rules", self.training.deterministic_rules),
+                             ("training.em_blocking_rules", self.training.em_blocking_rules)):
+            for n, rule in enumerate(rules):
+                if not rule:
+                    raise ValueError(f"{where}.{n}: an empty rule would compare every pair")
+                unknown = [c for c in rule if c not in columns]
+                if unknown:
+                    raise ValueError(f"{where}.{n}: column(s) {', '.join(unknown)} not among the comparisons")
+        for type_name, limit in self.limits.items():
+            if limit < 1:
+                raise ValueError(f"limits.{type_name}: at least 1")
+        return self
+
+    @property
+    def rule(self) -> str:
+        """The rule name of this model's edges."""
+        return f"{RULE_PREFIX}:{self.name}"
+
+    def columns(self) -> list[str]:
+        """Model input columns, in comparison order."""
+        return [c.column for c in self.comparisons]
+
+    def restricted_to(self, available: Iterable[str]) -> MatchSpec:
+        """The spec without the comparisons whose column no input provides, and without the
+        rules that use them: a source set declaring the usual person attributes gets a working
+        model without editing the spec. Raises :class:`MatchSpecError` when nothing is left."""
+        have = set(available)
+        comparisons = [c for c in self.comparisons if c.column in have]
+        if len(comparisons) < 2:
+            raise MatchSpecError(
+                f"the sources provide {len(comparisons)} of the compared columns "
+                f"({', '.join(self.columns())}); a model needs at least 2"
+            )
+
+        def keep(rules: list[list[str]]) -> list[list[str]]:
+            return [r for r in rules if set(r) <= have]
+
+        blocking = keep(self.blocking_rules)
+        training = self.training.model_copy(update={
+            "deterministic_rules": keep(self.training.deterministic_rules),
+            "em_blocking_rules": keep(self.training.em_blocking_rules),
+        })
+        for where, rules in (("blocking_rules", blocking),
+                             ("training.deterministic_rules", training.deterministic_rules),
+                             ("training.em_blocking_rules", training.em_blocking_rules)):
+            if not rules:
+                raise MatchSpecError(f"{where}: no rule left whose columns the sources provide ({', '.join(sorted(have))})")
+        return self.model_copy(update={"comparisons": comparisons, "blocking_rules": blocking, "training": training})
+
+    def check_limits(self, limited_types: Iterable[str]) -> None:
+        """Model limits may only re-state limits the rules already have (a type the rules leave
+        unlimited stays unlimited); raises :class:`MatchSpecError` otherwise."""
+        limited = set(limited_types)
+        unknown = sorted(set(self.limits) - limited)
+        if unknown:
+            raise MatchSpecError(
+                f"limits: {', '.join(unknown)} has no limit in the rules (limited: {', '.join(sorted(limited))})"
+            )
+
+
+def _format_errors(exc: ValidationError) -> str:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        out.append(f"field '{loc}': {msg}" if loc else msg)
+    return "; ".join(out)
+
+
+def spec_from_dict(raw: Mapping[str, Any] | None, origin: str = "<match>") -> MatchSpec:
+    """Validate a mapping as a match spec; errors are :class:`MatchSpecError` naming ``origin``."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise MatchSpecError(f"{origin}: expected a mapping at the top level")
+    try:
+        return MatchSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise MatchSpecError(f"{origin}: {_format_errors(exc)}") from exc
+
+
+def load_spec(path: Path) -> MatchSpec:
+    """Read and validate a ``match.yaml``."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MatchSpecError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise MatchSpecError(f"{path}: not valid YAML: {exc}") from exc
+    return spec_from_dict(raw, str(path))
+
+
+# ------------------------------------------------------------------------------------------------
+# person rows: the model's input columns from one record
+# ------------------------------------------------------------------------------------------------
+_NOT_LETTERS = re.compile(r"[^a-z ]+")
+_SPACES = re.compile(r"\s+")
+_ADDRESS_PUNCT = re.compile(r"[.,#]")
+_ADDRESS_WORDS = {
+    "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr", "lane": "ln",
+    "court": "ct", "place": "pl", "terrace": "ter", "circle": "cir", "parkway": "pkwy",
+    "highway": "hwy", "square": "sq", "apartment": "apt", "suite": "ste", "unit": "apt",
+    "north": "n", "south": "s", "east": "e", "west": "w",
+}
+_DATE_FORMATS = (
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})"), (0, 1, 2)),  # ISO, also with a time after it
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), (0, 1, 2)),  # 19840312 (FEBRL)
+    (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), (2, 0, 1)),  # US 03/12/1984
+)
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+
+
+def clean_name(raw: str | None) -> str | None:
+    """Lower case, accents and punctuation dropped, spaces collapsed; ``None`` when empty."""
+    if raw is None:
+        return None
+    value = _SPACES.sub(" ", _NOT_LETTERS.sub(" ", _fold(raw).replace("'", ""))).strip()
+    return value or None
+
+
+def split_full_name(raw: str | None) -> tuple[str | None, str | None]:
+    """``(first, last)`` of ``"LAST, FIRST"`` or ``"First [Middle] Last"``."""
+    if raw is None or not raw.strip():
+        return None, None
+    if "," in raw:
+        last, _, first = raw.partition(",")
+        return clean_name(first), clean_name(last)
+    parts = raw.split()
+    if len(parts) == 1:
+        return None, clean_name(parts[0])
+    return clean_name(" ".join(parts[:-1])), clean_name(parts[-1])
+
+
+def clean_date(raw: str | None) -> str | None:
+    """``YYYY-MM-DD`` from ISO, ``YYYYMMDD`` or ``MM/DD/YYYY``; ``None`` when not a real date."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    for pattern, (iy, im, iday) in _DATE_FORMATS:
+        m = pattern.match(text)
+        if m:
+            parts = m.groups()
+            y, mo, d = int(parts[iy]), int(parts[im]), int(parts[iday])
+            if 1850 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31:
+                return f"{y:04d}-{mo:02d}-{d:02d}"
+            return None
+    return None
+
+
+def clean_address(raw: str | None) -> str | None:
+    """Lower case, punctuation dropped, street words abbreviated (``Street`` -> ``st``): two
+    spellings of one address compare equal, a real difference (house number) stays."""
+    if raw is None:
+        return None
+    words = _SPACES.sub(" ", _ADDRESS_PUNCT.sub(" ", _fold(raw))).split()
+    value = " ".join(_ADDRESS_WORDS.get(w, w) for w in words)
+    return value or None
+
+
+def clean_code(raw: str | None) -> str | None:
+    """Postal codes and free ids: spaces and dashes dropped, upper case."""
+    if raw is None:
+        return None
+    value = re.sub(r"[\s-]+", "", raw).upper()
+    return value or None
+
+
+ALIASES = {"address": ("address", "address_line", "billing_address", "street_address")}
+"""Profile attribute names that feed a model column when a source has no attribute of the
+column's own name (billing declares ``billing_address``)."""
+
+_CLEANERS = {
+    "first_name": clean_name,
+    "last_name": clean_name,
+    "birth_date": clean_date,
+    "address": clean_address,
+    "city": clean_name,
+    "postal_code": clean_code,
+}
+
+
+def model_attributes(declared: Iterable[str], columns: Iterable[str]) -> list[str]:
+    """The declared attribute names a source must read to fill ``columns``."""
+    wanted = {a for c in columns for a in ALIASES.get(c, (c,))} | set(NAME_ATTRIBUTES)
+    return [a for a in declared if a in wanted]
+
+
+def person_row(
+    attributes: Mapping[str, str | None],
+    identifiers: Iterable[Identifier],
+    columns: Iterable[str],
+) -> dict[str, str | None]:
+    """The model's input values of one record, one per column.
+
+    ``attributes`` are the record's profile attributes by ucid name (``first_name``,
+    ``full_name``, ``address``, ...); ``identifiers`` its *valid, unblocked* normalized
+    identifiers (so a junk ``test@test.com`` never makes two records look alike). A column
+    named like an identifier type takes that type's smallest value; a ``full_name`` fills
+    ``first_name`` / ``last_name`` when they are absent; other columns are cleaned by kind (names,
+    dates, addresses, codes). Pure: the same record gives the same row in batch and speed.
+    """
+    by_type: dict[str, str] = {}
+    for type_name, value in sorted(identifiers):
+        by_type.setdefault(type_name, value)
+    first, last = attributes.get("first_name"), attributes.get("last_name")
+    if (not first or not last) and attributes.get("full_name"):
+        f, l = split_full_name(attributes.get("full_name"))
+        first, last = first or f, last or l
+    merged = {**attributes, "first_name": first, "last_name": last}
+    row: dict[str, str | None] = {}
+    for column in columns:
+        if column in by_type:
+            row[column] = by_type[column]
+            continue
+        raw = next((merged[a] for a in ALIASES.get(column, (column,)) if merged.get(a) is not None), None)
+        if raw is not None and not isinstance(raw, str):
+            raw = str(raw)
+        cleaner = _CLEANERS.get(column, clean_code)
+        row[column] = cleaner(raw) if raw is not None and raw.strip() else None
+    return row
+
+
+# ------------------------------------------------------------------------------------------------
+# decisions and edges
+# ------------------------------------------------------------------------------------------------
+def decide(probability: float, spec: MatchSpec) -> Decision:
+    """``link`` at or above the link threshold, ``review`` in ``[review, link)``, else ``no_link``.
+    The one decision batch and speed both make from a match probability."""
+    if probability >= spec.link_threshold:
+        return "link"
+    if probability >= spec.review_threshold:
+        return "review"
+    return "no_link"
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One comparison's outcome for a pair: its Splink level (gamma), label and match weight."""
+
+    comparison: str
+    level: int
+    label: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class MatchEvidence:
+    """Why a probabilistic edge exists: the model, the pair's match probability and weight, and
+    each comparison's level and weight (what a data steward reads in an explanation)."""
+
+    rule: str
+    model: str  # the model file's version hash
+    probability: float
+    weight: float
+    levels: tuple[Level, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPair:
+    """One scored record pair: the records (source, record id), their anchors, the evidence."""
+
+    left: tuple[str, str]
+    right: tuple[str, str]
+    left_anchor: Identifier
+    right_anchor: Identifier
+    evidence: MatchEvidence
+
+
+def match_edges(pairs: Iterable[ScoredPair], spec: MatchSpec) -> list[Edge]:
+    """One :class:`Edge` per anchor pair among the pairs ``decide`` links.
+
+    Pairs of records with one anchor add nothing. Several record pairs between two anchors make
+    one edge whose ``support`` counts them and whose ``match`` is the strongest pair's evidence
+    (ties: the smaller record keys), so the result does not depend on input order.
+    """
+    best: dict[tuple[Identifier, Identifier], tuple[tuple, ScoredPair]] = {}
+    support: dict[tuple[Identifier, Identifier], int] = {}
+    for pair in pairs:
+        if decide(pair.evidence.probability, spec) != "link":
+            continue
+        a, b = pair.left_anchor, pair.right_anchor
+        if a == b:
+            continue
+        key = (a, b) if a < b else (b, a)
+        records = tuple(sorted((pair.left, pair.right)))
+        rank = (-pair.evidence.weight, records)
+        support[key] = support.get(key, 0) + 1
+        got = best.get(key)
+        if got is None or rank < got[0]:
+            best[key] = (rank, pair)
+    return [
+        Edge(a, b, rank[1], support[(a, b)], match=pair.evidence)
+        for (a, b), (rank, pair) in sorted(best.items())
+    ]
