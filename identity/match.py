@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from identity.cluster import Edge
 from identity.types import Identifier
 
-Method = Literal["exact", "name", "jaro_winkler", "date", "edit_distance", "email"]
+Method = Literal["exact", "name", "jaro_winkler", "date", "edit_distance", "email", "address"]
 Decision = Literal["link", "review", "no_link"]
 
 RULE_PREFIX = "model"
@@ -64,11 +64,15 @@ class Comparison(_Strict):
     method: Method
     thresholds: list[float] = Field(default_factory=list)
     term_frequency: bool = False
+    postal_code: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
+    city: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
 
     @model_validator(mode="after")
     def _thresholds_fit_method(self) -> Comparison:
         t = self.thresholds
-        if self.method in ("name", "jaro_winkler"):
+        if self.method != "address" and (self.postal_code or self.city):
+            raise ValueError("postal_code / city: only for method 'address'")
+        if self.method in ("name", "jaro_winkler", "address"):
             if not t or any(not 0 < x < 1 for x in t) or t != sorted(t, reverse=True):
                 raise ValueError("thresholds: Jaro-Winkler similarities in (0, 1), highest first")
         elif self.method == "edit_distance":
@@ -80,6 +84,10 @@ class Comparison(_Strict):
         elif t:
             raise ValueError(f"thresholds: not used by method {self.method!r}")
         return self
+
+    def input_columns(self) -> list[str]:
+        """The model input columns this comparison reads."""
+        return [c for c in (self.column, self.postal_code, self.city) if c]
 
 
 class Training(_Strict):
@@ -97,9 +105,7 @@ DEFAULT_COMPARISONS: tuple[dict[str, Any], ...] = (
     {"column": "first_name", "method": "name", "thresholds": [0.92, 0.8], "term_frequency": True},
     {"column": "last_name", "method": "name", "thresholds": [0.92, 0.8], "term_frequency": True},
     {"column": "birth_date", "method": "date", "thresholds": [31, 366]},
-    {"column": "address", "method": "jaro_winkler", "thresholds": [0.9, 0.8]},
-    {"column": "postal_code", "method": "exact", "term_frequency": True},
-    {"column": "city", "method": "exact", "term_frequency": True},
+    {"column": "address", "method": "address", "thresholds": [0.9], "postal_code": "postal_code", "city": "city"},
     {"column": "email", "method": "email"},
     {"column": "phone", "method": "edit_distance", "thresholds": [1, 2]},
 )
@@ -115,6 +121,7 @@ class MatchSpec(_Strict):
     review_threshold: float = Field(0.95, gt=0, lt=1)
     sources: list[str] | None = None
     limits: dict[str, int] = Field(default_factory=dict)
+    vetoes: list[str] = Field(default_factory=lambda: ["first_name", "birth_date"])
     comparisons: list[Comparison] = Field(
         default_factory=lambda: [Comparison(**c) for c in DEFAULT_COMPARISONS], min_length=1
     )
@@ -138,19 +145,23 @@ class MatchSpec(_Strict):
     def _consistent(self) -> MatchSpec:
         if self.review_threshold > self.link_threshold:
             raise ValueError("review_threshold: must not exceed link_threshold (the review band lies below it)")
-        columns = [c.column for c in self.comparisons]
-        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        compared = [c.column for c in self.comparisons]
+        dupes = sorted({c for c in compared if compared.count(c) > 1})
         if dupes:
             raise ValueError(f"comparisons: column(s) compared twice: {', '.join(dupes)}")
+        inputs = set(self.columns())
         for where, rules in (("blocking_rules", self.blocking_rules),
                              ("training.deterministic_rules", self.training.deterministic_rules),
                              ("training.em_blocking_rules", self.training.em_blocking_rules)):
             for n, rule in enumerate(rules):
                 if not rule:
                     raise ValueError(f"{where}.{n}: an empty rule would compare every pair")
-                unknown = [c for c in rule if c not in columns]
+                unknown = [c for c in rule if c not in inputs]
                 if unknown:
-                    raise ValueError(f"{where}.{n}: column(s) {', '.join(unknown)} not among the comparisons")
+                    raise ValueError(f"{where}.{n}: column(s) {', '.join(unknown)} not among the compared columns")
+        unknown = [v for v in self.vetoes if v not in compared]
+        if unknown:
+            raise ValueError(f"vetoes: {', '.join(unknown)} not a compared column")
         for type_name, limit in self.limits.items():
             if limit < 1:
                 raise ValueError(f"limits.{type_name}: at least 1")
@@ -162,15 +173,20 @@ class MatchSpec(_Strict):
         return f"{RULE_PREFIX}:{self.name}"
 
     def columns(self) -> list[str]:
-        """Model input columns, in comparison order."""
-        return [c.column for c in self.comparisons]
+        """Model input columns, in comparison order (an address comparison also reads its
+        postal code and city columns)."""
+        return list(dict.fromkeys(c for comp in self.comparisons for c in comp.input_columns()))
 
     def restricted_to(self, available: Iterable[str]) -> MatchSpec:
         """The spec without the comparisons whose column no input provides, and without the
         rules that use them: a source set declaring the usual person attributes gets a working
         model without editing the spec. Raises :class:`MatchSpecError` when nothing is left."""
         have = set(available)
-        comparisons = [c for c in self.comparisons if c.column in have]
+        comparisons = [
+            c.model_copy(update={"postal_code": c.postal_code if c.postal_code in have else None,
+                                 "city": c.city if c.city in have else None})
+            for c in self.comparisons if c.column in have
+        ]
         if len(comparisons) < 2:
             raise MatchSpecError(
                 f"the sources provide {len(comparisons)} of the compared columns "
@@ -190,7 +206,9 @@ class MatchSpec(_Strict):
                              ("training.em_blocking_rules", training.em_blocking_rules)):
             if not rules:
                 raise MatchSpecError(f"{where}: no rule left whose columns the sources provide ({', '.join(sorted(have))})")
-        return self.model_copy(update={"comparisons": comparisons, "blocking_rules": blocking, "training": training})
+        vetoes = [v for v in self.vetoes if v in {c.column for c in comparisons}]
+        return self.model_copy(update={"comparisons": comparisons, "blocking_rules": blocking, "training": training,
+                                       "vetoes": vetoes})
 
     def check_limits(self, limited_types: Iterable[str]) -> None:
         """Model limits may only re-state limits the rules already have (a type the rules leave
@@ -317,8 +335,41 @@ ALIASES = {"address": ("address", "address_line", "billing_address", "street_add
 """Profile attribute names that feed a model column when a source has no attribute of the
 column's own name (billing declares ``billing_address``)."""
 
+NICKNAMES = {
+    "bill": "william", "billy": "william", "will": "william", "willie": "william", "liz": "elizabeth",
+    "beth": "elizabeth", "betty": "elizabeth", "bob": "robert", "bobby": "robert", "rob": "robert",
+    "jim": "james", "jimmy": "james", "mike": "michael", "dave": "david", "rick": "richard",
+    "dick": "richard", "joe": "joseph", "tom": "thomas", "tommy": "thomas", "chris": "christopher",
+    "charlie": "charles", "chuck": "charles", "dan": "daniel", "danny": "daniel", "matt": "matthew",
+    "tony": "anthony", "steve": "steven", "andy": "andrew", "josh": "joshua", "ken": "kenneth",
+    "jeff": "jeffrey", "nick": "nicholas", "jon": "jonathan", "greg": "gregory", "alex": "alexander",
+    "pat": "patrick", "sam": "samuel", "ben": "benjamin", "ron": "ronald", "tim": "timothy",
+    "ed": "edward", "eddie": "edward", "larry": "lawrence", "jerry": "gerald", "zach": "zachary",
+    "doug": "douglas", "pete": "peter", "peggy": "margaret", "maggie": "margaret", "meg": "margaret",
+    "kate": "katherine", "kathy": "katherine", "katie": "katherine", "cathy": "catherine",
+    "jenny": "jennifer", "jen": "jennifer", "jess": "jessica", "patty": "patricia", "trish": "patricia",
+    "sue": "susan", "susie": "susan", "debbie": "deborah", "deb": "deborah", "becky": "rebecca",
+    "sandy": "sandra", "cindy": "cynthia", "kim": "kimberly", "pam": "pamela", "vicky": "victoria",
+    "abby": "abigail", "mandy": "amanda", "steph": "stephanie", "judy": "judith", "terry": "teresa",
+"nat": "natalie", "dot": "dorothy", "fran": "frances", "jackie": "jacqueline",
+}
+"""Common English nicknames -> the given name they stand for. First names are compared by this
+canonical form, so ``Bill`` and ``William`` are one first name (the cost: a real Bill and a real
+William at one address look alike on this column; the other columns still differ)."""
+
+
+def clean_first_name(raw: str | None) -> str | None:
+    """:func:`clean_name`, then a nickname replaced by its given name (:data:`NICKNAMES`)."""
+    value = clean_name(raw)
+    if value is None:
+        return None
+    head, _, rest = value.partition(" ")
+    canonical = NICKNAMES.get(head, head)
+    return f"{canonical} {rest}".strip()
+
+
 _CLEANERS = {
-    "first_name": clean_name,
+    "first_name": clean_first_name,
     "last_name": clean_name,
     "birth_date": clean_date,
     "address": clean_address,
@@ -371,11 +422,25 @@ def person_row(
 # ------------------------------------------------------------------------------------------------
 # decisions and edges
 # ------------------------------------------------------------------------------------------------
-def decide(probability: float, spec: MatchSpec) -> Decision:
-    """``link`` at or above the link threshold, ``review`` in ``[review, link)``, else ``no_link``.
-    The one decision batch and speed both make from a match probability."""
+def vetoed(levels: Iterable[Level], spec: MatchSpec) -> str | None:
+    """The first veto column whose comparison fell to its last level (gamma 0: total
+    disagreement, e.g. birth dates years apart), or ``None``. Both values were present: a
+    missing value is the null level (-1), never a veto."""
+    vetoes = set(spec.vetoes)
+    for level in levels:
+        if level.comparison in vetoes and level.level == 0:
+            return level.comparison
+    return None
+
+
+def decide(probability: float, spec: MatchSpec, levels: Iterable[Level] = ()) -> Decision:
+    """``link`` at or above the link threshold, ``review`` in ``[review, link)``, else
+    ``no_link``; a linkable pair that a veto column contradicts (:func:`vetoed`) goes to review
+    instead: twins share everything but the first name, a parent and child everything but the
+    birth date, and no sum of agreeing weights should overrule that. The one decision batch and
+    speed both make."""
     if probability >= spec.link_threshold:
-        return "link"
+        return "review" if vetoed(levels, spec) else "link"
     if probability >= spec.review_threshold:
         return "review"
     return "no_link"
@@ -424,7 +489,7 @@ def match_edges(pairs: Iterable[ScoredPair], spec: MatchSpec) -> list[Edge]:
     best: dict[tuple[Identifier, Identifier], tuple[tuple, ScoredPair]] = {}
     support: dict[tuple[Identifier, Identifier], int] = {}
     for pair in pairs:
-        if decide(pair.evidence.probability, spec) != "link":
+        if decide(pair.evidence.probability, spec, pair.evidence.levels) != "link":
             continue
         a, b = pair.left_anchor, pair.right_anchor
         if a == b:

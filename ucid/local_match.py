@@ -121,7 +121,7 @@ def score_people(people: PersonTable, model: TrainedModel, threads: int = 2) -> 
             people.keys[s.left], people.keys[s.right], people.anchors[s.left], people.anchors[s.right],
             MatchEvidence(spec.rule, model.version, s.probability, round(s.weight, 4), s.levels),
         )
-        verdict = decide(s.probability, spec)
+        verdict = decide(s.probability, spec, s.levels)
         if verdict == "link":
             linked.append(pair)
         elif verdict == "review":

@@ -56,6 +56,31 @@ def _edit_comparison(c: Comparison) -> cl.CustomComparison:
                                comparison_description=f"{col}: exact, then Damerau-Levenshtein")
 
 
+def _address_comparison(c: Comparison) -> cl.CustomComparison:
+    """One comparison for the whole location, so address, postal code and city (which agree
+    together) are counted once, not three times: exact address in the same (or an unknown)
+    postal code, then similar address in the same postal code, then only the postal code, then
+    only the city."""
+    col, postal, city = c.column, c.postal_code, c.city
+    nulls = [cll.NullLevel(x) for x in (col, postal, city) if x]
+    levels = [
+        (cll.And(*nulls) if len(nulls) > 1 else nulls[0]).configure(is_null_level=True,
+                                                                    label_for_charts="no location on one side"),
+        (cll.And(cll.ExactMatchLevel(col), cll.Or(cll.ExactMatchLevel(postal), cll.NullLevel(postal)))
+         if postal else cll.ExactMatchLevel(col)).configure(label_for_charts="same address"),
+    ]
+    for t in c.thresholds:
+        level = cll.And(cll.JaroWinklerLevel(col, t), cll.ExactMatchLevel(postal)) if postal else cll.JaroWinklerLevel(col, t)
+        levels.append(level.configure(label_for_charts=f"similar address (Jaro-Winkler >= {t})"))
+    if postal:
+        levels.append(cll.ExactMatchLevel(postal).configure(label_for_charts="same postal code only"))
+    if city:
+        levels.append(cll.ExactMatchLevel(city).configure(label_for_charts="same city only"))
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(comparison_levels=levels, output_column_name=col,
+                               comparison_description=f"{col}: location (address, postal code, city)")
+
+
 def comparison(c: Comparison):
     """The Splink comparison for one spec comparison."""
     if c.method == "exact":
@@ -64,6 +89,8 @@ def comparison(c: Comparison):
         return cl.EmailComparison(c.column)
     if c.method == "date":
         return _date_comparison(c)
+    if c.method == "address":
+        return _address_comparison(c)
     if c.method == "edit_distance":
         return _edit_comparison(c)
     return _similarity_comparison(c)  # name, jaro_winkler
