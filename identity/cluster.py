@@ -237,6 +237,7 @@ def cluster_edges(
     edges: Iterable[Edge],
     policy: Policy,
     match_limits: Mapping[str, int] | None = None,
+    conflicts: Iterable[tuple[Identifier, Identifier]] = (),
 ) -> Clustering:
     """:func:`cluster_component` on already collapsed edges (one per identifier pair).
 
@@ -244,6 +245,13 @@ def cluster_edges(
     probabilistic edges only: ``crm_id`` limit 1 keeps households sharing a landline apart, while
     two CRM registrations with one name, birth date and address may be one person. The size
     guard and every other limit stay as the rules say.
+
+    ``conflicts`` are anchor pairs the match model found to be different people (a veto column
+    disagrees: twins, a parent and a child of one name). A probabilistic edge never joins two
+    clusters holding the two ends of a conflict, so a record that resembles both cannot chain
+    them together (a billing row without a birth date, "John Smith" at the parent's and the
+    son's address). Exact edges are not affected. The check depends only on the clusters of the
+    edge's endpoints, so decomposability holds.
     """
     uf = LimitedUnionFind(policy.limits(), policy.max_cluster_identifiers)
     model_values = None
@@ -258,11 +266,33 @@ def cluster_edges(
             index[node] = uf.add(node[0])
     accepted: list[Edge] = []
     refused: list[Refusal] = []
+    apart: dict[Identifier, set[Identifier]] = {}
+    for x, y in conflicts:
+        if x != y:
+            apart.setdefault(x, set()).add(y)
+            apart.setdefault(y, set()).add(x)
+    apart_of: dict[int, set[Identifier]] = {}  # root -> conflict partners of its members
+    for node, partners in apart.items():
+        if node not in index:
+            index[node] = uf.add(node[0])
+        apart_of[index[node]] = set(partners)
     for edge in edge_order(edges, policy):
         for node in (edge.a, edge.b):
             if node not in index:
                 index[node] = uf.add(node[0])
+        ra, rb = uf.find(index[edge.a]), uf.find(index[edge.b])
+        if edge.match is not None and ra != rb and apart_of:
+            a_apart, b_apart = apart_of.get(ra, ()), apart_of.get(rb, ())
+            if any(n in index and uf.find(index[n]) == rb for n in a_apart) or any(
+                n in index and uf.find(index[n]) == ra for n in b_apart
+            ):
+                refused.append(Refusal(edge, "conflict: the model found records of the two clusters to be different people"))
+                continue
         reason = uf.union(index[edge.a], index[edge.b], model_values if edge.match is not None else None)
+        if reason is None and ra != rb and (ra in apart_of or rb in apart_of):
+            root = uf.find(ra)
+            merged = apart_of.pop(ra, set()) | apart_of.pop(rb, set())
+            apart_of[root] = merged
         if reason is None:
             accepted.append(edge)
         else:

@@ -122,13 +122,14 @@ class MatchSpec(_Strict):
     sources: list[str] | None = None
     limits: dict[str, int] = Field(default_factory=dict)
     vetoes: list[str] = Field(default_factory=lambda: ["first_name", "birth_date"])
+    corroboration: list[str] = Field(default_factory=lambda: ["birth_date", "email", "phone"])
     comparisons: list[Comparison] = Field(
         default_factory=lambda: [Comparison(**c) for c in DEFAULT_COMPARISONS], min_length=1
     )
     blocking_rules: list[list[str]] = Field(
         default_factory=lambda: [
             ["first_name", "last_name"], ["last_name", "birth_date"], ["first_name", "birth_date"],
-            ["birth_date", "postal_code"], ["email"], ["phone"],
+            ["birth_date", "postal_code"], ["last_name", "postal_code"], ["address"], ["email"], ["phone"],
         ],
         min_length=1,
     )
@@ -159,9 +160,10 @@ class MatchSpec(_Strict):
                 unknown = [c for c in rule if c not in inputs]
                 if unknown:
                     raise ValueError(f"{where}.{n}: column(s) {', '.join(unknown)} not among the compared columns")
-        unknown = [v for v in self.vetoes if v not in compared]
-        if unknown:
-            raise ValueError(f"vetoes: {', '.join(unknown)} not a compared column")
+        for where, names in (("vetoes", self.vetoes), ("corroboration", self.corroboration)):
+            unknown = [v for v in names if v not in compared]
+            if unknown:
+                raise ValueError(f"{where}: {', '.join(unknown)} not a compared column")
         for type_name, limit in self.limits.items():
             if limit < 1:
                 raise ValueError(f"limits.{type_name}: at least 1")
@@ -206,9 +208,10 @@ class MatchSpec(_Strict):
                              ("training.em_blocking_rules", training.em_blocking_rules)):
             if not rules:
                 raise MatchSpecError(f"{where}: no rule left whose columns the sources provide ({', '.join(sorted(have))})")
-        vetoes = [v for v in self.vetoes if v in {c.column for c in comparisons}]
+        kept = {c.column for c in comparisons}
         return self.model_copy(update={"comparisons": comparisons, "blocking_rules": blocking, "training": training,
-                                       "vetoes": vetoes})
+                                       "vetoes": [v for v in self.vetoes if v in kept],
+                                       "corroboration": [v for v in self.corroboration if v in kept]})
 
     def check_limits(self, limited_types: Iterable[str]) -> None:
         """Model limits may only re-state limits the rules already have (a type the rules leave
@@ -433,14 +436,25 @@ def vetoed(levels: Iterable[Level], spec: MatchSpec) -> str | None:
     return None
 
 
+def corroborated(levels: Iterable[Level], spec: MatchSpec) -> bool:
+    """Whether a corroboration column (birth date, e-mail, phone) agrees, i.e. has a level with a
+    positive weight; always true when the spec names none."""
+    if not spec.corroboration:
+        return True
+    wanted = set(spec.corroboration)
+    return any(level.comparison in wanted and level.weight > 0 for level in levels)
+
+
 def decide(probability: float, spec: MatchSpec, levels: Iterable[Level] = ()) -> Decision:
     """``link`` at or above the link threshold, ``review`` in ``[review, link)``, else
-    ``no_link``; a linkable pair that a veto column contradicts (:func:`vetoed`) goes to review
-    instead: twins share everything but the first name, a parent and child everything but the
-    birth date, and no sum of agreeing weights should overrule that. The one decision batch and
-    speed both make."""
+    ``no_link``. A linkable pair goes to review instead when a veto column contradicts it
+    (:func:`vetoed`: twins share everything but the first name, a parent and child everything
+    but the birth date) or when nothing but name and address agree (:func:`corroborated`: two
+    members of one household may share both; the weights, which treat columns as independent,
+    cannot know that). The one decision batch and speed both make."""
     if probability >= spec.link_threshold:
-        return "review" if vetoed(levels, spec) else "link"
+        levels = tuple(levels)
+        return "review" if vetoed(levels, spec) or not corroborated(levels, spec) else "link"
     if probability >= spec.review_threshold:
         return "review"
     return "no_link"
@@ -505,3 +519,15 @@ def match_edges(pairs: Iterable[ScoredPair], spec: MatchSpec) -> list[Edge]:
         Edge(a, b, rank[1], support[(a, b)], match=pair.evidence)
         for (a, b), (rank, pair) in sorted(best.items())
     ]
+
+
+def conflict_pairs(pairs: Iterable[ScoredPair], spec: MatchSpec) -> list[tuple[Identifier, Identifier]]:
+    """Anchor pairs of the scored pairs a veto column contradicts (:func:`vetoed`): the model's
+    word that these records are different people, which
+    :func:`~identity.cluster.cluster_edges` keeps apart. Sorted, without duplicates."""
+    out = set()
+    for pair in pairs:
+        a, b = pair.left_anchor, pair.right_anchor
+        if a != b and vetoed(pair.evidence.levels, spec):
+            out.add((a, b) if a < b else (b, a))
+    return sorted(out)

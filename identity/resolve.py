@@ -49,6 +49,7 @@ def resolve(
     progress: Progress | None = None,
     match_edges: Iterable[Edge] = (),
     match_limits: Mapping[str, int] | None = None,
+    conflicts: Iterable[tuple[Identifier, Identifier]] = (),
 ) -> Resolution:
     """Resolve ``records`` against ``previous`` at logical time ``now``.
 
@@ -62,7 +63,8 @@ def resolve(
 
     ``match_edges`` are the match model's edges between record anchors
     (:func:`identity.match.match_edges`); they are clustered with the exact ones, after them,
-    under the same limits (``match_limits`` may re-state some for them) and size guard.
+    under the same limits (``match_limits`` may re-state some for them) and size guard, and
+    never across ``conflicts`` (:func:`identity.match.conflict_pairs`).
     """
     tick = progress or (lambda stage, n: None)
     anchors: dict[tuple[str, str], Identifier] = {}
@@ -94,7 +96,7 @@ def resolve(
     edges.extend(model_edges)
     nodes = set(anchors.values())
     tick("cluster", 0)
-    clustering = cluster_edges(nodes, edges, policy, match_limits)
+    clustering = cluster_edges(nodes, edges, policy, match_limits, conflicts)
     tick("cluster", 1)
     state, ucid_for, events = assign_ucids(clustering, previous or State(), now)
     tick("assign", 1)

@@ -23,8 +23,10 @@ from identity.match import (
     MatchEvidence,
     MatchSpec,
     ScoredPair,
+    conflict_pairs,
     decide,
     match_edges,
+    vetoed,
     model_attributes,
     person_row,
 )
@@ -108,28 +110,42 @@ class Scoring:
     review: list[tuple[ScoredPair, Scored]]
     stats: dict[str, int]
     limits: dict[str, int] = field(default_factory=dict)  # the model's limits for its edges
+    conflicts: list[tuple[Identifier, Identifier]] = field(default_factory=list)
 
 
 def score_people(people: PersonTable, model: TrainedModel, threads: int = 2) -> Scoring:
-    """Score every blocked pair of person rows and decide each one (:func:`identity.match.decide`)."""
+    """Score every blocked pair of person rows and decide each one (:func:`identity.match.decide`).
+
+    Every blocked pair counts for the conflicts, whatever its probability: two members of one
+    household (same last name and address, other first name) score low and are exactly the
+    evidence that keeps a record mixed into one of their clusters by an exact link (a shared
+    family e-mail) from pulling the other's cluster in.
+    """
     spec = model.spec
-    scored = score(people.table, model, spec.review_threshold, threads)
+    scored = score(people.table, model, 0.0, threads)
     linked: list[ScoredPair] = []
     review: list[tuple[ScoredPair, Scored]] = []
+    every: list[ScoredPair] = []
     for s in scored:
+        if s.probability < spec.review_threshold and not vetoed(s.levels, spec):
+            continue
         pair = ScoredPair(
             people.keys[s.left], people.keys[s.right], people.anchors[s.left], people.anchors[s.right],
             MatchEvidence(spec.rule, model.version, s.probability, round(s.weight, 4), s.levels),
         )
+        every.append(pair)
         verdict = decide(s.probability, spec, s.levels)
         if verdict == "link":
             linked.append(pair)
         elif verdict == "review":
             review.append((pair, s))
     edges = match_edges(linked, spec)
-    stats = {"person_rows": people.table.num_rows, "pairs_scored": len(scored), "pairs_linked": len(linked),
-             "pairs_review": len(review), "model_edges": len(edges)}
-    return Scoring(edges, linked, review, stats, dict(spec.limits))
+    conflicts = conflict_pairs(every, spec)
+    stats = {"person_rows": people.table.num_rows, "pairs_blocked": len(scored),
+             "pairs_scored_above_review": sum(1 for s in scored if s.probability >= spec.review_threshold),
+             "pairs_linked": len(linked),
+             "pairs_review": len(review), "model_edges": len(edges), "model_conflicts": len(conflicts)}
+    return Scoring(edges, linked, review, stats, dict(spec.limits), conflicts)
 
 
 PAIR_HEADER = ("source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "match_weight", "levels")

@@ -26,6 +26,7 @@ from identity.records import Record
 from identity.resolve import Progress, Resolution, resolve
 from identity.rules import Policy
 from identity.sources import SourceDefinition
+from identity.types import Identifier
 from identity.ucids import State
 
 EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "json", "ndjson"), "parquet": ("parquet",)}
@@ -172,6 +173,7 @@ def resolve_local(
     progress: Progress | None = None,
     match_edges: Iterable[Edge] = (),
     match_limits: Mapping[str, int] | None = None,
+    conflicts: Iterable[tuple[Identifier, Identifier]] = (),
 ) -> tuple[Resolution, ReadStats]:
     """Read and resolve a landed data set; see :func:`identity.resolve.resolve` for promises
     (``match_edges``: the match model's edges, :func:`ucid.local_match.score_people`)."""
@@ -180,7 +182,7 @@ def resolve_local(
         raise LocalReadError(f"identifier type(s) not in the rules: {', '.join(missing)}")
     stats = ReadStats()
     records = read_records(root, sources, stats, on_file)
-    return resolve(records, policy, previous, now, progress, match_edges, match_limits), stats
+    return resolve(records, policy, previous, now, progress, match_edges, match_limits, conflicts), stats
 
 
 def write_assignment(path: Path, assignment: dict[tuple[str, str], str]) -> int:

@@ -45,7 +45,8 @@ def level_labels(splink_model: dict) -> dict[str, dict[int, str]]:
 
 
 def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) -> list[Scored]:
-    """Scored pairs with match probability >= ``floor``, sorted by (left, right). Each pair's
+    """Scored pairs with match probability >= ``floor`` (0: every blocked pair), sorted by
+    (left, right). Each pair's
     figures are computed row by row, so the result does not depend on ``threads``."""
     logging.getLogger("splink").setLevel(logging.WARNING)
     splink_model = {**model.splink, "retain_matching_columns": True,
@@ -53,7 +54,7 @@ def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) 
     db_api = DuckDBAPI()
     db_api.duckdb_con.execute(f"SET threads TO {int(threads)}")
     linker = Linker(db_api.register(table), splink_model, log_level=None)
-    result = linker.inference.predict(threshold_match_probability=floor, warning_mode="never").as_pyarrow_table()
+    result = linker.inference.predict(threshold_match_probability=floor or None, warning_mode="never").as_pyarrow_table()
     columns = [c["output_column_name"] for c in splink_model["comparisons"]]
     labels = level_labels(splink_model)
     data = result.to_pydict()

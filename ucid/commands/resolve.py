@@ -179,7 +179,8 @@ def _resolve_with_progress(console, local: Path, definitions, policy, previous, 
 
         try:
             return resolve_local(local, definitions, policy, previous, run_time, on_file, on_progress,
-                                 scoring.edges if scoring else (), scoring.limits if scoring else None)
+                                 scoring.edges if scoring else (), scoring.limits if scoring else None,
+                                 scoring.conflicts if scoring else ())
         except LocalReadError as exc:
             console.print(f"[red]read error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from exc
