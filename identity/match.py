@@ -108,6 +108,8 @@ DEFAULT_COMPARISONS: tuple[dict[str, Any], ...] = (
     {"column": "address", "method": "address", "thresholds": [0.9], "postal_code": "postal_code", "city": "city"},
     {"column": "email", "method": "email"},
     {"column": "phone", "method": "edit_distance", "thresholds": [1, 2]},
+    {"column": "loyalty_id", "method": "edit_distance", "thresholds": [1, 2]},
+    {"column": "national_id", "method": "edit_distance", "thresholds": [1, 2]},
 )
 
 
@@ -213,15 +215,21 @@ class MatchSpec(_Strict):
                                        "vetoes": [v for v in self.vetoes if v in kept],
                                        "corroboration": [v for v in self.corroboration if v in kept]})
 
-    def check_limits(self, limited_types: Iterable[str]) -> None:
-        """Model limits may only re-state limits the rules already have (a type the rules leave
-        unlimited stays unlimited); raises :class:`MatchSpecError` otherwise."""
+    def check_limits(self, limited_types: Iterable[str], linking_types: Iterable[str] = ()) -> None:
+        """Model limits may only re-state limits the rules already have: a type the rules link
+        without a limit stays unlimited, so a model limit for it raises :class:`MatchSpecError`.
+        A limit for a type the rules do not link is ignored (:meth:`limits_for`)."""
         limited = set(limited_types)
-        unknown = sorted(set(self.limits) - limited)
-        if unknown:
+        unlimited = sorted((set(self.limits) & set(linking_types)) - limited)
+        if unlimited:
             raise MatchSpecError(
-                f"limits: {', '.join(unknown)} has no limit in the rules (limited: {', '.join(sorted(limited))})"
+                f"limits: {', '.join(unlimited)} has no limit in the rules (limited: {', '.join(sorted(limited))})"
             )
+
+    def limits_for(self, limited_types: Iterable[str]) -> dict[str, int]:
+        """The model limits of the types the rules limit (the others do not link at all)."""
+        limited = set(limited_types)
+        return {t: n for t, n in self.limits.items() if t in limited}
 
 
 def _format_errors(exc: ValidationError) -> str:

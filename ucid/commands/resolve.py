@@ -93,7 +93,7 @@ def _load_spec(console, spec: Path | None, policy):
     settings = get_settings()
     try:
         match_spec = load_spec(spec or settings.match.spec_path(settings.conf_dir))
-        match_spec.check_limits(policy.limits())
+        match_spec.check_limits(policy.limits(), policy.linking())
     except MatchSpecError as exc:
         console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
@@ -118,7 +118,7 @@ def _score_with_model(console, local: Path, definitions, policy, model_path: Pat
 
     try:
         model = load_model(model_path)
-        model.spec.check_limits(policy.limits())
+        model.spec.check_limits(policy.limits(), policy.linking())
     except (ModelFileError, MatchSpecError) as exc:
         console.print(f"[red]model error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
@@ -132,6 +132,7 @@ def _score_with_model(console, local: Path, definitions, policy, model_path: Pat
         scoring = score_people(people, model, get_settings().match.threads)
     review = write_pairs(side_file(out, "review"), scoring.review)
     write_pairs(side_file(out, "links"), ((p, None) for p in scoring.linked))
+    scoring.limits = model.spec.limits_for(policy.limits())
     get_logger(__name__).info("resolve.model", model=model.version, **scoring.stats)
     console.print(f"model {model.version}: {scoring.stats['pairs_linked']:,} pairs linked "
                   f"({scoring.stats['model_edges']:,} edges), {review:,} pairs for review -> "
