@@ -86,7 +86,8 @@ def evaluate(
             doc["baseline"] = base.as_dict()
         if review_rows is not None:
             doc["review_pairs"] = review_rows
-        doc["scope"] = "person_records" if person_records else "all_records"
+        if person_records:
+            doc["scope"] = "person_records"
         typer.echo(json.dumps(doc, sort_keys=False))
     else:
         out = Console()
