@@ -1,10 +1,10 @@
 """The model file: Splink's own JSON, plus a ``.ucid.json`` sidecar with its version and report.
 
 ``MODEL.json`` is exactly what Splink saves (``Linker(df, "MODEL.json")`` loads it anywhere);
-``MODEL.ucid.json`` holds the spec it was trained from, the version (the first 16 hex digits of
-the SHA-256 of the canonical Splink JSON, so the same model always has the same version and
-edited parameters never pass for the trained ones), and the training report. Loading checks the
-hash.
+``MODEL.ucid.json`` holds the spec it was trained from (thresholds, vetoes, limits: the decision
+rules), the version (the first 16 hex digits of the SHA-256 of the canonical Splink JSON and
+spec, so the same model always has the same version and an edited parameter or threshold never
+passes for the trained one), and the training report. Loading checks the hash.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ class ModelFileError(ValueError):
     """A model file or its sidecar is missing, unreadable, or does not match its version."""
 
 
-def model_version(splink_model: dict[str, Any]) -> str:
-    canonical = json.dumps(splink_model, sort_keys=True, separators=(",", ":"))
+def model_version(splink_model: dict[str, Any], spec: MatchSpec) -> str:
+    doc = {"splink": splink_model, "spec": spec.model_dump(mode="json")}
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
@@ -39,7 +40,7 @@ class TrainedModel:
 
     @property
     def version(self) -> str:
-        return model_version(self.splink)
+        return model_version(self.splink, self.spec)
 
 
 def sidecar(path: Path) -> Path:
@@ -68,11 +69,11 @@ def load_model(path: Path) -> TrainedModel:
         raise ModelFileError(f"{path}: not valid JSON: {exc}") from exc
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{sidecar(path)}: unknown format {meta.get('format')!r} (expected {FORMAT})")
-    version = model_version(splink_model)
+    spec = spec_from_dict(meta.get("spec"), str(sidecar(path)))
+    version = model_version(splink_model, spec)
     if meta.get("version") != version:
         raise ModelFileError(
             f"{path}: version {version} does not match the sidecar's {meta.get('version')!r}: "
-            "the model was changed after training; train it again"
+            "the model or its spec was changed after training; train it again"
         )
-    spec = spec_from_dict(meta.get("spec"), str(sidecar(path)))
     return TrainedModel(splink_model, spec, meta.get("report", {}))

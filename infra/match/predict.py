@@ -48,7 +48,7 @@ def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) 
     """Scored pairs with match probability >= ``floor`` (0: every blocked pair), sorted by
     (left, right). Each pair's
     figures are computed row by row, so the result does not depend on ``threads``."""
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
     splink_model = {**model.splink, "retain_matching_columns": True,
                     "retain_intermediate_calculation_columns": True}
     db_api = DuckDBAPI()

@@ -41,7 +41,7 @@ def train(table: pa.Table, spec: MatchSpec, on_step: Step | None = None) -> Trai
     match weight (log2 of m/u), what `ucid model train` prints.
     """
     step = on_step or (lambda _: None)
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
     linker = _linker(table, splink_settings(spec))
     t = spec.training
     step("lambda from the deterministic rules")

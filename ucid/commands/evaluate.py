@@ -199,7 +199,7 @@ def _reach_table(r) -> object:
         ("recall ceiling: pairwise / B-cubed", f"{r.pairwise_recall_ceiling:.4f} / {r.bcubed_recall_ceiling:.4f}"),
         ("missed pairs", share(r.missed_pairs)),
         ("  unreachable (no shared identifier chain)", share(r.missed_unreachable_pairs)),
-        ("  reachable, not linked (limits, size guard)", share(r.missed_reachable_pairs)),
+        ("  reachable, not linked (limits, size guard; review band, conflicts)", share(r.missed_reachable_pairs)),
         ("largest cluster (identifiers)", f"{r.largest_cluster_identifiers:,}  {r.largest_cluster_identifiers_ucid}"),
     ):
         table.add_row(label, value)

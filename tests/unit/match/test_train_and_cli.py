@@ -75,6 +75,13 @@ def test_training_is_deterministic_for_a_seed_and_the_file_round_trips(people, m
     path.write_text(json.dumps(doc))
     with pytest.raises(ModelFileError, match="changed after training"):
         load_model(path)
+    save_model(path, model)
+    side = tmp_path / "m.ucid.json"
+    meta = json.loads(side.read_text())
+    meta["spec"]["link_threshold"] = 0.99  # a looser decision passed off as the trained model
+    side.write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="changed after training"):
+        load_model(path)
     report = {c["comparison"] for c in model.report["comparisons"]}
     assert report == {c.column for c in spec.comparisons}
 
