@@ -125,6 +125,7 @@ class MatchSpec(_Strict):
     limits: dict[str, int] = Field(default_factory=dict)
     vetoes: list[str] = Field(default_factory=lambda: ["first_name", "birth_date"])
     corroboration: list[str] = Field(default_factory=lambda: ["birth_date", "email", "phone"])
+    uncorroborated: Literal["review", "link_if_unambiguous"] = "link_if_unambiguous"
     comparisons: list[Comparison] = Field(
         default_factory=lambda: [Comparison(**c) for c in DEFAULT_COMPARISONS], min_length=1
     )
@@ -309,7 +310,12 @@ def split_full_name(raw: str | None) -> tuple[str | None, str | None]:
 
 
 def clean_date(raw: str | None) -> str | None:
-    """``YYYY-MM-DD`` from ISO, ``YYYYMMDD`` or ``MM/DD/YYYY``; ``None`` when not a real date."""
+    """``YYYY-MM-DD`` from ISO, ``YYYYMMDD`` or ``MM/DD/YYYY``; ``None`` when it is not a date.
+
+    A date-shaped value that is no real date (``2003-50-10``: two digits swapped) keeps its
+    shape, so the edit-distance level still sees the typo and a real disagreement still counts
+    as one; only the date-difference levels cannot read it.
+    """
     if raw is None:
         return None
     text = raw.strip()
@@ -317,10 +323,7 @@ def clean_date(raw: str | None) -> str | None:
         m = pattern.match(text)
         if m:
             parts = m.groups()
-            y, mo, d = int(parts[iy]), int(parts[im]), int(parts[iday])
-            if 1850 <= y <= 2100 and 1 <= mo <= 12 and 1 <= d <= 31:
-                return f"{y:04d}-{mo:02d}-{d:02d}"
-            return None
+            return f"{int(parts[iy]):04d}-{int(parts[im]):02d}-{int(parts[iday]):02d}"
     return None
 
 
@@ -501,18 +504,56 @@ class ScoredPair:
     evidence: MatchEvidence
 
 
+def decide_pairs(pairs: list[ScoredPair], spec: MatchSpec) -> list[Decision]:
+    """:func:`decide` for every pair, except that (with ``uncorroborated: link_if_unambiguous``)
+    a pair held back only for want of corroboration links when it is unambiguous.
+
+    Uncorroborated (name and address agree, nothing else can: a billing row has no birth date)
+    is dangerous only when the record has look-alikes: a "John Smith" billing row at an address
+    where a John Smith senior and junior live. So such a pair links unless one of its records has
+    another link candidate (a pair at or above the link threshold, not vetoed) that a vetoed
+    pair sets apart from its partner here; then it stays in review. Depends only on the pairs
+    given, in any order.
+    """
+    decisions = [decide(p.evidence.probability, spec, p.evidence.levels) for p in pairs]
+    if spec.uncorroborated == "review":
+        return decisions
+    apart: set[tuple[tuple[str, str], tuple[str, str]]] = set()
+    candidates: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    held: list[int] = []
+    for i, pair in enumerate(pairs):
+        levels = pair.evidence.levels
+        if vetoed(levels, spec):
+            apart.add((pair.left, pair.right))
+            apart.add((pair.right, pair.left))
+            continue
+        if pair.evidence.probability >= spec.link_threshold:
+            candidates.setdefault(pair.left, set()).add(pair.right)
+            candidates.setdefault(pair.right, set()).add(pair.left)
+            if decisions[i] == "review":
+                held.append(i)
+    for i in held:
+        pair = pairs[i]
+        ambiguous = any((pair.right, other) in apart for other in candidates[pair.left]) or any(
+            (pair.left, other) in apart for other in candidates[pair.right]
+        )
+        if not ambiguous:
+            decisions[i] = "link"
+    return decisions
+
+
 def match_edges(pairs: Iterable[ScoredPair], spec: MatchSpec) -> list[Edge]:
-    """One :class:`Edge` per anchor pair among the pairs ``decide`` links.
+    """One :class:`Edge` per anchor pair among the pairs :func:`decide_pairs` links.
 
     Pairs of records with one anchor add nothing. Several record pairs between two anchors make
     one edge whose ``support`` counts them and whose ``match`` is the strongest pair's evidence
     (ties: the smaller record keys), so the result does not depend on input order.
     """
+    pairs = list(pairs)
+    pairs = [p for p, d in zip(pairs, decide_pairs(pairs, spec), strict=True) if d == "link"]
     best: dict[tuple[Identifier, Identifier], tuple[tuple, ScoredPair]] = {}
     support: dict[tuple[Identifier, Identifier], int] = {}
     for pair in pairs:
-        if decide(pair.evidence.probability, spec, pair.evidence.levels) != "link":
-            continue
         a, b = pair.left_anchor, pair.right_anchor
         if a == b:
             continue

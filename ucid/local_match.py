@@ -24,7 +24,7 @@ from identity.match import (
     MatchSpec,
     ScoredPair,
     conflict_pairs,
-    decide,
+    decide_pairs,
     match_edges,
     vetoed,
     model_attributes,
@@ -123,22 +123,19 @@ def score_people(people: PersonTable, model: TrainedModel, threads: int = 2) -> 
     """
     spec = model.spec
     scored = score(people.table, model, 0.0, threads)
-    linked: list[ScoredPair] = []
-    review: list[tuple[ScoredPair, Scored]] = []
+    kept: list[Scored] = []
     every: list[ScoredPair] = []
     for s in scored:
         if s.probability < spec.review_threshold and not vetoed(s.levels, spec):
             continue
-        pair = ScoredPair(
+        kept.append(s)
+        every.append(ScoredPair(
             people.keys[s.left], people.keys[s.right], people.anchors[s.left], people.anchors[s.right],
             MatchEvidence(spec.rule, model.version, s.probability, round(s.weight, 4), s.levels),
-        )
-        every.append(pair)
-        verdict = decide(s.probability, spec, s.levels)
-        if verdict == "link":
-            linked.append(pair)
-        elif verdict == "review":
-            review.append((pair, s))
+        ))
+    decisions = decide_pairs(every, spec)
+    linked = [p for p, d in zip(every, decisions, strict=True) if d == "link"]
+    review = [(p, s) for p, s, d in zip(every, kept, decisions, strict=True) if d == "review"]
     edges = match_edges(linked, spec)
     conflicts = conflict_pairs(every, spec)
     stats = {"person_rows": people.table.num_rows, "pairs_blocked": len(scored),

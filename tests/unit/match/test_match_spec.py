@@ -16,6 +16,7 @@ from identity.match import (
     clean_date,
     conflict_pairs,
     decide,
+    decide_pairs,
     load_spec,
     match_edges,
     person_row,
@@ -86,7 +87,8 @@ def test_person_row_cleans_and_takes_identifiers() -> None:
     )
     assert row == {"first_name": "william", "last_name": "smith", "birth_date": "1984-03-12",
                    "address": "12 oak st apt 4", "email": "a@x.com", "phone": "+14155550100", "city": None}
-    assert clean_date("19840312") == "1984-03-12" and clean_date("1984-13-01") is None
+    assert clean_date("19840312") == "1984-03-12" and clean_date("twelve") is None
+    assert clean_date("2003-50-10") == "2003-50-10"  # a typo keeps its shape for the edit-distance level
     assert clean_address("12 OAK ST.") == clean_address("12 Oak Street")
 
 
@@ -133,3 +135,22 @@ def test_match_edges_one_per_anchor_pair_strongest_evidence_order_free() -> None
 def test_conflicts_come_from_vetoed_pairs_at_any_probability() -> None:
     pairs = [_pair("1", "2", ("B", "A"), 0.01, -20.0, _levels(first=0)), _pair("3", "4", ("A", "C"), 0.9999, 20.0)]
     assert conflict_pairs(pairs, SPEC) == [(("crm_id", "A"), ("crm_id", "B"))]
+
+
+def test_uncorroborated_pairs_link_unless_a_look_alike_is_in_play() -> None:
+    bare = (Level("first_name", 3, "", 7.0), Level("birth_date", -1, "", 0.0), Level("email", -1, "", 0.0))
+    senior_vs_junior = (Level("first_name", 3, "", 7.0), Level("birth_date", 0, "", -5.0), Level("email", -1, "", 0.0))
+
+    def pair(left: str, right: str, levels, p: float = 0.9999) -> ScoredPair:
+        ev = MatchEvidence(SPEC.rule, "v1", p, 15.0, levels)
+        return ScoredPair(("s", left), ("s", right), ("crm_id", left), ("crm_id", right), ev)
+
+    alone = [pair("bill", "sr", bare)]
+    assert decide_pairs(alone, SPEC) == ["link"]
+    # the billing row resembles a senior and a junior whom their birth dates tell apart
+    both = [pair("bill", "sr", bare), pair("bill", "jr", bare), pair("sr", "jr", senior_vs_junior)]
+    assert decide_pairs(both, SPEC) == ["review", "review", "review"]
+    assert decide_pairs(list(reversed(both)), SPEC) == ["review", "review", "review"]
+    strict = spec_from_dict({"uncorroborated": "review"})
+    assert decide_pairs(alone, strict) == ["review"]
+    assert match_edges(alone, strict) == [] and len(match_edges(alone, SPEC)) == 1
