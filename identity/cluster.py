@@ -7,7 +7,8 @@ applied in one *total order* that does not depend on input order:
     (weaker endpoint priority, stronger endpoint priority, -support, a, b)
 
 so links between strong identifiers go first, and among equals the pair seen in more source
-rows wins. An edge unites two clusters only if the result respects every per-type limit and the
+rows wins. Probabilistic edges (``edge.match`` set, see :mod:`identity.match`) come after every
+exact one, strongest match weight first: an exact shared identifier outranks any resemblance. An edge unites two clusters only if the result respects every per-type limit and the
 max-cluster-size guard; otherwise it is refused, with its reason, and kept as evidence.
 
 Decomposability (what the Spark batch layer relies on): an edge's decision depends only on the
@@ -22,10 +23,14 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from identity.records import Link
 from identity.rules import Policy
 from identity.types import Identifier
+
+if TYPE_CHECKING:
+    from identity.match import MatchEvidence
 
 EVIDENCE_SAMPLE = 8
 """Records kept as evidence per edge: the smallest ``(source, record_id)`` ones, so the sample is
@@ -36,15 +41,20 @@ events; keeping every one would cost memory and explain nothing more."""
 @dataclass(frozen=True, slots=True)
 class Edge:
     """All evidence for one identifier pair; ``a < b``. ``support`` is the number of links (source
-    rows) seen for the pair; ``evidence`` the sorted first :data:`EVIDENCE_SAMPLE` records."""
+    rows) seen for the pair; ``evidence`` the sorted first :data:`EVIDENCE_SAMPLE` records.
+    ``match`` is set on a probabilistic edge: the model's evidence for its best record pair."""
 
     a: Identifier
     b: Identifier
     evidence: tuple[tuple[str, str], ...]
     support: int = 1
+    match: MatchEvidence | None = None
 
     @property
     def rule(self) -> str:
+        """``crm_id~email`` for an exact edge, the model's rule (``model:person``) otherwise."""
+        if self.match is not None:
+            return self.match.rule
         return f"{self.a[0]}~{self.b[0]}"
 
 
@@ -144,13 +154,21 @@ class LimitedUnionFind:
                 return f"limit {self.limit_names[k]}: {ca[k] + cb[k]} > {limit}"
         return None
 
-    def union(self, x: int, y: int) -> str | None:
+    def union(self, x: int, y: int, limit_values: list[int] | None = None) -> str | None:
         """Merge the clusters of ``x`` and ``y`` unless that breaks a limit; return the reason
-        for refusing, or ``None`` (merged, or already one cluster)."""
+        for refusing, or ``None`` (merged, or already one cluster). ``limit_values`` replaces
+        the limits for this one union (same order as ``limit_names``)."""
         ra, rb = self.find(x), self.find(y)
         if ra == rb:
             return None
-        reason = self.check(ra, rb)
+        if limit_values is None:
+            reason = self.check(ra, rb)
+        else:
+            saved, self.limit_values = self.limit_values, limit_values
+            try:
+                reason = self.check(ra, rb)
+            finally:
+                self.limit_values = saved
         if reason is not None:
             return reason
         if self.size[ra] < self.size[rb]:
@@ -195,8 +213,10 @@ def edge_order(edges: Iterable[Edge], policy: Policy) -> list[Edge]:
     types = policy.types
 
     def key(e: Edge) -> tuple:
+        if e.match is not None:
+            return (1, 0, 0, -e.match.weight, -e.support, e.a, e.b)
         pa, pb = types[e.a[0]].priority, types[e.b[0]].priority
-        return (max(pa, pb), min(pa, pb), -e.support, e.a, e.b)
+        return (0, max(pa, pb), min(pa, pb), -e.support, 0, e.a, e.b)
 
     return sorted(edges, key=key)
 
@@ -212,20 +232,67 @@ def cluster_component(nodes: Iterable[Identifier], links: Iterable[Link], policy
     return cluster_edges(nodes, build_edges(links), policy)
 
 
-def cluster_edges(nodes: Iterable[Identifier], edges: Iterable[Edge], policy: Policy) -> Clustering:
-    """:func:`cluster_component` on already collapsed edges (one per identifier pair)."""
+def cluster_edges(
+    nodes: Iterable[Identifier],
+    edges: Iterable[Edge],
+    policy: Policy,
+    match_limits: Mapping[str, int] | None = None,
+    conflicts: Iterable[tuple[Identifier, Identifier]] = (),
+) -> Clustering:
+    """:func:`cluster_component` on already collapsed edges (one per identifier pair).
+
+    ``match_limits`` (the match model's ``limits``) replace the rules' limits of those types for
+    probabilistic edges only: ``crm_id`` limit 1 keeps households sharing a landline apart, while
+    two CRM registrations with one name, birth date and address may be one person. The size
+    guard and every other limit stay as the rules say.
+
+    ``conflicts`` are anchor pairs the match model found to be different people (a veto column
+    disagrees: twins, a parent and a child of one name). A probabilistic edge never joins two
+    clusters holding the two ends of a conflict, so a record that resembles both cannot chain
+    them together (a billing row without a birth date, "John Smith" at the parent's and the
+    son's address). Exact edges are not affected. The check depends only on the clusters of the
+    edge's endpoints, so decomposability holds.
+    """
     uf = LimitedUnionFind(policy.limits(), policy.max_cluster_identifiers)
+    model_values = None
+    if match_limits:
+        unknown = sorted(set(match_limits) - set(uf.limit_names))
+        if unknown:
+            raise ValueError(f"match limits for type(s) without a limit in the rules: {', '.join(unknown)}")
+        model_values = [match_limits.get(n, v) for n, v in zip(uf.limit_names, uf.limit_values, strict=True)]
     index: dict[Identifier, int] = {}
     for node in nodes:
         if node not in index:
             index[node] = uf.add(node[0])
     accepted: list[Edge] = []
     refused: list[Refusal] = []
+    apart: dict[Identifier, set[Identifier]] = {}
+    for x, y in conflicts:
+        if x != y:
+            apart.setdefault(x, set()).add(y)
+            apart.setdefault(y, set()).add(x)
+    apart_of: dict[int, set[Identifier]] = {}  # root -> conflict partners of its members
+    for node, partners in apart.items():
+        if node not in index:
+            index[node] = uf.add(node[0])
+        apart_of[index[node]] = set(partners)
     for edge in edge_order(edges, policy):
         for node in (edge.a, edge.b):
             if node not in index:
                 index[node] = uf.add(node[0])
-        reason = uf.union(index[edge.a], index[edge.b])
+        ra, rb = uf.find(index[edge.a]), uf.find(index[edge.b])
+        if edge.match is not None and ra != rb and apart_of:
+            a_apart, b_apart = apart_of.get(ra, ()), apart_of.get(rb, ())
+            if any(n in index and uf.find(index[n]) == rb for n in a_apart) or any(
+                n in index and uf.find(index[n]) == ra for n in b_apart
+            ):
+                refused.append(Refusal(edge, "conflict: the model found records of the two clusters to be different people"))
+                continue
+        reason = uf.union(index[edge.a], index[edge.b], model_values if edge.match is not None else None)
+        if reason is None and ra != rb and (ra in apart_of or rb in apart_of):
+            root = uf.find(ra)
+            merged = apart_of.pop(ra, set()) | apart_of.pop(rb, set())
+            apart_of[root] = merged
         if reason is None:
             accepted.append(edge)
         else:

@@ -10,10 +10,10 @@ run :func:`~identity.cluster.cluster_component` per component, then
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from identity.cluster import Clustering, Refusal, build_edges, cluster_edges
+from identity.cluster import Clustering, Edge, Refusal, build_edges, cluster_edges
 from identity.records import Link, Record, normalize_record, record_links
 from identity.rules import Policy
 from identity.types import RECORD_TYPE, Identifier, Rejection
@@ -47,6 +47,9 @@ def resolve(
     previous: State | None = None,
     now: int = 0,
     progress: Progress | None = None,
+    match_edges: Iterable[Edge] = (),
+    match_limits: Mapping[str, int] | None = None,
+    conflicts: Iterable[tuple[Identifier, Identifier]] = (),
 ) -> Resolution:
     """Resolve ``records`` against ``previous`` at logical time ``now``.
 
@@ -57,6 +60,11 @@ def resolve(
     usable identifier is a cluster of its own. Rows repeating a ``(source, record_id)`` each
     contribute their own links, and the record takes the strongest of their anchors (counted
     in ``stats['duplicate_rows']``).
+
+    ``match_edges`` are the match model's edges between record anchors
+    (:func:`identity.match.match_edges`); they are clustered with the exact ones, after them,
+    under the same limits (``match_limits`` may re-state some for them) and size guard, and
+    never across ``conflicts`` (:func:`identity.match.conflict_pairs`).
     """
     tick = progress or (lambda stage, n: None)
     anchors: dict[tuple[str, str], Identifier] = {}
@@ -84,9 +92,11 @@ def resolve(
         tick("normalize", done % _TICK)
 
     edges = build_edges(links())
+    model_edges = list(match_edges)
+    edges.extend(model_edges)
     nodes = set(anchors.values())
     tick("cluster", 0)
-    clustering = cluster_edges(nodes, edges, policy)
+    clustering = cluster_edges(nodes, edges, policy, match_limits, conflicts)
     tick("cluster", 1)
     state, ucid_for, events = assign_ucids(clustering, previous or State(), now)
     tick("assign", 1)
@@ -108,6 +118,8 @@ def resolve(
         edges=len(clustering.accepted) + len(clustering.refused),
         edges_accepted=len(clustering.accepted),
         edges_refused=len(clustering.refused),
+        edges_model=len(model_edges),
+        edges_model_accepted=sum(1 for e in clustering.accepted if e.match is not None),
         clusters=len(sizes),
         largest_cluster_identifiers=max(sizes.values(), default=0),
         largest_cluster_records=max(record_sizes.values(), default=0),

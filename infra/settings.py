@@ -200,6 +200,18 @@ class ServingSettings(BaseSettings):
     log_requests: bool = Field(False, description="log one line per request (the access log)")
 
 
+class MatchSettings(BaseSettings):
+    """The probabilistic match model (``ucid model train``, ``ucid resolve --model``)."""
+
+    model_config = _config("UCID_MATCH_")
+
+    spec_file: Path | None = Field(None, description="match model spec; unset = CONF_DIR/match.yaml")
+    threads: int = Field(2, ge=1, description="DuckDB threads for scoring (training always uses 1: reproducible)")
+
+    def spec_path(self, conf_dir: Path) -> Path:
+        return self.spec_file or conf_dir / "match.yaml"
+
+
 class Settings(BaseSettings):
     """Where ucid keeps its files, plus one settings block per external system."""
 
@@ -240,6 +252,10 @@ class Settings(BaseSettings):
     @cached_property
     def serving(self) -> ServingSettings:
         return ServingSettings()
+
+    @cached_property
+    def match(self) -> MatchSettings:
+        return MatchSettings()
 
     @property
     def cache(self) -> Path:

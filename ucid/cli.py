@@ -14,6 +14,7 @@ from ucid.commands import (
     evaluate,
     generate,
     keys,
+    model,
     produce,
     resolve,
     serve,
@@ -46,6 +47,7 @@ app.command("settings")(settings_cmd.show)
 app.command("generate")(generate.generate)
 app.command("resolve")(resolve.resolve)
 app.command("evaluate")(evaluate.evaluate)
+app.add_typer(model.app, name="model")
 app.add_typer(speed.app, name="speed")
 app.command("produce")(produce.produce)
 app.command("serve")(serve.serve)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +21,12 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from identity.cluster import Edge
 from identity.records import Record
 from identity.resolve import Progress, Resolution, resolve
 from identity.rules import Policy
 from identity.sources import SourceDefinition
+from identity.types import Identifier
 from identity.ucids import State
 
 EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "json", "ndjson"), "parquet": ("parquet",)}
@@ -65,7 +67,7 @@ def _needed_columns(source: SourceDefinition) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _read_table(path: Path, source: SourceDefinition, columns: list[str]) -> dict[str, list[str | None]]:
+def read_columns(path: Path, source: SourceDefinition, columns: list[str]) -> dict[str, list[str | None]]:
     """The needed columns of one file as lists of ``str`` / ``None`` (ids typed as numbers in a
     file are cast to text here, once per column, not per value in Python)."""
     try:
@@ -141,7 +143,7 @@ def read_records(
         types = [t for t, _ in mapping]
         name = source.name
         for path in source_files(root, source):
-            data = _read_table(path, source, columns)
+            data = read_columns(path, source, columns)
             stats.files[name] += 1
             id_columns = [data[c] for _, c in mapping]
             required = [data[c] for c in source.required if c != source.record_id]
@@ -169,14 +171,18 @@ def resolve_local(
     now: int = 0,
     on_file: Callable[[Path], None] | None = None,
     progress: Progress | None = None,
+    match_edges: Iterable[Edge] = (),
+    match_limits: Mapping[str, int] | None = None,
+    conflicts: Iterable[tuple[Identifier, Identifier]] = (),
 ) -> tuple[Resolution, ReadStats]:
-    """Read and resolve a landed data set; see :func:`identity.resolve.resolve` for promises."""
+    """Read and resolve a landed data set; see :func:`identity.resolve.resolve` for promises
+    (``match_edges``: the match model's edges, :func:`ucid.local_match.score_people`)."""
     missing = sorted({c.type for s in sources for c in s.identifiers} - set(policy.types))
     if missing:
         raise LocalReadError(f"identifier type(s) not in the rules: {', '.join(missing)}")
     stats = ReadStats()
     records = read_records(root, sources, stats, on_file)
-    return resolve(records, policy, previous, now, progress), stats
+    return resolve(records, policy, previous, now, progress, match_edges, match_limits, conflicts), stats
 
 
 def write_assignment(path: Path, assignment: dict[tuple[str, str], str]) -> int:

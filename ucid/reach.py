@@ -62,12 +62,17 @@ def reach(
     policy: Policy,
     truth: Mapping[RecordKey, str],
     assignments: Mapping[RecordKey, str],
+    extra_pairs: Iterable[tuple[RecordKey, RecordKey]] = (),
 ) -> Reach:
     """Split the missed true pairs of ``assignments`` into unreachable and reachable ones.
 
     Only records in ``truth`` count (as in :func:`ucid.evaluate.evaluate`); a truth record that
     is not among ``records`` (skipped when read) has no identifiers, and one without a UCID is
     its own cluster. Identifiers per UCID count the distinct valid values of its records.
+
+    ``extra_pairs`` (the record pairs a match model scored at or above its review floor) also
+    join two records of one person: the ceiling then bounds exact rules *plus* that model at
+    any threshold down to the floor.
     """
     forest = LimitedUnionFind({})  # no limits: plain union-find over record indices
     index: dict[RecordKey, int] = {}
@@ -92,6 +97,9 @@ def reach(
     for key in truth:
         if key not in index:
             index[key] = forest.add(RECORD)
+    for a, b in extra_pairs:
+        if a in index and b in index and truth[a] == truth[b]:
+            forest.union(index[a], index[b])
 
     person_size: Counter[str] = Counter(truth.values())
     component: Counter[int] = Counter()

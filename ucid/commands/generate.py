@@ -31,6 +31,12 @@ def generate(
         0, "--workers", "-w", min=0, help="worker processes (0 = auto: 1 below 40,000 customers, else min(4, CPUs)); output does not depend on it"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
+    hard_cases: bool = typer.Option(
+        False, "--hard-cases/--no-hard-cases",
+        help="also write what exact rules cannot link (in-store registrations with typos, nicknames, movers) "
+             "and look-alike traps (twins, parent and child, same-name strangers, family e-mails); "
+             "off: the same bytes as without the option",
+    ),
 ) -> None:
     """Generate customers, their records in eight sources, the truth and (optionally) a stream."""
     from rich.console import Console
@@ -49,7 +55,7 @@ def generate(
 
     console = Console(stderr=True, quiet=quiet)
     config = GenerateConfig(customers=customers, seed=seed, out=out, days=days, start=_parse_date(start_date),
-                            stream=stream, overwrite=overwrite)
+                            stream=stream, overwrite=overwrite, hard_cases=hard_cases)
     started = time.perf_counter()  # for the summary line only; never written into the data
     columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks of"),
                TextColumn(f"{CHUNK_SIZE:,} customers"), TimeElapsedColumn())

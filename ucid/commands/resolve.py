@@ -26,6 +26,11 @@ def resolve(
         None, "--now", help="logical time of this run stored as minted_at (default: current epoch seconds)"
     ),
     region: str | None = typer.Option(None, "--region", help="default phone region, overriding the rules file"),
+    model: Path | None = typer.Option(
+        None, "--model", help="trained match model (`ucid model train`): also link records that share no "
+        "identifier; pairs in the review band go to OUT.review.csv, linked pairs to OUT.links.csv",
+        exists=True, dir_okay=False,
+    ),
 ) -> None:
     """Resolve every record of a local data set to a stable unique customer id."""
     from rich.console import Console
@@ -45,8 +50,11 @@ def resolve(
 
     total_files = sum(len(source_files(local, s)) for s in definitions)
     started = time.perf_counter()
+    scoring = _score_with_model(console, local, definitions, policy, model, out) if model else None
     result, read_stats = _resolve_with_progress(console, local, definitions, policy, previous, run_time,
-                                                total_files)
+                                                total_files, scoring)
+    if scoring is not None:
+        result.stats.update(scoring.stats)
     rows = write_assignment(out, result.assignment)
     if state:
         save_state(state, result.state)
@@ -75,8 +83,65 @@ def _load_config(console, rules: Path | None, sources: Path | None, region: str 
     return policy, definitions
 
 
+def _load_spec(console, spec: Path | None, policy):
+    """The match spec from ``spec`` or the settings; a bad spec ends the command with exit 2."""
+    from rich.markup import escape
+
+    from identity.match import MatchSpecError, load_spec
+    from infra.settings import get_settings
+
+    settings = get_settings()
+    try:
+        match_spec = load_spec(spec or settings.match.spec_path(settings.conf_dir))
+        match_spec.check_limits(policy.limits(), policy.linking())
+    except MatchSpecError as exc:
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    return match_spec
+
+
+def side_file(out: Path, kind: str) -> Path:
+    """``A.csv`` -> ``A.review.csv`` / ``A.links.csv``."""
+    return out.with_name(f"{out.stem}.{kind}.csv")
+
+
+def _score_with_model(console, local: Path, definitions, policy, model_path: Path, out: Path):
+    """Read the person rows, score them with the model, write the review and link side files."""
+    from rich.markup import escape
+
+    from identity.match import MatchSpecError
+    from infra.log import get_logger
+    from infra.match.model import ModelFileError, load_model
+    from infra.settings import get_settings
+    from ucid.local_match import read_person_rows, score_people, write_pairs
+    from ucid.local_resolve import LocalReadError
+
+    try:
+        model = load_model(model_path)
+        model.spec.check_limits(policy.limits(), policy.linking())
+    except (ModelFileError, MatchSpecError) as exc:
+        console.print(f"[red]model error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    with console.status(f"scoring with model {model.version}") as status:
+        try:
+            people = read_person_rows(local, definitions, policy, model.spec)
+        except LocalReadError as exc:
+            console.print(f"[red]read error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from exc
+        status.update(f"scoring {people.table.num_rows:,} person rows with model {model.version}")
+        scoring = score_people(people, model, get_settings().match.threads)
+    review = write_pairs(side_file(out, "review"), scoring.review)
+    write_pairs(side_file(out, "links"), ((p, None) for p in scoring.linked))
+    scoring.limits = model.spec.limits_for(policy.limits())
+    get_logger(__name__).info("resolve.model", model=model.version, **scoring.stats)
+    console.print(f"model {model.version}: {scoring.stats['pairs_linked']:,} pairs linked "
+                  f"({scoring.stats['model_edges']:,} edges), {review:,} pairs for review -> "
+                  f"{side_file(out, 'review')}", highlight=False)
+    return scoring
+
+
 def _resolve_with_progress(console, local: Path, definitions, policy, previous, run_time: int,
-                           total_files: int):
+                           total_files: int, scoring=None):
     """:func:`ucid.local_resolve.resolve_local` under progress bars (files read, records
     normalized, clustering, assignment); a read error is printed and ends the command with exit
     code 1."""
@@ -114,7 +179,9 @@ def _resolve_with_progress(console, local: Path, definitions, policy, previous, 
                 bar.update(assigning, visible=True, completed=n)
 
         try:
-            return resolve_local(local, definitions, policy, previous, run_time, on_file, on_progress)
+            return resolve_local(local, definitions, policy, previous, run_time, on_file, on_progress,
+                                 scoring.edges if scoring else (), scoring.limits if scoring else None,
+                                 scoring.conflicts if scoring else ())
         except LocalReadError as exc:
             console.print(f"[red]read error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from exc

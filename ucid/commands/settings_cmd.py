@@ -22,6 +22,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="print one JSON obje
         "speed": {**s.speed.model_dump(), "schema_file": s.speed.schema_path(s.conf_dir),
                   "triggers_file": s.speed.triggers_path(s.conf_dir)},
         "serving": s.serving.model_dump(),
+        "match": {**s.match.model_dump(), "spec_file": s.match.spec_path(s.conf_dir)},
     }
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))

@@ -8,7 +8,7 @@ from typing import Any
 
 from ucid.generate.ids import Clock
 from ucid.generate.people import Person
-from ucid.generate.schema import SOURCES
+from ucid.generate.schema import ALL_SOURCES as SOURCES
 
 Row = dict[str, Any]
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)

@@ -205,3 +205,28 @@ def messy_agent_id(rng: random.Random, value: str) -> str:
             return value.lower()
         return f"{value[:2]} {value[2:]}" if rng.random() < 0.5 else f" {value} "
     return value
+
+# ------------------------------------------------------------------------------------------------
+# hard cases (``--hard-cases``; off by default, so the data sets above stay byte-identical): what
+# exact-match rules cannot link, and the traps a fuzzy match must not fall into. See ucid/generate/hard.py.
+# ------------------------------------------------------------------------------------------------
+STORE_REGISTRATION_RATE = 0.08  # customers who also register in a store (name, birth date, address)
+STORE_PHONE_MISSING = 0.55  # ...no phone on the store form
+STORE_PHONE_TRANSPOSED = 0.20  # ...a given phone with two neighbouring digits swapped
+STORE_EMAIL_MISSING = 0.75  # ...no e-mail on the store form
+STORE_EMAIL_TYPO = 0.30  # ...a given e-mail with a typo in the local part or the domain
+STORE_LOYALTY_NUMBER = 0.50  # loyalty members who give their loyalty number in the store
+STORE_LOYALTY_NUMBER_TYPO = 0.40  # ...typed with one wrong, dropped or swapped character
+STORE_NICKNAME = 0.15  # first name given as a nickname (Bill for William) when one is known
+STORE_NAME_TYPO = 0.08  # per name field, one keying error
+STORE_BIRTH_DATE_MISSING = 0.10  # no birth date on the form
+STORE_BIRTH_DATE_TYPO = 0.05  # two neighbouring digits of the birth date swapped
+STORE_BIRTH_DATE_SWAPPED = 0.03  # day and month swapped (when the day is 12 or less)
+STORE_ADDRESS_VARIANT = 0.50  # address written differently: abbreviations, "#" for "Apt", case
+STORE_POSTAL_CODE_MISSING = 0.05  # no postal code
+STORE_MOVER = 0.12  # registered at a new address (moved since the other systems last saw them)
+STORE_MOVER_OTHER_CITY = 0.40  # ...in another city
+TWIN_RATE = 0.004  # customers with a twin (same last name, birth date, address) registered in a store
+PARENT_CHILD_RATE = 0.004  # customers with a parent/child of the same full name at their address, in a store
+SAME_NAME_STRANGER_RATE = 0.006  # customers with a same-name stranger in their city, in a store
+FAMILY_EMAIL_RATE = 0.05  # store registrations of household members giving another member's e-mail

@@ -23,7 +23,8 @@ from ucid.generate.events import Campaign, campaign_schedule, emit_events
 from ucid.generate.ids import Allocator, Clock, chunk_rng, email_space_for
 from ucid.generate.people import build_chunk
 from ucid.generate.profiles import emit_profiles
-from ucid.generate.schema import SOURCES
+from ucid.generate.hard import emit_hard_cases
+from ucid.generate.schema import ALL_SOURCES, HARD_CASE_SOURCES, SOURCES
 from ucid.generate.stream import merge_runs, spool_runs
 from ucid.generate.writers import (
     TRUTH_DIR,
@@ -50,6 +51,7 @@ class GenerateConfig:
     start: date = date(2026, 1, 1)
     stream: Path | None = None
     overwrite: bool = False
+    hard_cases: bool = False  # add ucid/generate/hard.py's records (off: the same bytes as before it existed)
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Summary:
 
 def _prepare_out(config: GenerateConfig) -> None:
     out = config.out
-    ours = [out / name for name in (*SOURCES, TRUTH_DIR, MANIFEST, STREAM_TMP)]
+    ours = [out / name for name in (*ALL_SOURCES, TRUTH_DIR, MANIFEST, STREAM_TMP)]
     present = [p for p in ours if p.exists()]
     if present and not config.overwrite:
         names = ", ".join(p.name for p in present)
@@ -138,7 +140,10 @@ def render_chunk(config: GenerateConfig, c: int) -> RenderedChunk:
     output = ChunkOutput(c, clock, with_stream=config.stream is not None)
     emit_profiles(rng, output, clock, alloc, chunk)
     emit_events(rng, output, clock, alloc, chunk, campaigns)
-    records = Counter({source: sum(len(r) for r in by_day.values()) for source, by_day in output.rows.items()})
+    if config.hard_cases:  # last, from its own random source: every other row stays as it was
+        emit_hard_cases(config.seed, output, clock, alloc, chunk)
+    records = Counter({source: sum(len(r) for r in by_day.values()) for source, by_day in output.rows.items()
+                       if source in SOURCES or config.hard_cases})
     customers_hist = Counter(len(p.sources) for p in chunk.customers)
     persons_hist = customers_hist + Counter(len(v.sources) for v in chunk.visitors)
     stream_events = spool_runs(output, config.out / STREAM_TMP) if config.stream else 0
@@ -226,10 +231,11 @@ def generate_dataset(
             "start_date": config.start.isoformat(),
             "chunk_size": nz.CHUNK_SIZE,
             "stream": config.stream is not None,
+            **({"hard_cases": True} if config.hard_cases else {}),
         },
         "sources": {
             name: {"location": name, "format": s.format, "record_id": s.record_id}
-            for name, s in SOURCES.items()
+            for name, s in (ALL_SOURCES if config.hard_cases else SOURCES).items()
         },
         "truth": f"{TRUTH_DIR}/truth.csv",
         "campaigns": [c.campaign_id for c in campaigns],

@@ -91,3 +91,16 @@ SOURCES: dict[str, SourceSpec] = {
         ),
     )
 }
+
+
+HARD_CASE_SOURCES: dict[str, SourceSpec] = {
+    "store": SourceSpec(
+        "store", "csv", "store_reg_id", "STR",
+        ("store_reg_id", "store_id", "registered_at", "first_name", "last_name", "birth_date",
+         "address_line", "city", "state", "postal_code", "phone", "email", "loyalty_number"),
+        times={"registered_at": "sql"},
+    ),
+}
+"""Sources written only with ``--hard-cases`` (ucid/generate/hard.py)."""
+
+ALL_SOURCES: dict[str, SourceSpec] = {**SOURCES, **HARD_CASE_SOURCES}

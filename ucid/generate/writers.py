@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from ucid.generate import noise as nz
 from ucid.generate.emit import ChunkOutput, Row
 from ucid.generate.ids import Clock
-from ucid.generate.schema import SOURCES, SourceSpec
+from ucid.generate.schema import ALL_SOURCES as SOURCES, SourceSpec
 
 TRUTH_DIR = "truth"
 TRUTH_FILE = "truth.csv"

@@ -1,0 +1,84 @@
+"""Scoring on DuckDB: every blocked pair of person rows at or above a match-probability floor.
+
+Returns plain rows (ids, probability, weight, each comparison's level, label and weight, and the
+compared values) so the caller decides with :func:`identity.match.decide` and builds edges with
+:func:`identity.match.match_edges`; nothing here links.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pyarrow as pa
+from splink import DuckDBAPI, Linker
+
+from identity.match import ID_COLUMN, Level
+from infra.log import get_logger
+from infra.match.model import TrainedModel
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One scored pair of person rows (``left < right``)."""
+
+    left: int
+    right: int
+    probability: float
+    weight: float
+    levels: tuple[Level, ...]
+    values: tuple[tuple[str, str | None, str | None], ...]  # (column, left value, right value)
+
+
+def level_labels(splink_model: dict) -> dict[str, dict[int, str]]:
+    """Comparison -> gamma -> label. Splink numbers the null level -1 and the others from the
+    last (the else level, 0) up to the first (the closest agreement)."""
+    out: dict[str, dict[int, str]] = {}
+    for comp in splink_model["comparisons"]:
+        levels = [lvl for lvl in comp["comparison_levels"] if not lvl.get("is_null_level")]
+        labels = {len(levels) - 1 - i: lvl.get("label_for_charts", "") for i, lvl in enumerate(levels)}
+        labels[-1] = "missing on one side"
+        out[comp["output_column_name"]] = labels
+    return out
+
+
+def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) -> list[Scored]:
+    """Scored pairs with match probability >= ``floor`` (0: every blocked pair), sorted by
+    (left, right). Each pair's
+    figures are computed row by row, so the result does not depend on ``threads``."""
+    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
+    splink_model = {**model.splink, "retain_matching_columns": True,
+                    "retain_intermediate_calculation_columns": True}
+    db_api = DuckDBAPI()
+    db_api.duckdb_con.execute(f"SET threads TO {int(threads)}")
+    linker = Linker(db_api.register(table), splink_model, log_level=None)
+    result = linker.inference.predict(threshold_match_probability=floor or None, warning_mode="never").as_pyarrow_table()
+    columns = [c["output_column_name"] for c in splink_model["comparisons"]]
+    labels = level_labels(splink_model)
+    data = result.to_pydict()
+    n = result.num_rows
+    zeros, nones = [0.0] * n, [None] * n
+    per_column = [
+        (col, data[f"gamma_{col}"], data.get(f"mw_{col}", zeros), data.get(f"mw_tf_adj_{col}", zeros),
+         data.get(f"{col}_l", nones), data.get(f"{col}_r", nones))
+        for col in columns
+    ]
+    out: list[Scored] = []
+    for i in range(n):
+        levels = []
+        values = []
+        for col, gammas, mws, tfs, lefts, rights in per_column:
+            gamma = int(gammas[i])
+            weight = (mws[i] or 0.0) + (tfs[i] or 0.0)
+            levels.append(Level(col, gamma, labels[col].get(gamma, ""), round(weight, 4)))
+            values.append((col, lefts[i], rights[i]))
+        left, right = int(data[f"{ID_COLUMN}_l"][i]), int(data[f"{ID_COLUMN}_r"][i])
+        if left > right:
+            left, right = right, left
+        out.append(Scored(left, right, float(data["match_probability"][i]), float(data["match_weight"][i]),
+                          tuple(levels), tuple(values)))
+    out.sort(key=lambda s: (s.left, s.right))
+    log.info("match.scored", rows=table.num_rows, pairs=len(out), floor=floor)
+    return out
