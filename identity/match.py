@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from identity.cluster import Edge
+from identity.rules import read_yaml, validate_mapping
 from identity.types import Identifier
 
 Method = Literal["exact", "name", "jaro_winkler", "date", "edit_distance", "email", "address"]
@@ -233,36 +233,15 @@ class MatchSpec(_Strict):
         return {t: n for t, n in self.limits.items() if t in limited}
 
 
-def _format_errors(exc: ValidationError) -> str:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        out.append(f"field '{loc}': {msg}" if loc else msg)
-    return "; ".join(out)
-
-
 def spec_from_dict(raw: Mapping[str, Any] | None, origin: str = "<match>") -> MatchSpec:
-    """Validate a mapping as a match spec; errors are :class:`MatchSpecError` naming ``origin``."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise MatchSpecError(f"{origin}: expected a mapping at the top level")
-    try:
-        return MatchSpec.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise MatchSpecError(f"{origin}: {_format_errors(exc)}") from exc
+    """Validate a mapping as a match spec; errors are :class:`MatchSpecError` naming ``origin``.
+    An empty file (``None``) is the default spec."""
+    return validate_mapping(MatchSpec, {} if raw is None else raw, origin, MatchSpecError)
 
 
 def load_spec(path: Path) -> MatchSpec:
     """Read and validate a ``match.yaml``."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MatchSpecError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise MatchSpecError(f"{path}: not valid YAML: {exc}") from exc
-    return spec_from_dict(raw, str(path))
+    return spec_from_dict(read_yaml(path, MatchSpecError), str(path))
 
 
 # ------------------------------------------------------------------------------------------------

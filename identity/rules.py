@@ -179,7 +179,8 @@ def compile_rules(rules: Rules, default_region: str | None = None) -> Policy:
     return Policy(compiled, rules.max_cluster_identifiers, rules.survivorship, rules)
 
 
-def _format_errors(exc: ValidationError) -> str:
+def format_errors(exc: ValidationError) -> str:
+    """A pydantic error as one line per field (``field 'a.b': message``), for config files."""
     out = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
@@ -188,25 +189,35 @@ def _format_errors(exc: ValidationError) -> str:
     return "; ".join(out)
 
 
+def validate_mapping(model: type[BaseModel], raw: Any, origin: str, error: type[Exception]):
+    """``model`` validated from ``raw``; any problem is ``error`` naming ``origin`` and the field
+    (the one way the core's YAML configuration files -- rules, match spec -- are checked)."""
+    if not isinstance(raw, Mapping):
+        raise error(f"{origin}: expected a mapping at the top level")
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise error(f"{origin}: {format_errors(exc)}") from exc
+
+
+def read_yaml(path: Path, error: type[Exception]) -> Any:
+    """The parsed YAML at ``path``; an unreadable file or bad YAML is ``error`` naming the file."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
 def rules_from_dict(raw: Mapping[str, Any], origin: str = "<rules>") -> Rules:
     """Validate a mapping as rules; errors are :class:`RulesError` naming ``origin`` and the field."""
-    if not isinstance(raw, Mapping):
-        raise RulesError(f"{origin}: expected a mapping at the top level")
-    try:
-        return Rules.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise RulesError(f"{origin}: {_format_errors(exc)}") from exc
+    return validate_mapping(Rules, raw, origin, RulesError)
 
 
 def load_rules(path: Path) -> Rules:
     """Read and validate a ``rules.yaml``."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{path}: not valid YAML: {exc}") from exc
-    return rules_from_dict(raw, str(path))
+    return rules_from_dict(read_yaml(path, RulesError), str(path))
 
 
 def load_policy(path: Path, default_region: str | None = None) -> Policy:
