@@ -8,6 +8,17 @@ import sys
 import structlog
 
 
+class _Stderr:
+    """``sys.stderr`` as it is when a line is written, not when logging was configured: the
+    stream a CLI runner or a test captured at that moment may be closed since."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     """Configure structlog and stdlib logging once per process; safe to call again."""
     renderer = (
@@ -15,7 +26,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s", force=True)
+    logging.basicConfig(level=level.upper(), stream=_Stderr(), format="%(message)s", force=True)
     for noisy in ("cassandra", "kafka", "py4j"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
@@ -26,7 +37,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),
         cache_logger_on_first_use=False,
     )
 
