@@ -24,6 +24,7 @@ from identity.aliases import MAX_ALIAS_HOPS, Followed, UcidRecord, follow_steps
 from infra import cql
 from infra.log import get_logger
 from infra.settings import CassandraSettings, ServingSettings
+from infra.store.coalesce import Coalescer
 from infra.store.statements import STATEMENTS, table_of
 
 log = get_logger("infra.store.aio")
@@ -33,7 +34,7 @@ DRIVER_ERRORS = (NoHostAvailable, ConnectionException, DriverException, OSError)
 Row = dict[str, Any]
 
 # the statements the API runs; a table missing from the keyspace leaves its reads unprepared
-API_READS = ("get_identifier", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
+API_READS = ("get_identifier", "get_identifiers_in", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
              "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key")
 
 
@@ -106,6 +107,7 @@ class AsyncStore:
     tables: frozenset[str] = frozenset()
     updates_by_time: bool = False  # profile_updates has applied_at as its first clustering column
     tables_checked_at: float = 0.0
+    coalescer: Coalescer | None = None  # identifier reads of one loop turn fetched together
 
     @classmethod
     def connect(cls, cassandra: CassandraSettings, serving: ServingSettings) -> AsyncStore:
@@ -127,6 +129,8 @@ class AsyncStore:
             request_timeout=serving.request_timeout_s,
         )
         store = cls(cluster, session, cassandra.keyspace, serving.request_timeout_s, profile)
+        if serving.coalesce_max > 1:
+            store.coalescer = Coalescer(store._identifiers, serving.coalesce_max)
         try:
             store._refresh_tables_sync()
         except Exception:
@@ -194,7 +198,16 @@ class AsyncStore:
         return rows[0] if rows else None
 
     async def identifier(self, id_type: str, id_value: str) -> Row | None:
-        return await self._one("get_identifier", id_type, id_value)
+        if self.coalescer is None:
+            return await self._one("get_identifier", id_type, id_value)
+        return await self.coalescer.get(id_type, id_value)
+
+    async def _identifiers(self, id_type: str, values: list[str]) -> dict[str, Row]:
+        """The ``identifiers`` rows of ``values`` (one type), by value: one read either way."""
+        if len(values) == 1:
+            row = await self._one("get_identifier", id_type, values[0])
+            return {values[0]: row} if row is not None else {}
+        return {r["id_value"]: r for r in await self._rows("get_identifiers_in", id_type, values)}
 
     async def ucid(self, ucid: str) -> Row | None:
         return await self._one("get_ucid", ucid)

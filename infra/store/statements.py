@@ -29,6 +29,8 @@ def _values(columns: str) -> str:
 STATEMENTS: dict[str, str] = {
     # -- identity reads -------------------------------------------------------------------------
     "get_identifier": f"SELECT {_IDENTIFIER_COLUMNS} FROM {{ks}}.identifiers WHERE id_type = ? AND id_value = ?",
+    # many identifiers of one type in one read (the API's coalesced resolves; infra.store.coalesce)
+    "get_identifiers_in": f"SELECT {_IDENTIFIER_COLUMNS} FROM {{ks}}.identifiers WHERE id_type = ? AND id_value IN ?",
     "get_ucid": "SELECT ucid, status, merged_into, minted_at, updated_at, layer FROM {ks}.ucids WHERE ucid = ?",
     "get_alias": "SELECT alias, ucid, merged_at, rule, change_id FROM {ks}.ucid_aliases WHERE alias = ?",
     "get_members": "SELECT id_type, id_value, source, first_seen, last_seen FROM {ks}.identifiers_by_ucid "

@@ -68,3 +68,31 @@ def test_batch_over_the_maximum_is_422(client):
     items = [{"type": "email", "value": f"user{i}@example.org"} for i in range(101)]
     r = client.post("/v1/resolve/batch", json={"identifiers": items})
     assert r.status_code == 422 and "maximum is 100" in r.json()["detail"]
+
+
+def test_a_batch_reads_each_type_together_and_answers_as_single_resolves(client, app, serving_data):
+    """The batch's reads are awaited in one loop turn, so the store fetches them per identifier
+    type with ``IN`` reads (``infra.store.coalesce``): same answers as one resolve at a time."""
+    from math import ceil
+
+    sample = serving_data.sample[:100]
+    single = {}
+    for id_type, raw, _, _ in sample:
+        r = client.get("/v1/resolve", params={"type": id_type, "value": raw})
+        assert r.status_code == 200, r.text
+        single[(id_type, raw)] = r.json()
+    coalescer = app.state.ucid.store.coalescer
+    assert coalescer is not None  # on by default (UCID_SERVING_COALESCE_MAX)
+    fetches, keys = coalescer.fetches, coalescer.keys
+    r = client.post("/v1/resolve/batch", json={"identifiers": [{"type": t, "value": raw} for t, raw, _, _ in sample]})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["found"] * len(sample)
+    for result, (id_type, raw, _, _) in zip(results, sample, strict=True):
+        assert result["resolution"] == single[(id_type, raw)]
+    per_type: dict[str, set[str]] = {}
+    for id_type, _, normalized, _ in sample:
+        per_type.setdefault(id_type, set()).add(normalized)
+    assert coalescer.keys - keys == sum(len(v) for v in per_type.values())  # each identifier read once
+    most = app.state.ucid.serving.coalesce_max
+    assert coalescer.fetches - fetches <= sum(ceil(len(v) / most) for v in per_type.values())
