@@ -43,7 +43,7 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
-        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.adaptive.enabled", str(spark_conf.adaptive_enabled).lower())
         # Delta rebuilds a table's snapshot with this many tasks (default 50): far too many for
         # a small local lake, where it dominated every read; scale it with the shuffle setting
         .config("spark.databricks.delta.snapshotPartitions", str(spark_conf.partitions))

@@ -23,3 +23,14 @@ def test_an_explicit_setting_wins(monkeypatch):
     assert SparkSettings(master="local[2]", _env_file=None).partitions == 16
     with pytest.raises(ValueError):
         SparkSettings(shuffle_partitions=0, _env_file=None)
+
+
+@pytest.mark.parametrize(("master", "expected"), [("local[2]", False), ("local", False), ("local[*]", False),
+                                                  ("spark://host:7077", True), ("yarn", True)])
+def test_adaptive_execution_is_off_locally_and_on_for_a_cluster(master, expected):
+    assert SparkSettings(master=master, _env_file=None).adaptive_enabled is expected
+
+
+def test_adaptive_execution_can_be_set(monkeypatch):
+    monkeypatch.setenv("UCID_SPARK_ADAPTIVE", "true")
+    assert SparkSettings(master="local[2]", _env_file=None).adaptive_enabled is True
