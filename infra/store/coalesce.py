@@ -62,7 +62,7 @@ class Coalescer:
         self.keys += len(chunk)
         try:
             found = await self._fetch(group, list(chunk))
-        except BaseException as exc:  # noqa: BLE001 - handed to every waiter, never lost
+        except BaseException as exc:  # handed to every waiter, never lost
             for futures in chunk.values():
                 for f in futures:
                     if not f.done():
