@@ -25,7 +25,7 @@ from infra.store.aio import AsyncStore, StoreUnavailable
 from serving import openapi
 from serving.errors import ApiError
 from serving.keys import KeyCache
-from serving.metrics import STORE_ERRORS, MetricsMiddleware
+from serving.metrics import IDENTIFIER_READS, STORE_ERRORS, MetricsMiddleware
 from serving.models import API_VERSION
 from serving.routes import explain, ops, profiles, resolve
 from serving.state import AppState
@@ -55,6 +55,8 @@ async def _connect(state: AppState) -> bool:
         log.warning("cassandra not reachable yet", error=str(exc),
                     retry_in_s=state.serving.reconnect_interval_s)
         return False
+    if store.coalescer is not None:
+        store.coalescer.on_fetch = IDENTIFIER_READS.observe
     state.store, state.connect_error = store, None
     return True
 

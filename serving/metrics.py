@@ -27,6 +27,11 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+IDENTIFIER_READS = Histogram(
+    "ucid_serving_identifier_read_keys",
+    "Identifiers fetched by one Cassandra read (resolves of one event-loop turn coalesced)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 STORE_ERRORS = Counter("ucid_serving_store_errors_total", "Cassandra reads that failed", ["kind"])
 
 

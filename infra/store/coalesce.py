@@ -26,11 +26,12 @@ class Coalescer:
     (``None`` when it returned none), fetched together with the keys of the same group asked for
     in the same loop turn, at most ``max_batch`` per fetch."""
 
-    def __init__(self, fetch: Fetch, max_batch: int) -> None:
+    def __init__(self, fetch: Fetch, max_batch: int, on_fetch: Callable[[int], object] | None = None) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         self._fetch = fetch
         self._max = max_batch
+        self.on_fetch = on_fetch  # called with each fetch's number of keys (e.g. a histogram)
         self._pending: dict[Hashable, dict[Hashable, list[asyncio.Future]]] = {}
         self._scheduled = False
         self._running: set[asyncio.Task] = set()  # strong references until each fetch is done
@@ -60,6 +61,8 @@ class Coalescer:
     async def _run(self, group: Hashable, chunk: dict[Hashable, list[asyncio.Future]]) -> None:
         self.fetches += 1
         self.keys += len(chunk)
+        if self.on_fetch is not None:
+            self.on_fetch(len(chunk))
         try:
             found = await self._fetch(group, list(chunk))
         except BaseException as exc:  # handed to every waiter, never lost

@@ -45,13 +45,14 @@ def test_one_turn_is_one_fetch_per_group_and_each_caller_gets_its_row():
 
 def test_a_turn_larger_than_max_batch_is_split():
     table = Table({("t", str(i)): i for i in range(7)})
-    c = Coalescer(table.fetch, max_batch=3)
+    sizes: list[int] = []
+    c = Coalescer(table.fetch, max_batch=3, on_fetch=sizes.append)
 
     async def main():
         return await asyncio.gather(*(c.get("t", str(i)) for i in range(7)))
 
     assert run(main()) == list(range(7))
-    assert [len(keys) for _, keys in table.calls] == [3, 3, 1]
+    assert [len(keys) for _, keys in table.calls] == [3, 3, 1] == sizes
 
 
 def test_a_lone_read_is_fetched_alone_and_later_turns_fetch_again():
