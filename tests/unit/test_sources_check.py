@@ -1,5 +1,5 @@
-"""``ucid sources check``: definitions and landing files checked without Spark; docs/sources.md
-lists every definition field."""
+"""``ucid sources check``: definitions and landing files checked without Spark; ``ucid resolve
+--local`` refuses a run that read no record; docs/sources.md lists every definition field."""
 
 from __future__ import annotations
 
@@ -266,6 +266,36 @@ def test_delta_sources_check_the_table_and_its_schema(world) -> None:
     unchecked = check_source(landing, partners, conf / "sources" / "partners.yaml")
     assert unchecked.ok and unchecked.notes == ["schema not checked: no JSON commit in _delta_log carries the "
                                                 "table's metaData"]
+
+
+def _resolve(data: Path, out: Path, *more: str):
+    return CliRunner().invoke(app, ["resolve", "--local", str(data), "--out", str(out), *more])
+
+
+def test_resolve_local_refuses_a_run_that_read_no_record(world, tmp_path: Path) -> None:
+    _, landing = world
+    out = tmp_path / "a.csv"
+    assert _resolve(landing, out).exit_code == 0  # the good folder resolves
+    empty = tmp_path / "empty"
+    (empty / "crm").mkdir(parents=True)
+    out.unlink()
+    result = _resolve(empty, out)
+    assert result.exit_code == 1
+    assert f"no records read from {empty}" in result.output
+    assert f"ucid sources check --local {empty}" in result.output
+    assert not out.exists()
+
+
+def test_resolve_local_refuses_when_every_row_is_skipped(world, tmp_path: Path) -> None:
+    _, landing = world
+    data = tmp_path / "blank"
+    _write(data / "crm" / "d1" / "part-0.csv",
+           "change_id,crm_id,email,first_name,updated_at\n,C1,a@b.org,A,2026-01-01\n")
+    state = tmp_path / "state.json"
+    result = _resolve(data, tmp_path / "a.csv", "--state", str(state))
+    assert result.exit_code == 1
+    assert f"no records read from {data}" in result.output and "1 rows skipped" in result.output
+    assert not state.exists()  # the state is not rewritten by a run that read nothing
 
 
 def test_docs_field_reference_is_generated_from_the_models() -> None:
