@@ -29,6 +29,11 @@ STAGES = ("ingest", "normalize", "resolve", "profiles", "validate", "publish")
 VALIDATION_STAGES = ("validate_input", "validate_gold", "validate_published")
 
 
+class NothingIngested(RuntimeError):
+    """The landing zone held no file of any source and nothing was ingested before: a run on it
+    would "succeed" with empty tables."""
+
+
 @dataclass(slots=True)
 class Context:
     """What every stage needs: settings, paths, the policy, the sources, the run's clock."""
@@ -93,6 +98,9 @@ def ingest(ctx: Context) -> dict:
             ctx.report(f"ingest {source.name}: {load.files_new} new files, {load.rows:,} rows, "
                        f"{load.rows_quarantined + load.files_quarantined:,} quarantined")
     commit(ctx.spark, ctx.lake, pending)
+    if not exists(ctx.spark, ctx.lake.ingest_log):  # written by the first load that took any file
+        raise NothingIngested(f"no file of any source under {ctx.landing}, and nothing ingested before: "
+                              f"run `ucid sources check --local {ctx.landing}`")
     return out
 
 
@@ -160,4 +168,3 @@ def record_run(ctx: Context, status: str) -> None:
     df = spark.createDataFrame(row, "run_id string, snapshot long, status string, stats string, full boolean")
     path = ctx.lake.gold("runs")
     df.write.format("delta").mode("append").save(path)
-    _ = exists

@@ -32,45 +32,85 @@ class _Strict(BaseModel):
 class IdentifierColumn(_Strict):
     """One column of the source that holds an identifier of a registered type."""
 
-    column: str = Field(min_length=1)
-    type: str = Field(min_length=1, description="identifier type name from the identity registry")
+    column: str = Field(min_length=1, description="source column holding the identifier value",
+                        examples=["email"])
+    type: str = Field(
+        min_length=1, examples=["email"],
+        description="identifier type: a type of conf/rules.yaml (email, phone, crm_id, ...), which says "
+        "how values are normalized, validated and linked",
+    )
 
 
 class SourceDefinition(_Strict):
     """Everything ucid needs to read one source and turn its rows into identity records."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
-    location: str = Field(min_length=1, description="folder (or Delta table) relative to the landing dir")
-    format: Literal["csv", "jsonl", "parquet", "delta"]
-    record_id: str = Field(min_length=1, description="column that identifies a row within the source")
-    priority: int = Field(ge=1, le=1000, description="survivorship priority: 1 is the most trusted")
-    kind: Literal["profile", "event"] = Field(
-        "profile", description="profile: rows describe a customer; event: rows are interactions"
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", examples=["crm"],
+        description="unique source name: the `source` of every record, bronze table and assignment row",
     )
-    event_time: str | None = Field(None, description="column with the row's event / update time")
-    event_type: str | None = Field(None, description="column naming the event type (event sources)")
+    description: str = Field("", examples=["CRM customers (change extract)"], description="free text for people")
+    location: str = Field(
+        min_length=1, examples=["crm"],
+        description="folder under the landing dir holding the source's files (read recursively: every "
+        "`*.<format extension>`, hidden and `_` paths skipped); for `delta`, the Delta table's folder",
+    )
+    format: Literal["csv", "jsonl", "parquet", "delta"] = Field(
+        examples=["csv"],
+        description="file format: csv (header row, UTF-8), jsonl (one JSON object per line; .jsonl, .json, "
+        ".ndjson), parquet, delta (a Delta table, each new version taken whole; batch only)",
+    )
+    record_id: str = Field(
+        min_length=1, examples=["change_id"],
+        description="column that identifies a row within the source; a row without it is skipped (quarantined)",
+    )
+    priority: int = Field(
+        ge=1, le=1000, examples=[1],
+        description="survivorship priority: 1 is the most trusted (wins for attributes ruled source_priority)",
+    )
+    kind: Literal["profile", "event"] = Field(
+        "profile", examples=["event"],
+        description="profile: rows describe a customer (their attributes feed the 360 profile); event: rows "
+        "are interactions (timeline, channel counts, spend)",
+    )
+    event_time: str | None = Field(
+        None, examples=["updated_at"],
+        description="column with the row's event / update time (ISO-8601; batch quarantines a row whose "
+        "time does not parse); required for event sources; most_recent survivorship compares it",
+    )
+    event_type: str | None = Field(
+        None, examples=["event_type"], description="column naming the event type (event sources)"
+    )
     event_types: dict[str, str] = Field(
-        default_factory=dict,
+        default_factory=dict, examples=[{"voice": "call", "chat": "chat"}],
         description="source's event type value -> ucid's event type (the stream's vocabulary: "
         "email_open, call, ...); values not listed are kept as they are",
     )
-    channel: str | None = Field(None, description="fixed channel name of the source's events")
-    channel_column: str | None = Field(
-        None, description="column naming each event's channel, for sources carrying several (not with 'channel')"
+    channel: str | None = Field(
+        None, examples=["web"], description="fixed channel name of the source's events"
     )
-    identifiers: list[IdentifierColumn] = Field(min_length=1)
+    channel_column: str | None = Field(
+        None, examples=["channel"],
+        description="column naming each event's channel, for sources carrying several (not with 'channel')",
+    )
+    identifiers: list[IdentifierColumn] = Field(
+        min_length=1, examples=[[{"column": "crm_id", "type": "crm_id"}, {"column": "email", "type": "email"}]],
+        description="identifier columns and their types (see the identifiers table below); a column at most once",
+    )
     attributes: dict[str, str] = Field(
-        default_factory=dict, description="profile attribute name -> source column"
+        default_factory=dict, examples=[{"first_name": "first_name", "address": "address_line"}],
+        description="profile attribute name -> source column",
     )
     measures: dict[str, str] = Field(
-        default_factory=dict, description="numeric measure name (amount, ...) -> source column"
+        default_factory=dict, examples=[{"amount": "amount"}],
+        description="numeric measure name (amount, ...) -> source column; values that are not numbers are dropped",
     )
     consents: dict[str, str] = Field(
-        default_factory=dict, description="consent / preference name -> source column"
+        default_factory=dict, examples=[{"marketing_email": "marketing_email"}],
+        description="consent / preference name -> source column (the latest value per customer wins)",
     )
     required: list[str] = Field(
-        default_factory=list, description="columns that must be present and non-empty in a row"
+        default_factory=list, examples=[["change_id", "updated_at"]],
+        description="columns that must be present and non-empty in a row (else the row is skipped / quarantined)",
     )
 
     @field_validator("identifiers")

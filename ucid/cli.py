@@ -19,6 +19,7 @@ from ucid.commands import (
     resolve,
     serve,
     settings_cmd,
+    sources,
     speed,
     stack,
     validate,
@@ -46,6 +47,7 @@ app.add_typer(stack.app, name="stack")
 app.command("settings")(settings_cmd.show)
 app.command("generate")(generate.generate)
 app.command("resolve")(resolve.resolve)
+app.add_typer(sources.app, name="sources")
 app.command("evaluate")(evaluate.evaluate)
 app.add_typer(model.app, name="model")
 app.add_typer(speed.app, name="speed")

@@ -49,10 +49,16 @@ def resolve(
     run_time = now if now is not None else int(time.time())
 
     total_files = sum(len(source_files(local, s)) for s in definitions)
+    if not total_files:
+        _no_records(console, local, rules, sources, "no source has a file there")
     started = time.perf_counter()
     scoring = _score_with_model(console, local, definitions, policy, model, out) if model else None
     result, read_stats = _resolve_with_progress(console, local, definitions, policy, previous, run_time,
                                                 total_files, scoring)
+    if not sum(read_stats.rows.values()):
+        skipped = sum(read_stats.skipped.values())
+        _no_records(console, local, rules, sources,
+                    f"{total_files:,} files, {skipped:,} rows skipped (no record id or a required column empty)")
     if scoring is not None:
         result.stats.update(scoring.stats)
     rows = write_assignment(out, result.assignment)
@@ -60,6 +66,19 @@ def resolve(
         save_state(state, result.state)
     elapsed = time.perf_counter() - started
     console.print(_summary(result, read_stats, f"resolved {rows:,} records in {elapsed:.1f} s -> {out}"))
+
+
+def _no_records(console, local: Path, rules: Path | None, sources: Path | None, why: str) -> None:
+    """End the command with exit code 1: a run that read nothing must not look like a success
+    (nothing is written, the state file is left as it was); say which check shows why."""
+    from rich.markup import escape
+
+    check = f"ucid sources check --local {local}"
+    check += f" --rules {rules}" if rules else ""
+    check += f" --sources {sources}" if sources else ""
+    console.print(f"[red]no records read from {escape(str(local))}[/red] ({escape(why)}): "
+                  f"run `{escape(check)}`", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _load_config(console, rules: Path | None, sources: Path | None, region: str | None):
