@@ -13,9 +13,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from identity.sources import SourceDefinition
+from identity.sources import FILE_EXTENSIONS, SourceDefinition
 
-EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "json", "ndjson"), "parquet": ("parquet",)}
+EXTENSIONS = FILE_EXTENSIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,10 @@ from pydantic import (
 )
 
 
+# the file name extensions of each landing file format (a Delta source is a table, not files)
+FILE_EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "json", "ndjson"), "parquet": ("parquet",)}
+
+
 class SourceDefinitionError(ValueError):
     """A source definition file is missing, unreadable or invalid."""
 
@@ -132,9 +136,14 @@ class SourceDefinition(_Strict):
             raise ValueError("'event_types' maps the values of the 'event_type' column: name that column")
         return self
 
+    def needed_columns(self) -> list[str]:
+        """The columns every file must hold, in order: record id, identifier columns, required
+        (the batch layer quarantines a file without one; ``ucid resolve --local`` stops on it)."""
+        return list(dict.fromkeys([self.record_id, *(c.column for c in self.identifiers), *self.required]))
+
     def columns(self) -> set[str]:
         """Every source column this definition reads."""
-        cols = {self.record_id, *self.required, *(c.column for c in self.identifiers)}
+        cols = set(self.needed_columns())
         cols |= set(self.attributes.values()) | set(self.measures.values()) | set(self.consents.values())
         for optional in (self.event_time, self.event_type, self.channel_column):
             if optional:

@@ -21,15 +21,16 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from batch import landing
 from identity.cluster import Edge
 from identity.records import Record
 from identity.resolve import Progress, Resolution, resolve
 from identity.rules import Policy
-from identity.sources import SourceDefinition
+from identity.sources import FILE_EXTENSIONS, SourceDefinition
 from identity.types import Identifier
 from identity.ucids import State
 
-EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "json", "ndjson"), "parquet": ("parquet",)}
+EXTENSIONS = FILE_EXTENSIONS
 ASSIGNMENT_HEADER = ("source", "record_id", "ucid")
 
 
@@ -53,18 +54,7 @@ def source_files(root: Path, source: SourceDefinition) -> list[Path]:
     base = root / source.location
     if base.is_file():
         return [base]
-    files = {
-        p
-        for ext in EXTENSIONS[source.format]
-        for p in base.glob(f"**/*.{ext}")
-        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(base).parts)
-    }
-    return sorted(files)
-
-
-def _needed_columns(source: SourceDefinition) -> list[str]:
-    cols = [source.record_id, *(c.column for c in source.identifiers), *source.required]
-    return list(dict.fromkeys(cols))
+    return landing.source_files(root, source)
 
 
 def read_columns(path: Path, source: SourceDefinition, columns: list[str]) -> dict[str, list[str | None]]:
@@ -138,7 +128,7 @@ def read_records(
     ``stats.skipped``; every other row becomes a record (identifier values are validated later).
     """
     for source in sources:
-        columns = _needed_columns(source)
+        columns = source.needed_columns()
         mapping = [(c.type, c.column) for c in source.identifiers]
         types = [t for t, _ in mapping]
         name = source.name

@@ -64,12 +64,6 @@ class FileHead:
     problem: str | None = None
 
 
-def needed_columns(source: SourceDefinition) -> set[str]:
-    """The columns every file must hold: record id, required and identifier columns (the batch
-    layer quarantines a file without one; ``ucid resolve --local`` stops on it)."""
-    return {source.record_id, *source.required, *(c.column for c in source.identifiers)}
-
-
 def check_sources(folder: Path, known_types: Iterable[str], root: Path, local: bool = False,
                   only: Iterable[str] | None = None) -> list[SourceReport]:
     """One report per ``*.yaml`` in ``folder`` (sorted), checked against the landing dir ``root``;
@@ -221,7 +215,7 @@ def _parquet_head(path: Path) -> FileHead:
 def _check_columns(source: SourceDefinition, heads: dict[str, FileHead], report: SourceReport) -> set[str]:
     """Problems for declared columns missing from files, and a note with the first such file's
     columns; returns the missing columns."""
-    needed = needed_columns(source)
+    needed = set(source.needed_columns())
     missing: dict[str, list[str]] = defaultdict(list)  # column -> files without it
     unseen = set(source.columns())  # optional JSON lines columns not in any file's sample
     for rel, head in heads.items():
