@@ -175,6 +175,15 @@ class SpeedSettings(BaseSettings):
     session_timeout_ms: int = Field(
         10_000, ge=6_000, description="a crashed member's partitions move to the others after this"
     )
+    metadata_max_age_ms: int = Field(
+        30_000, ge=1_000,
+        description="how often the consumer refreshes topic metadata: new partitions are consumed within this",
+    )
+    max_poll_interval_ms: int = Field(
+        60_000, ge=10_000,
+        description="longest a batch may take between two polls; also how long a rebalance waits for "
+        "members to rejoin",
+    )
     lock_ttl_s: int = Field(5, ge=1, description="lease of an identity lock; a crashed holder's expires")
     stitch_timeout_s: float = Field(30.0, gt=0, description="how long one event may wait for identity locks")
     recent_events: int = Field(20, ge=1, description="bounded recent-events timeline per profile shard")

@@ -54,6 +54,10 @@ from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
 log = get_logger("speed.consumer")
 
 
+class TopicMissing(RuntimeError):
+    """The events topic does not exist on the brokers (``ucid stack up`` creates it)."""
+
+
 @dataclass(slots=True)
 class RunStats:
     """Counters of one run (also exported as Prometheus metrics)."""
@@ -129,8 +133,21 @@ class SpeedConsumer:
             session_timeout_ms=self.speed.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.speed.session_timeout_ms // 4),
             client_id=f"ucid-speed-{self.stitcher.owner[:8]}",
+            metadata_max_age_ms=self.speed.metadata_max_age_ms,
+            max_poll_interval_ms=self.speed.max_poll_interval_ms,
         )
         self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+        # Fetch the topic metadata now, before the first poll joins the group: the assignment is
+        # then made on known partitions and kafka-python's snapshot of them is current. Without
+        # it the first join assigns nothing (or on a stale snapshot) and a second rebalance
+        # follows at once; kafka-python 3.0.12 was seen to hang in that second join (CI, a replay
+        # test stuck for 300 s with no partitions).
+        if self.topic not in self.consumer.topics():
+            self.consumer.close()
+            self.producer.close()
+            cl.shutdown()
+            raise TopicMissing(f"topic {self.topic!r} does not exist on {bootstrap}: `ucid stack up` creates "
+                               "the topics of infra/topics.yaml")
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="partition")
         m.serve(self.speed.metrics_port)
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}

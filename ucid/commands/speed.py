@@ -19,14 +19,18 @@ def run(
     """Consume the events topic as one member of the consumer group until SIGTERM / Ctrl-C.
     Offsets are committed only after every write of a batch succeeded."""
     from infra.settings import get_settings
-    from speed.consumer import SpeedConsumer
+    from speed.consumer import SpeedConsumer, TopicMissing
 
     settings = get_settings()
     speed = settings.speed
     if group:
         speed = speed.model_copy(update={"group_id": group})
     consumer = SpeedConsumer(settings, speed, from_beginning=from_beginning, idle_exit_s=idle_exit or None)
-    stats = consumer.run()
+    try:
+        stats = consumer.run()
+    except TopicMissing as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(json.dumps({"consumed": stats.consumed, "applied": stats.applied, "duplicates": stats.duplicates,
                            "dead_letters": stats.dead_letters, "outcomes": stats.outcomes}), err=True)
 

@@ -109,3 +109,11 @@ def test_stream_is_resolvable_within_a_second_and_bad_input_is_dead_lettered(spe
 
 def _log(env) -> str:
     return "".join(p.read_text() for p in sorted(env.landing.parent.glob("speed-*.log")))
+
+
+def test_a_missing_events_topic_is_a_clear_error(speed_env) -> None:
+    env = speed_env
+    env.env["UCID_SPEED_TOPIC"] = "no-such-topic"
+    done = env.ucid("speed", "run", "--idle-exit", "1", check=False, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"topic '{env.topic('no-such-topic')}' does not exist" in done.stderr

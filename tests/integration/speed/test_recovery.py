@@ -48,4 +48,7 @@ def test_replay_from_offset_zero_changes_nothing(speed_env, stream_file) -> None
     before = snapshot(env)
     done = env.ucid("speed", "run", "--from-beginning", "--idle-exit", "2", timeout=300)
     assert f'"duplicates": {len(events)}' in done.stderr, done.stderr[-2000:]
+    # one rebalance: the consumer knows the topic's partitions before it joins (a second,
+    # immediate rebalance is where kafka-python 3.0.12 was seen to hang)
+    assert done.stderr.count("partitions assigned") == 1, done.stderr[-2000:]
     assert snapshot(env) == before
