@@ -3,8 +3,9 @@
 One lake is built once (module scope, 1000 generated customers, in-process like the DQ test's):
 a first batch run on the first half of the month, then a second run on the rest -- so the second
 run merges customers the first kept apart -- plus a landing file with broken rows, so quarantine
-is not empty. Each notebook is executed by papermill in the project's kernel, with the lake as its
-``lake_dir`` parameter; a cell that raises fails the test. Then its plots (``image/png`` outputs)
+is not empty. Each notebook is executed by papermill in one project kernel shared by the module (its
+namespace cleared before each notebook, its Spark session kept, as in a long-lived Jupyter
+server), with the lake as its ``lake_dir`` parameter; a cell that raises fails the test. Then its plots (``image/png`` outputs)
 are counted, the cells tagged ``table`` must show non-empty tables, and key figures are checked
 against the lake.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,17 +65,41 @@ def lake(tmp_path_factory, spark, settings) -> Path:
     return base / "lake"
 
 
-def _execute(name: str, out_dir: Path, **parameters):
-    """Run ``notebooks/<name>.ipynb`` in the project's kernel; the executed notebook."""
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Any]:
+    """One project kernel ("python3", this interpreter) for the module's notebooks, as in an
+    analyst's long-lived Jupyter server: its Spark session (one JVM) serves every notebook.
+    :func:`_execute` clears the kernel's namespace before each notebook."""
+    from jupyter_client.kernelspec import get_kernel_spec
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    # the kernelspec "python3"; its "python" is this interpreter (.venv's)
+    assert get_kernel_spec("python3").argv[0] in ("python", "python3", sys.executable)
+    km = AsyncKernelManager(kernel_name="python3")
+    run_sync(km.start_kernel)(cwd=str(NOTEBOOKS))
+    yield km
+    run_sync(km.shutdown_kernel)(now=True)
+
+
+def _execute(kernel, name: str, out_dir: Path, **parameters):
+    """Run ``notebooks/<name>.ipynb`` in ``kernel`` from a clean namespace (``%reset -f``: no
+    name from an earlier notebook survives); the executed notebook."""
     import nbformat
     import papermill
-    from jupyter_client.kernelspec import get_kernel_spec
+    from jupyter_client import BlockingKernelClient
 
-    # papermill starts the kernelspec "python3"; its "python" is this interpreter (.venv's)
-    assert get_kernel_spec("python3").argv[0] in ("python", "python3", sys.executable)
+    client = BlockingKernelClient()
+    client.load_connection_info(kernel.get_connection_info())
+    client.start_channels()
+    try:
+        reply = client.execute_interactive("%reset -f", timeout=60, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        client.stop_channels()
     out = out_dir / f"{name}.ipynb"
     papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters,
-                               kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+                               kernel_name="python3", km=kernel, cwd=str(NOTEBOOKS), progress_bar=False)
     return nbformat.read(out, as_version=4)
 
 
@@ -119,10 +146,10 @@ def test_notebooks_are_committed_without_outputs():
         assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
 
 
-def test_identity_graph_health(lake, spark, tmp_path):
+def test_identity_graph_health(lake, kernel, spark, tmp_path):
     from pyspark.sql import functions as F
 
-    nb = _execute("identity_graph_health", tmp_path, lake_dir=str(lake))
+    nb = _execute(kernel, "identity_graph_health", tmp_path, lake_dir=str(lake))
     assert _images(nb) >= 6
     _assert_tables(nb, 6)
     text = _text(nb)
@@ -141,8 +168,8 @@ def test_identity_graph_health(lake, spark, tmp_path):
     assert "not valid JSON" in text and "required column empty: cookie_id" in text
 
 
-def test_customer_journey(lake, tmp_path):
-    nb = _execute("customer_journey", tmp_path, lake_dir=str(lake))
+def test_customer_journey(lake, kernel, tmp_path):
+    nb = _execute(kernel, "customer_journey", tmp_path, lake_dir=str(lake))
     assert _images(nb) >= 5
     _assert_tables(nb, 5)
     text = _text(nb)
@@ -150,10 +177,10 @@ def test_customer_journey(lake, tmp_path):
     assert "web → " in text or "app → " in text or "email → " in text  # paths of several channels
 
 
-def test_customer_360_explorer_picks_a_customer(lake, spark, tmp_path):
+def test_customer_360_explorer_picks_a_customer(lake, kernel, spark, tmp_path):
     from pyspark.sql import functions as F
 
-    nb = _execute("customer_360_explorer", tmp_path, lake_dir=str(lake))
+    nb = _execute(kernel, "customer_360_explorer", tmp_path, lake_dir=str(lake))
     assert _images(nb) >= 1
     _assert_tables(nb, 3)
     profiles = spark.read.format("delta").load(str(lake / "gold" / "profiles"))
@@ -161,7 +188,7 @@ def test_customer_360_explorer_picks_a_customer(lake, spark, tmp_path):
     assert f"customer: {expected}" in _text(nb)
 
 
-def test_customer_360_explorer_follows_identifier_and_merged_ucid(lake, spark, tmp_path):
+def test_customer_360_explorer_follows_identifier_and_merged_ucid(lake, kernel, spark, tmp_path):
     """A raw e-mail (upper case, padded) finds its customer; a merged UCID leads to its survivor."""
     from pyspark.sql import functions as F
 
@@ -174,20 +201,20 @@ def test_customer_360_explorer_follows_identifier_and_merged_ucid(lake, spark, t
              .where((F.col("ucid") == survivor) & (F.col("id_type") == "email")).orderBy("id_value").first())
     assert email is not None, f"survivor {survivor} holds no e-mail"
 
-    nb = _execute("customer_360_explorer", tmp_path, lake_dir=str(lake), id_type="email",
+    nb = _execute(kernel, "customer_360_explorer", tmp_path, lake_dir=str(lake), id_type="email",
                   id_value=f"  {email.id_value.upper()} ")
     _assert_tables(nb, 3)
     assert f"customer: {survivor}  (holds email {email.id_value}" in _text(nb)
 
-    nb = _execute("customer_360_explorer", tmp_path, lake_dir=str(lake), ucid=alias.ucid)
+    nb = _execute(kernel, "customer_360_explorer", tmp_path, lake_dir=str(lake), ucid=alias.ucid)
     text = _text(nb)
     assert f"customer: {survivor}  (given as {alias.ucid}, merged into {survivor})" in text
     assert alias.ucid in text.split("customer:", 1)[1]  # the identity history lists the alias
 
 
-def test_a_notebook_that_fails_fails_the_test(lake, tmp_path):
+def test_a_notebook_that_fails_fails_the_test(lake, kernel, tmp_path):
     """An unknown UCID raises in the notebook; papermill reports it."""
     from papermill.exceptions import PapermillExecutionError
 
     with pytest.raises(PapermillExecutionError, match="never issued"):
-        _execute("customer_360_explorer", tmp_path, lake_dir=str(lake), ucid="U" + "Z" * 20)
+        _execute(kernel, "customer_360_explorer", tmp_path, lake_dir=str(lake), ucid="U" + "Z" * 20)
