@@ -3,11 +3,11 @@
 One lake is built once (module scope, 1000 generated customers, in-process like the DQ test's):
 a first batch run on the first half of the month, then a second run on the rest -- so the second
 run merges customers the first kept apart -- plus a landing file with broken rows, so quarantine
-is not empty. Each notebook is executed by papermill in one project kernel shared by the module (its
-namespace cleared before each notebook, its Spark session kept, as in a long-lived Jupyter
-server), with the lake as its ``lake_dir`` parameter; a cell that raises fails the test. Then its plots (``image/png`` outputs)
-are counted, the cells tagged ``table`` must show non-empty tables, and key figures are checked
-against the lake.
+is not empty. Each notebook is executed by papermill in one project kernel shared by the module
+(its namespace cleared before each notebook, its Spark session kept, as in a long-lived Jupyter
+server), with the lake as its ``lake_dir`` parameter; a cell that raises fails the test. Then
+its plots (``image/png`` outputs) are counted, the cells tagged ``table`` must show non-empty
+tables, and key figures are checked against the lake.
 """
 
 from __future__ import annotations
