@@ -52,7 +52,7 @@ def exists(spark, path: str) -> bool:
     """Whether ``path`` holds a Delta table: a ``_delta_log`` with at least one commit. A file
     check, no Spark call: the same on a local session and a Spark Connect one."""
     log = Path(path) / "_delta_log"
-    return log.is_dir() and any(log.glob("*.json"))
+    return log.is_dir() and (any(log.glob("*.json")) or any(log.glob("*.checkpoint*.parquet")))
 
 
 def sql_list(values) -> str:
