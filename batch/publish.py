@@ -165,7 +165,11 @@ def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: in
     for step, table in ORDER:
         statement = STATEMENT_OF.get(step, f"publish_{step}")
         write = _writer(cassandra, statement, batch.publish_concurrency, ts, first=step == "retired_identifiers")
-        n = sum(r.n for r in data[step].mapInArrow(write, "n long").collect())
+        frame = data[step]
+        # positional names: the statement binds by position, and a derived column's name (e.g.
+        # "CAST(m.at AS TIMESTAMP)") would not resolve as mapInArrow's input
+        frame = frame.toDF(*[f"c{i}" for i in range(len(frame.columns))])
+        n = sum(r.n for r in frame.mapInArrow(write, "n long").collect())
         if step != "retired_identifiers":
             written[table] = written.get(table, 0) + n
         say(f"publish {step}: {n:,} rows")
