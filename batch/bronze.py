@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batch import landing
-from batch.tables import Lake, exists
+from batch.tables import Lake, exists, last_commit, sql_list
 from identity.sources import SourceDefinition
 
 QUARANTINE_SCHEMA = (
@@ -47,10 +47,6 @@ class SourceLoad:
     rows: int = 0
     rows_quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
-
-
-def _sql_list(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
 
 
 def ingested(spark, lake: Lake, source: str) -> dict[str, set[str]]:
@@ -145,7 +141,7 @@ def commit(spark, lake: Lake, pending: Pending) -> None:
     by_source: dict[str, list[str]] = defaultdict(list)
     for source, file in pending.files:
         by_source[source].append(file)
-    predicate = " OR ".join(f"(source = '{s}' AND file IN ({_sql_list(fs)}))" for s, fs in sorted(by_source.items()))
+    predicate = " OR ".join(f"(source = '{s}' AND file IN ({sql_list(fs)}))" for s, fs in sorted(by_source.items()))
     _replace(quarantine, lake.quarantine, predicate, spark)
     log = spark.createDataFrame(pending.log, LOG_SCHEMA.replace(", loaded_at timestamp", ""))
     log = log.withColumn("loaded_at", F.lit(time.time()).cast("timestamp"))
@@ -183,7 +179,7 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
         counts = _tally(rows, stats)
 
     if good is not None:
-        files_sql = _sql_list([f.relpath for f in checked])
+        files_sql = sql_list([f.relpath for f in checked])
         _replace(good, lake.bronze(source.name), f"_file IN ({files_sql})", spark)
     pending.quarantine.append(quarantine)
     _log_files(pending, source, checked, counts, load_id)
@@ -325,14 +321,13 @@ def load_delta_source(spark, root: Path, lake: Lake, source: SourceDefinition, l
     version's rows of this source in bronze (silver follows bronze's set of files), with the same
     row-level checks and quarantine as files.
     """
-    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     stats = SourceLoad(source.name)
     location = str(root / source.location)
     if not exists(spark, location):
         return stats
-    version = DeltaTable.forPath(spark, location).history(1).first()["version"]
+    version = last_commit(spark, location)["version"]
     name = f"delta:{source.location}@v{version}"
     if name in ingested(spark, lake, source.name):
         stats.files_skipped = 1

@@ -34,25 +34,40 @@ STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
 
 
 def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: bool = False):
-    """A function writing one Spark partition of rows (tuples without the timestamp) with the
-    data-access store's ``statement``; the timestamp goes last, or first (``first``: UPDATE)."""
+    """A ``mapInArrow`` function writing one Spark partition's rows (Arrow batches, without the
+    timestamp) with the data-access store's ``statement``; the timestamp goes last, or first
+    (``first``: UPDATE). Yields the partition's row count. DataFrame operations only (no RDD):
+    the same on a Spark Connect session."""
 
-    def write(rows: Iterable) -> Iterable[int]:
+    def write(batches: Iterable) -> Iterable:
+        import pyarrow as pa
+
         from infra.settings import CassandraSettings
         from infra.store import Store
 
         n = 0
         with Store.connect(CassandraSettings(**cassandra), request_timeout_s=30, concurrency=concurrency) as store:
-            chunk: list[tuple] = []
-            for row in rows:
-                chunk.append((ts, *row) if first else (*row, ts))
-                if len(chunk) >= 2000:
-                    n += store.write_many(statement, chunk)
-                    chunk = []
-            n += store.write_many(statement, chunk)
-        yield n
+            for batch in batches:
+                rows = [(ts, *row) if first else (*row, ts) for row in _tuples(batch)]
+                for i in range(0, len(rows), 2000):
+                    n += store.write_many(statement, rows[i:i + 2000])
+        yield pa.RecordBatch.from_pydict({"n": [n]}, schema=pa.schema([("n", pa.int64())]))
 
     return write
+
+
+def _tuples(batch) -> Iterable[tuple]:
+    """The rows of an Arrow batch as tuples of Python values, as the driver binds them: a map
+    column's values as dicts (Arrow gives key-value pairs); timestamps come UTC-aware."""
+    import pyarrow as pa
+
+    columns = []
+    for field, column in zip(batch.schema, batch.columns, strict=True):
+        values = column.to_pylist()
+        if pa.types.is_map(field.type):
+            values = [None if v is None else dict(v) for v in values]
+        columns.append(values)
+    return zip(*columns, strict=True)
 
 
 def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
@@ -150,7 +165,11 @@ def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: in
     for step, table in ORDER:
         statement = STATEMENT_OF.get(step, f"publish_{step}")
         write = _writer(cassandra, statement, batch.publish_concurrency, ts, first=step == "retired_identifiers")
-        n = sum(data[step].rdd.mapPartitions(write).collect())
+        frame = data[step]
+        # positional names: the statement binds by position, and a derived column's name (e.g.
+        # "CAST(m.at AS TIMESTAMP)") would not resolve as mapInArrow's input
+        frame = frame.toDF(*[f"c{i}" for i in range(len(frame.columns))])
+        n = sum(r.n for r in frame.mapInArrow(write, "n long").collect())
         if step != "retired_identifiers":
             written[table] = written.get(table, 0) + n
         say(f"publish {step}: {n:,} rows")

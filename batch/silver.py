@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 
-from batch.tables import Lake, exists
+from batch.tables import Lake, delete_where, exists, last_commit, sql_list
 from identity.sources import SourceDefinition
 
 NORMALIZED = (
@@ -110,7 +110,6 @@ def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, r
           full: bool = False) -> dict[str, int]:
     """Normalize every bronze file not yet in silver, all sources in one write; return the number
     of new files per source and the rows written."""
-    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     records_path = lake.silver("records")
@@ -143,8 +142,7 @@ def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, r
         if not replace_all:
             bronze = bronze.where(F.col("_file").isin(files))
         frames.append(records_frame(spark, bronze, source, rules_path, region))
-        quoted = ", ".join("'" + f.replace("\\", "\\\\").replace("'", "\\'") + "'" for f in files)
-        clauses.append(f"(source = '{source.name}' AND _file IN ({quoted}))")
+        clauses.append(f"(source = '{source.name}' AND _file IN ({sql_list(files)}))")
     if not frames:
         return {"files": 0, "rows": 0}
     frame = frames[0]
@@ -154,22 +152,20 @@ def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, r
         frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(records_path)
     else:
         frame.write.format("delta").mode("overwrite").option("replaceWhere", " OR ".join(clauses)).save(records_path)
-    metrics = DeltaTable.forPath(spark, records_path).history(1).first()["operationMetrics"] or {}
+    metrics = last_commit(spark, records_path)["operationMetrics"] or {}
     return {"files": sum(new_files.values()), "rows": int(metrics.get("numOutputRows", 0)), **{
         f"files_{k}": v for k, v in new_files.items()}}
 
 
 def _drop_vanished(spark, records_path: str, source: str, bronze) -> None:
     """Delete silver rows of files no longer in bronze (a Delta source's replaced versions)."""
-    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     table = spark.read.format("delta").load(records_path).where(F.col("source") == source)
     gone = [r._file for r in table.select("_file").distinct().join(
         bronze.select("_file").distinct(), "_file", "left_anti").collect()]
     if gone:
-        DeltaTable.forPath(spark, records_path).delete(
-            (F.col("source") == source) & F.col("_file").isin(gone))
+        delete_where(spark, records_path, f"source = {sql_list([source])} AND _file IN ({sql_list(gone)})")
 
 
 def rejections(spark, lake: Lake):

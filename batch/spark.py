@@ -24,8 +24,10 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
     """
     from pyspark.sql import SparkSession
 
-    delta_jars = fetch.jars(settings.cache, "delta")
     spark_conf = settings.spark
+    if spark_conf.remote_url:
+        return _remote_session(settings)
+    delta_jars = fetch.jars(settings.cache, "delta")
     warehouse = settings.lake / "_warehouse"
     builder = (
         SparkSession.builder.appName(app_name)
@@ -33,27 +35,31 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
         .config("spark.jars", ",".join(str(j) for j in delta_jars))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.shuffle.partitions", str(spark_conf.partitions))
         .config("spark.default.parallelism", str(spark_conf.partitions))
         .config("spark.driver.memory", spark_conf.driver_memory)
         .config("spark.ui.enabled", str(spark_conf.ui).lower())
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", str(warehouse))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
-        .config("spark.sql.adaptive.enabled", str(spark_conf.adaptive_enabled).lower())
-        # Delta rebuilds a table's snapshot with this many tasks (default 50): far too many for
-        # a small local lake, where it dominated every read; scale it with the shuffle setting
-        .config("spark.databricks.delta.snapshotPartitions", str(spark_conf.partitions))
     )
+    for key, value in settings.spark.session_conf().items():
+        builder = builder.config(key, value)
     for key, value in spark_conf.extra_conf.items():
         builder = builder.config(key, value)
     # the driver's Python must be the project's interpreter, also for workers in local mode
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def _remote_session(settings: Settings) -> SparkSession:
+    """A Spark Connect session on the server of ``remote_url``, configured like a local one."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(settings.spark.remote_url).getOrCreate()
+    for key, value in settings.spark.session_conf().items():
+        session.conf.set(key, value)
     return session
 
 

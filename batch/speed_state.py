@@ -26,19 +26,34 @@ def token_ranges(n: int) -> list[tuple[int, int]]:
     return [(bounds[i], bounds[i + 1]) for i in range(n)]
 
 
-def _scanner(cassandra: dict, table: str):
-    """A function reading the speed layer's rows of ``table`` in the token ranges it is given."""
+ID_COLUMNS = ("id_type", "id_value", "ucid", "first_seen", "layer")
+UCID_COLUMNS = ("ucid", "minted_at", "status", "merged_into", "layer")
+CHUNK = 10_000  # rows per pandas frame a scan task hands to Spark
+
+
+def _scanner(cassandra: dict, table: str, columns: tuple[str, ...]):
+    """A ``mapInPandas`` function: for each ``(start, end)`` token range it is given, the speed
+    layer's rows of ``table`` in that range, ``CHUNK`` rows per frame."""
 
     def scan(ranges):
+        import pandas as pd
+
         from infra.settings import CassandraSettings
         from infra.store import Store
 
         with Store.connect(CassandraSettings(**cassandra), request_timeout_s=60) as store:
-            for start, end in ranges:
-                name = f"range_{table}_first" if start == MIN_TOKEN else f"range_{table}"
-                for row in store.scan(name, start, end):
-                    if row.layer == "speed":
-                        yield tuple(row)
+            rows: list[tuple] = []
+            for frame in ranges:
+                for start, end in zip(frame["start"], frame["end"], strict=True):
+                    name = f"range_{table}_first" if start == MIN_TOKEN else f"range_{table}"
+                    for row in store.scan(name, int(start), int(end)):
+                        if row.layer == "speed":
+                            rows.append(tuple(row))
+                            if len(rows) >= CHUNK:
+                                yield pd.DataFrame(rows, columns=list(columns))
+                                rows = []
+            if rows:
+                yield pd.DataFrame(rows, columns=list(columns))
 
     return scan
 
@@ -46,17 +61,18 @@ def _scanner(cassandra: dict, table: str):
 def read(spark, settings, splits: int = 64):
     """``(identifiers, ucids)`` DataFrames of the speed layer's rows, shaped like the gold state:
     ``id_type, id_value, ucid, first_seen`` and ``ucid, minted_at, status, merged_into``
-    (times in epoch seconds)."""
+    (times in epoch seconds). DataFrame operations only (no RDD): the same on a Spark Connect
+    session."""
     from pyspark.sql import functions as F
 
     cassandra = json.loads(settings.cassandra.model_dump_json())
-    ranges = spark.sparkContext.parallelize(token_ranges(splits), min(splits, 16))
-    ids = ranges.mapPartitions(_scanner(cassandra, "identifiers"))
-    ucids = ranges.mapPartitions(_scanner(cassandra, "ucids"))
-    id_df = spark.createDataFrame(
-        ids, "id_type string, id_value string, ucid string, first_seen timestamp, layer string")
-    ucid_df = spark.createDataFrame(
-        ucids, "ucid string, minted_at timestamp, status string, merged_into string, layer string")
+    ranges = spark.createDataFrame(token_ranges(splits), "start long, end long").repartition(min(splits, 16))
+    id_df = ranges.mapInPandas(
+        _scanner(cassandra, "identifiers", ID_COLUMNS),
+        "id_type string, id_value string, ucid string, first_seen timestamp, layer string")
+    ucid_df = ranges.mapInPandas(
+        _scanner(cassandra, "ucids", UCID_COLUMNS),
+        "ucid string, minted_at timestamp, status string, merged_into string, layer string")
     return (
         id_df.select("id_type", "id_value", "ucid", F.unix_seconds("first_seen").alias("first_seen")),
         ucid_df.select("ucid", F.unix_seconds("minted_at").alias("minted_at"), "status", "merged_into"),

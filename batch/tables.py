@@ -49,7 +49,28 @@ class Lake:
 
 
 def exists(spark, path: str) -> bool:
-    """Whether ``path`` holds a Delta table."""
-    from delta.tables import DeltaTable
+    """Whether ``path`` holds a Delta table: a ``_delta_log`` with at least one commit. A file
+    check, no Spark call: the same on a local session and a Spark Connect one."""
+    log = Path(path) / "_delta_log"
+    return log.is_dir() and (any(log.glob("*.json")) or any(log.glob("*.checkpoint*.parquet")))
 
-    return Path(path).exists() and DeltaTable.isDeltaTable(spark, path)
+
+def sql_list(values) -> str:
+    """SQL string literals, comma-separated (quotes and backslashes escaped)."""
+    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+
+
+def table_ref(path: str) -> str:
+    """``delta.`<path>``` for Spark SQL (a backtick in the path doubled)."""
+    return "delta.`" + path.replace("`", "``") + "`"
+
+
+def last_commit(spark, path: str):
+    """The table's newest history row (``version``, ``operation``, ``operationMetrics``, ...),
+    through SQL (``DESCRIBE HISTORY``), which a Spark Connect session runs as well."""
+    return spark.sql(f"DESCRIBE HISTORY {table_ref(path)} LIMIT 1").first()
+
+
+def delete_where(spark, path: str, predicate: str) -> None:
+    """``DELETE FROM`` the table the rows matching the SQL ``predicate``."""
+    spark.sql(f"DELETE FROM {table_ref(path)} WHERE {predicate}")

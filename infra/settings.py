@@ -95,6 +95,37 @@ class SparkSettings(BaseSettings):
         None, description="spark.sql.adaptive.enabled (AQE); unset = off for a local master, on elsewhere"
     )
     extra_conf: dict[str, str] = Field(default_factory=dict, description="more Spark conf (JSON)")
+    remote: str | None = Field(
+        None, description="a Spark Connect server (sc://host:port): every session is its client and "
+        "shares its warm JVM; unset = the local server if `server`, else an in-process Spark of `master`",
+    )
+    server: bool = Field(
+        False, description="`ucid stack up` starts a local Spark Connect server (of `master`, "
+        "`driver_memory`, with Delta) that every session then uses",
+    )
+    connect_port: int = Field(15002, description="port of the local Spark Connect server (loopback)")
+    start_timeout_s: float = Field(180, description="how long `stack up` waits for the Spark server")
+
+    def session_conf(self) -> dict[str, str]:
+        """The Spark settings a session may change at run time (the rest belong to the JVM: the
+        local session builder's, or the Spark Connect server's)."""
+        # Delta rebuilds a table's snapshot with snapshotPartitions tasks (default 50): far too
+        # many for a small local lake, where it dominated every read; it follows the shuffle setting
+        return {
+            "spark.sql.shuffle.partitions": str(self.partitions),
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.sources.partitionOverwriteMode": "dynamic",
+            "spark.databricks.delta.schema.autoMerge.enabled": "false",
+            "spark.sql.adaptive.enabled": str(self.adaptive_enabled).lower(),
+            "spark.databricks.delta.snapshotPartitions": str(self.partitions),
+        }
+
+    @property
+    def remote_url(self) -> str | None:
+        """The Spark Connect server sessions use: ``remote``, else the local one if ``server``."""
+        if self.remote:
+            return self.remote
+        return f"sc://127.0.0.1:{self.connect_port}" if self.server else None
 
     def _local_cores(self) -> int | None:
         """The cores of a ``local`` / ``local[N]`` / ``local[*]`` master; ``None`` for a cluster."""

@@ -1,4 +1,5 @@
-"""The local stack: Kafka and Cassandra from Maven Central jars, plus schema and topics.
+"""The local stack: Kafka and Cassandra from Maven Central jars, plus schema and topics (and,
+with ``UCID_SPARK_SERVER``, a Spark Connect server: :mod:`infra.spark_server`).
 
 ``up`` fetches what is missing (once), starts what is not running, waits until each server really
 answers, then applies the CQL migrations and creates the topics (both idempotent). ``down`` stops
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from infra import cassandra, fetch, kafka, proc, schema, topics
+from infra import cassandra, fetch, kafka, proc, schema, spark_server, topics
 from infra.cql import cluster as cql_cluster
 from infra.settings import Settings
 
@@ -36,6 +37,8 @@ def servers(settings: Settings) -> list[Server]:
         Server("kafka", kafka, settings.kafka.start_timeout_s, settings.kafka.bootstrap is not None),
         Server("cassandra", cassandra, settings.cassandra.start_timeout_s,
                settings.cassandra.contact_points is not None),
+        *([Server("spark", spark_server, settings.spark.start_timeout_s, settings.spark.remote is not None)]
+          if settings.spark.server else []),
     ]
 
 

@@ -34,3 +34,18 @@ def test_adaptive_execution_is_off_locally_and_on_for_a_cluster(master, expected
 def test_adaptive_execution_can_be_set(monkeypatch):
     monkeypatch.setenv("UCID_SPARK_ADAPTIVE", "true")
     assert SparkSettings(master="local[2]", _env_file=None).adaptive_enabled is True
+
+
+def test_sessions_are_local_unless_a_server_is_named_or_started(monkeypatch):
+    assert SparkSettings(_env_file=None).remote_url is None
+    assert SparkSettings(server=True, connect_port=15099, _env_file=None).remote_url == "sc://127.0.0.1:15099"
+    monkeypatch.setenv("UCID_SPARK_REMOTE", "sc://spark.example:15002")
+    assert SparkSettings(server=True, _env_file=None).remote_url == "sc://spark.example:15002"
+
+
+def test_session_conf_carries_what_a_connect_session_must_set_itself():
+    conf = SparkSettings(master="local[3]", _env_file=None).session_conf()
+    assert conf["spark.sql.shuffle.partitions"] == "3"
+    assert conf["spark.databricks.delta.snapshotPartitions"] == "3"
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.sql.adaptive.enabled"] == "false"
