@@ -53,8 +53,29 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
     return session
 
 
+def connect_main_guard() -> None:
+    """Let ``pyspark.sql.connect`` import in any host process.
+
+    On import it checks ``__main__``: one without ``__spec__`` and ``__file__`` (and no
+    interactive prompt) is taken for a doctest run, and the process exits (``SystemExit 0``);
+    one without a ``__spec__`` attribute at all raises. A Jupyter kernel's ``__main__`` (IPython's
+    ``DummyMod``) and a pytest-xdist worker's (execnet) are both of these. Giving such a
+    ``__main__`` a ``__spec__`` of None and a placeholder ``__file__`` changes nothing else.
+    """
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is None:
+        return
+    if not hasattr(main, "__spec__"):
+        main.__spec__ = None
+    if main.__spec__ is None and not hasattr(main, "__file__"):
+        main.__file__ = f"<{type(main).__name__} of {sys.argv[0] if sys.argv else 'python'}>"
+
+
 def _remote_session(settings: Settings) -> SparkSession:
     """A Spark Connect session on the server of ``remote_url``, configured like a local one."""
+    connect_main_guard()
     from pyspark.sql import SparkSession
 
     session = SparkSession.builder.remote(settings.spark.remote_url).getOrCreate()

@@ -15,5 +15,8 @@ echo "== integration tests (real Kafka, Cassandra, Spark + Delta)"
 # suite one unit too (its data set loaded once; tests/integration/conftest.py); --no-loadscope-reorder
 # keeps the conftest's order, longest files first. `pytest ... -p randomly` shuffles them instead.
 # --durations=15: where the time goes, printed by every run (CI included)
-$BIN/pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+# UCID_SPARK_SERVER=true: the stack includes one Spark Connect server (infra/spark_server.py) that
+# every Spark user of the run connects to -- the test processes, the CLI subprocesses, Airflow's
+# tasks, the notebook kernels -- so the JIT warm-up of a Spark JVM is paid once, not per process
+UCID_SPARK_SERVER=true $BIN/pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -46,6 +46,7 @@ def command(settings: Settings) -> list[str]:
         "spark.default.parallelism": str(spark.partitions),
         "spark.ui.enabled": str(spark.ui).lower(),
         "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": "WARN",
         "spark.sql.warehouse.dir": str(warehouse),
         **spark.session_conf(),
         **spark.extra_conf,

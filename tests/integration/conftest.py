@@ -26,11 +26,11 @@ import pytest
 # isolate the tests' schema and topics from a developer's own data on the same servers
 os.environ.setdefault("UCID_CASSANDRA_KEYSPACE", "ucid_it")
 os.environ.setdefault("UCID_KAFKA_TOPIC_PREFIX", "ucid-it.")
-# pyspark.sql.connect (imported by great_expectations) takes a __main__ without __file__ and
-# __spec__ for a doctest run and exits (SystemExit 0); an xdist worker's __main__ (execnet) is one
-_main = sys.modules.get("__main__")
-if _main is not None and getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
-    _main.__file__ = "<pytest-xdist worker>"
+# pyspark.sql.connect (imported by great_expectations, and by every Spark Connect session) takes
+# an xdist worker's __main__ (execnet) for a doctest run and exits: batch.spark.connect_main_guard
+from batch.spark import connect_main_guard  # noqa: E402
+
+connect_main_guard()
 
 from infra import stack as stack_mod  # noqa: E402
 from infra.log import configure  # noqa: E402
@@ -205,11 +205,13 @@ def stack(settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def spark(settings: Settings):
-    """One Spark session for the whole run (UI off, few shuffle partitions)."""
+def spark(stack: Settings):
+    """One Spark session for the whole run (UI off, few shuffle partitions): a client of the
+    stack's Spark Connect server when ``UCID_SPARK_SERVER`` is on (``make test``), else in
+    process."""
     from batch.spark import spark_session
 
-    session = spark_session(settings, app_name="ucid-tests")
+    session = spark_session(stack, app_name="ucid-tests")
     yield session
     session.stop()
 

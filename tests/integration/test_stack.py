@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import cassandra, kafka, proc
+from infra import cassandra, kafka, proc, spark_server
 from infra.cql import cluster
 from infra.topics import specs, topic_name
 
@@ -54,12 +54,16 @@ def test_up_again_is_harmless(stack):
     from infra.stack import up
 
     messages: list[str] = []
-    pids = {m.name: proc.running_pid(m) for m in (kafka.managed(stack), cassandra.managed(stack))}
+    managed = [kafka.managed(stack), cassandra.managed(stack)]
+    if stack.spark.server:  # the tests' Spark Connect server (infra/run-tests.sh turns it on)
+        managed.append(spark_server.managed(stack))
+    pids = {m.name: proc.running_pid(m) for m in managed}
+    assert all(pids.values()), pids
     up(stack, messages.append)
-    assert any("kafka already up" in m for m in messages)
-    assert any("cassandra already up" in m for m in messages)
+    for m in managed:
+        assert any(f"{m.name} already up" in msg for msg in messages), (m.name, messages)
     assert any("applied nothing new" in m for m in messages)
-    assert {m.name: proc.running_pid(m) for m in (kafka.managed(stack), cassandra.managed(stack))} == pids
+    assert {m.name: proc.running_pid(m) for m in managed} == pids
 
 
 def _produce(settings, topic: str, value: bytes) -> None:
@@ -121,6 +125,8 @@ def own_stack(settings, tmp_path) -> Iterator:
     own.__dict__["cassandra"] = settings.cassandra.model_copy(update={
         "host": "127.0.0.1", "port": cql_port, "storage_port": storage_port, "jmx_port": jmx_port,
         "heap": "512M", "contact_points": None, "start_timeout_s": 400})
+    # no Spark server of its own: a second one would cost a JVM (and need a port of its own)
+    own.__dict__["spark"] = settings.spark.model_copy(update={"server": False, "remote": None})
     try:
         yield own
     finally:
