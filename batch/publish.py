@@ -118,10 +118,12 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
         F.col("old_ids")[0].alias("ucid"), F.col("at").cast("timestamp"), "change_id", "kind",
         F.array_sort("old_ids"), "rule", "evidence"))
     links = gold("links")
+    # a model link's evidence (gold `match`: model, probability, weight, levels) as JSON for explain
+    match = F.to_json("match") if "match" in links.columns else F.lit(None).cast("string")
     out["links_by_ucid"] = links.select(
         "ucid", F.concat_ws("|", "a_type", "a_value", "b_type", "b_value").alias("link_id"),
         "a_type", "a_value", "b_type", "b_value", "rule",
-        F.col("evidence")[0]["source"], F.col("evidence")[0]["record_id"], ts_now)
+        F.col("evidence")[0]["source"], F.col("evidence")[0]["record_id"], ts_now, match.alias("match"))
     assignments = gold("assignments").select("source", "record_id", "ucid")
     from pyspark.sql import Window
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from identity.cluster import Edge
+from identity.match import Level, MatchEvidence
 from identity.types import Identifier
 
 
@@ -45,3 +47,37 @@ def explain(a: Identifier, b: Identifier, edges: Iterable[Edge]) -> list[Edge] |
         chain.append(edge)
     chain.reverse()
     return chain
+
+
+def match_evidence(rule: str, raw: Mapping[str, Any]) -> MatchEvidence:
+    """A model link's evidence from its stored form (the gold ``match`` struct, or its JSON in
+    ``links_by_ucid.match``: model, probability, weight, levels of comparison, level, label, weight)."""
+    levels = tuple(
+        Level(str(lv["comparison"]), int(lv["level"]), str(lv.get("label") or ""), float(lv["weight"]))
+        for lv in raw.get("levels") or ()
+    )
+    return MatchEvidence(rule, str(raw["model"]), float(raw["probability"]), float(raw["weight"]), levels)
+
+
+def describe_match(evidence: MatchEvidence) -> str:
+    """A probabilistic link in words a data steward reads: how sure the model is, then what
+    spoke for and against the two records being one person, strongest first. Each comparison's
+    weight is in bits (log2 of how much likelier its outcome is for one person than for two):
+    +6 means 64 times likelier if they are one person."""
+    def part(level: Level) -> str:
+        label = level.label or f"level {level.level}"
+        return f"{level.comparison.replace('_', ' ')}: {label.lower()} ({level.weight:+.1f})"
+
+    ranked = sorted(evidence.levels, key=lambda lv: (-abs(lv.weight), lv.comparison))
+    pro = [part(lv) for lv in ranked if lv.weight > 0]
+    con = [part(lv) for lv in ranked if lv.weight < 0]
+    neutral = [lv.comparison.replace("_", " ") for lv in ranked if lv.weight == 0]
+    words = [f"the match model ({evidence.model}) puts the probability that these records are one person at "
+             f"{evidence.probability:.4f} (match weight {evidence.weight:+.1f})"]
+    if pro:
+        words.append("for: " + "; ".join(pro))
+    if con:
+        words.append("against: " + "; ".join(con))
+    if neutral:
+        words.append("no evidence either way: " + ", ".join(neutral))
+    return ". ".join(words)

@@ -8,9 +8,12 @@ deterministic), so the API explains with the same semantics the resolvers use.
 from __future__ import annotations
 
 import asyncio
+import json
 
 from identity.cluster import Edge
+from identity.explain import describe_match, match_evidence
 from identity.explain import explain as core_explain
+from identity.match import MatchEvidence
 from identity.types import Identifier
 from infra.store.aio import ApiReads, Row
 from serving.profile import members
@@ -18,8 +21,12 @@ from serving.resolver import Resolved
 
 
 def edges_from_links(rows: list[Row]) -> list[Edge]:
-    """One :class:`Edge` per identifier pair, with every record that evidences it."""
+    """One :class:`Edge` per identifier pair, with every record that evidences it. A pair the
+    match model linked (``match``: its evidence as JSON) keeps that evidence, unless an exact
+    link joins the same pair: then the exact rule explains it."""
     evidence: dict[tuple[Identifier, Identifier], set[tuple[str, str]]] = {}
+    exact: set[tuple[Identifier, Identifier]] = set()
+    model: dict[tuple[Identifier, Identifier], MatchEvidence] = {}
     for row in rows:
         a = (row["from_type"], row["from_value"])
         b = (row["to_type"], row["to_value"])
@@ -29,12 +36,20 @@ def edges_from_links(rows: list[Row]) -> list[Edge]:
         records = evidence.setdefault(pair, set())
         if row.get("source") or row.get("record_id"):
             records.add((row.get("source") or "", row.get("record_id") or ""))
-    return [Edge(a, b, tuple(sorted(recs)), max(1, len(recs))) for (a, b), recs in sorted(evidence.items())]
+        raw = row.get("match")
+        if raw:
+            found = match_evidence(row.get("rule") or "model", json.loads(raw))
+            if pair not in model or (-found.weight, found.model) < (-model[pair].weight, model[pair].model):
+                model[pair] = found
+        else:
+            exact.add(pair)
+    return [Edge(a, b, tuple(sorted(recs)), max(1, len(recs)), None if (a, b) in exact else model.get((a, b)))
+            for (a, b), recs in sorted(evidence.items())]
 
 
 def _step(frm: Identifier, edge: Edge) -> dict:
     to = edge.b if frm == edge.a else edge.a
-    return {
+    step = {
         "from_type": frm[0],
         "from_value": frm[1],
         "to_type": to[0],
@@ -42,6 +57,15 @@ def _step(frm: Identifier, edge: Edge) -> dict:
         "rule": edge.rule,
         "records": [{"source": s, "record_id": r} for s, r in edge.evidence],
     }
+    if edge.match is not None:
+        m = edge.match
+        step["match"] = {
+            "model": m.model, "probability": m.probability, "weight": m.weight,
+            "comparisons": [{"comparison": lv.comparison, "level": lv.level, "label": lv.label, "weight": lv.weight}
+                            for lv in m.levels],
+            "summary": describe_match(m),
+        }
+    return step
 
 
 async def chain(store: ApiReads, a: Resolved, b: Resolved) -> tuple[list[dict] | None, str]:

@@ -144,8 +144,28 @@ class Customer360(BaseModel):
     eventsNextCursor: str | None = Field(None, description="cursor of the next page of events")
 
 
+class Comparison(BaseModel):
+    """One compared attribute of a probabilistic link: its level and match weight (bits)."""
+
+    comparison: str
+    level: int = Field(description="Splink's level (gamma): -1 missing on one side, 0 the else level")
+    label: str
+    weight: float
+
+
+class MatchDetail(BaseModel):
+    """Why the match model linked two records that share no identifier."""
+
+    model: str = Field(description="version of the model file in force")
+    probability: float
+    weight: float = Field(description="match weight: log2 of the Bayes factor, prior included")
+    comparisons: list[Comparison]
+    summary: str = Field(description="the same in words")
+
+
 class LinkStep(BaseModel):
-    """One accepted link: ``rule`` (identifier-type pair) and the source records evidencing it."""
+    """One accepted link: ``rule`` (identifier-type pair, or the match model's rule) and the
+    source records evidencing it; ``match`` for a link the match model made."""
 
     from_type: str
     from_value: str
@@ -153,6 +173,7 @@ class LinkStep(BaseModel):
     to_value: str
     rule: str
     records: list[dict[str, str]] = Field(description="[{source, record_id}] that hold both")
+    match: MatchDetail | None = None
 
 
 class Explanation(BaseModel):

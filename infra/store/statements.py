@@ -105,8 +105,8 @@ STATEMENTS: dict[str, str] = {
     "publish_identity_changes": "INSERT INTO {ks}.identity_changes (ucid, changed_at, change_id, kind, old_ucids, "
                                 "rule, evidence) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     "publish_links_by_ucid": "INSERT INTO {ks}.links_by_ucid (ucid, link_id, from_type, from_value, to_type, "
-                             "to_value, rule, source, record_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                             "USING TIMESTAMP ?",
+                             "to_value, rule, source, record_id, seen_at, match) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     "publish_events_by_ucid": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, "
                               "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     # -- whole-table scans (validation of what was published; speed state read back by token range)
