@@ -6,10 +6,18 @@ bronze), ``normalize`` (bronze -> silver), ``resolve`` (silver -> gold identity 
 Cassandra). Incremental by default: only new landing files are ingested and normalized; the
 identity graph is re-resolved as a whole against the previous state, which keeps UCIDs stable.
 ``full=True`` re-normalizes every bronze row (bronze itself is never re-ingested).
+
+A run whose inputs did not change since the last succeeded run -- no file ingested since (the
+ingest log's version), the same rules, sources, match model and batch settings -- has nothing
+to do: every stage after ``ingest`` returns ``{"skipped": ...}`` at once and publish writes
+nothing to Cassandra (:func:`unchanged_since`). Its result would be the last run's; only what a
+run stamps with its own clock (``now``: a profile's snapshot time) would differ. ``full=True``
+never skips.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -17,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batch.tables import Lake, exists
+from batch.tables import Lake, exists, last_commit
 from infra.log import get_logger
 from infra.settings import BatchSettings, Settings
 
@@ -27,6 +35,8 @@ STAGES = ("ingest", "normalize", "resolve", "profiles", "validate", "publish")
 # finer validation stages, used by the Airflow DAG: bronze+silver before resolve, gold before
 # publish, the published reference table after it (``validate`` = bronze+silver+gold at once)
 VALIDATION_STAGES = ("validate_input", "validate_gold", "validate_published")
+# what an unchanged run skips: everything after ingest (ingest itself finds out what is new)
+SKIPPABLE = frozenset({"normalize", "resolve", "profiles", "validate", "publish", *VALIDATION_STAGES})
 
 
 class NothingIngested(RuntimeError):
@@ -50,6 +60,7 @@ class Context:
     report: Report = print
     stats: dict[str, dict] = field(default_factory=dict)
     _spark: object = None
+    _unchanged: tuple[str | None] | None = None  # (run id,) once unchanged_since has looked
 
     @property
     def spark(self):
@@ -150,11 +161,51 @@ STAGE_FUNCS = {"ingest": ingest, "normalize": normalize, "resolve": resolve, "pr
                "validate_published": lambda ctx: validate(ctx, ("published",))}
 
 
+def inputs_digest(ctx: Context) -> str:
+    """A digest of everything a run's result depends on but its clock: the ingest log's Delta
+    version (it moves with every file taken), the rules, the source definitions, the match model
+    in force, the batch settings and the region."""
+    digest = hashlib.sha256()
+    version = last_commit(ctx.spark, ctx.lake.ingest_log).version if exists(ctx.spark, ctx.lake.ingest_log) else -1
+    digest.update(f"ingest_log@{version}\0region={ctx.region}\0".encode())
+    files = [ctx.rules_path, *sorted((ctx.settings.conf_dir / "sources").glob("*.y*ml"))]
+    for path in files:
+        digest.update(f"{path.name}\0".encode() + path.read_bytes() + b"\0")
+    digest.update(ctx.batch.model_dump_json().encode())
+    return digest.hexdigest()[:24]
+
+
+def unchanged_since(ctx: Context) -> str | None:
+    """The id of the last succeeded run if this run's inputs are the same as its
+    (:func:`inputs_digest`), else None; always None for a ``full`` run. Looked up once per
+    context, after ingest (which is what moves the ingest log)."""
+    if ctx.full:
+        return None
+    if ctx._unchanged is None:
+        last = None
+        runs = ctx.lake.gold("runs")
+        if exists(ctx.spark, runs):
+            rows = ctx.spark.read.format("delta").load(runs).where("status = 'succeeded'").select(
+                "run_id", "stats").collect()
+            recorded = [(json.loads(r.stats or "{}").get("_inputs") or {}, r.run_id) for r in rows]
+            recorded = [(i.get("recorded_at", 0), i.get("digest"), run_id) for i, run_id in recorded if i]
+            if recorded:
+                _, digest, run_id = max(recorded)
+                last = run_id if digest == inputs_digest(ctx) else None
+        ctx._unchanged = (last,)
+    return ctx._unchanged[0]
+
+
 def run_stage(ctx: Context, stage: str) -> dict:
-    """Run one stage, log it, and record its figures in ``ctx.stats``."""
+    """Run one stage, log it, and record its figures in ``ctx.stats``; a stage after ingest of
+    a run with nothing new is skipped (:func:`unchanged_since`)."""
     started = time.perf_counter()
     log.info("stage started", stage=stage, run_id=ctx.run_id)
-    result = STAGE_FUNCS[stage](ctx)
+    since = unchanged_since(ctx) if stage in SKIPPABLE else None
+    if since is not None:
+        result = {"skipped": f"nothing new since run {since}"}
+    else:
+        result = STAGE_FUNCS[stage](ctx)
     elapsed = round(time.perf_counter() - started, 2)
     ctx.stats[stage] = {"seconds": elapsed, **({"result": result} if result is not None else {})}
     log.info("stage done", stage=stage, run_id=ctx.run_id, seconds=elapsed)
@@ -162,9 +213,11 @@ def run_stage(ctx: Context, stage: str) -> dict:
 
 
 def record_run(ctx: Context, status: str) -> None:
-    """Append this run to ``gold/runs`` (its stages' figures as JSON)."""
+    """Append this run to ``gold/runs`` (its stages' figures as JSON, and under ``_inputs`` the
+    digest of its inputs that the next run compares, :func:`unchanged_since`)."""
     spark = ctx.spark
-    row = [(ctx.run_id, ctx.now, status, json.dumps(ctx.stats, default=str), ctx.full)]
+    stats = {**ctx.stats, "_inputs": {"digest": inputs_digest(ctx), "recorded_at": time.time()}}
+    row = [(ctx.run_id, ctx.now, status, json.dumps(stats, default=str), ctx.full)]
     df = spark.createDataFrame(row, "run_id string, snapshot long, status string, stats string, full boolean")
     path = ctx.lake.gold("runs")
     df.write.format("delta").mode("append").save(path)

@@ -71,7 +71,9 @@ def record(context, status: str, stages: tuple[str, ...], extra: dict | None = N
     from infra.settings import get_settings
 
     run_id, now = run_clock(context)
-    ctx = pipeline.context(get_settings(), full=bool(context["params"].get("full")), now=now, run_id=run_id)
+    params = context["params"]
+    ctx = pipeline.context(get_settings(), full=bool(params.get("full")), now=now, run_id=run_id,
+                           region=params.get("region"))  # the stages' own inputs (batch.run.inputs_digest)
     ti = context["ti"]
     for stage in stages:
         figures = ti.xcom_pull(task_ids=stage) or {}

@@ -58,6 +58,8 @@ def run(
 def _brief(result) -> str:
     if not isinstance(result, dict):
         return ""
+    if "skipped" in result:
+        return f"(skipped: {result['skipped']})"
     keys = ("records", "identifiers", "clusters", "ucids_minted", "events_merge", "profiles", "ucids")
     parts = [f"{k}={result[k]:,}" for k in keys if isinstance(result.get(k), int)]
     return "(" + ", ".join(parts) + ")" if parts else ""

@@ -305,3 +305,38 @@ def test_serving_api_answers_from_the_batch_published_data(chain, published, spa
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["same_customer"] is True and body["a"]["ucid"] == ucid and len(body["chain"]) >= 1
+
+
+def test_a_run_with_nothing_new_skips_every_stage_and_writes_nothing(chain, published, spark):
+    """Run 3 ingested, resolved and published for real (the fixtures above); recorded as
+    succeeded, it is what run 4 compares with: nothing landed since, same rules, sources and
+    settings, so every stage after ingest is skipped and Cassandra gets no write at all."""
+    from batch import run
+    from infra.settings import BatchSettings
+
+    session, ks = published["session"], published["keyspace"]
+
+    def newest_write() -> int:
+        return max(r[0] for r in session.execute(f"SELECT writetime(ucid) FROM {ks}.identifiers"))
+
+    ctx3 = chain["ctx3"]
+    run.record_run(ctx3, "succeeded")
+    before = newest_write()
+    ctx4 = run.context(ctx3.settings, now=T3 + 86_400, run_id="run4", report=lambda m: None)
+    ctx4._spark = spark
+    ctx4.batch = BatchSettings(speed_state=False)
+    results = {stage: run.run_stage(ctx4, stage) for stage in (*run.STAGES, "validate_published")}
+    assert all(f["files_new"] == 0 for f in results["ingest"].values())
+    skipped = {s for s, r in results.items() if "skipped" in r}
+    assert skipped == {"normalize", "resolve", "profiles", "validate", "publish", "validate_published"}
+    assert results["publish"] == {"skipped": "nothing new since run run3"}
+    assert newest_write() == before, "a run with nothing new wrote to Cassandra"
+    # other settings are other inputs: the same landing zone is run again (not skipped)
+    ctx5 = run.context(ctx3.settings, now=T3 + 86_400, run_id="run5", report=lambda m: None)
+    ctx5._spark = spark
+    ctx5.batch = BatchSettings(speed_state=False, max_cluster_records=ctx4.batch.max_cluster_records + 1)
+    assert run.unchanged_since(ctx5) is None
+    full = run.context(ctx3.settings, full=True, now=T3, run_id="run6", report=lambda m: None)
+    full._spark = spark
+    full.batch = ctx4.batch
+    assert run.unchanged_since(full) is None
