@@ -20,7 +20,14 @@ def demo(
     work_dir: Path | None = typer.Option(None, "--dir", help="demo work folder (default UCID_HOME/demo)"),
 ) -> None:
     """Stack up, generate, Airflow DAG (batch), speed layer on a live stream, API; print what to try."""
+    import os
+
     from infra.settings import get_settings
+
+    # the DAG's tasks are clients of one Spark Connect server that `stack up` starts (a warm JVM
+    # for all of them), unless the user chose: UCID_SPARK_SERVER=false, or a server of their own
+    if "UCID_SPARK_SERVER" not in os.environ and "UCID_SPARK_REMOTE" not in os.environ:
+        os.environ["UCID_SPARK_SERVER"] = "true"
     from ucid.demo import Demo, DemoConfig, main
 
     if live_days >= days:
