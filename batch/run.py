@@ -50,6 +50,7 @@ class Context:
     report: Report = print
     stats: dict[str, dict] = field(default_factory=dict)
     _spark: object = None
+    _model: object = None
 
     @property
     def spark(self):
@@ -70,6 +71,19 @@ class Context:
         from identity.sources import load_sources
 
         return load_sources(self.settings.conf_dir / "sources", known_types=set(self.policy.types))
+
+    @property
+    def model(self):
+        """The trained match model in force (``UCID_MATCH_MODEL_FILE``), loaded once; ``None``:
+        exact rules only. Raises :class:`infra.match.model.ModelFileError` if it is unreadable."""
+        path = self.settings.match.model_file
+        if path is None:
+            return None
+        if self._model is None:
+            from infra.match.model import load_model
+
+            self._model = load_model(path)
+        return self._model
 
 
 def context(settings: Settings, landing: Path | None = None, full: bool = False, now: int | None = None,
@@ -118,8 +132,10 @@ def resolve(ctx: Context) -> dict:
         from batch.speed_state import read
 
         speed = read(ctx.spark, ctx.settings)
+    model = ctx.model
     result = run_resolve(ctx.spark, ctx.lake, ctx.policy, str(ctx.rules_path), ctx.region, ctx.now, ctx.run_id,
-                         ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report, speed=speed)
+                         ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report, speed=speed,
+                         model=model, sources=ctx.sources if model is not None else None)
     return result.stats
 
 
@@ -161,10 +177,24 @@ def run_stage(ctx: Context, stage: str) -> dict:
     return result
 
 
+def model_version(ctx: Context) -> str | None:
+    """The version of the match model in force; ``None`` without one, or when it cannot be read
+    (the run failed on it, and says so in its status)."""
+    from infra.match.model import ModelFileError
+
+    try:
+        model = ctx.model
+    except ModelFileError:
+        return None
+    return model.version if model is not None else None
+
+
 def record_run(ctx: Context, status: str) -> None:
-    """Append this run to ``gold/runs`` (its stages' figures as JSON)."""
+    """Append this run to ``gold/runs`` (its stages' figures as JSON, the match model's version).
+    ``model`` came later than the other columns: the schema is merged, older rows read null."""
     spark = ctx.spark
-    row = [(ctx.run_id, ctx.now, status, json.dumps(ctx.stats, default=str), ctx.full)]
-    df = spark.createDataFrame(row, "run_id string, snapshot long, status string, stats string, full boolean")
+    row = [(ctx.run_id, ctx.now, status, json.dumps(ctx.stats, default=str), ctx.full, model_version(ctx))]
+    df = spark.createDataFrame(
+        row, "run_id string, snapshot long, status string, stats string, full boolean, model string")
     path = ctx.lake.gold("runs")
-    df.write.format("delta").mode("append").save(path)
+    df.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
