@@ -110,7 +110,7 @@ def match(spark, records: DataFrame, anchors: DataFrame, sources: list[SourceDef
     """Score the lake's person rows with ``model`` and decide every pair; see the module
     docstring. Raises :class:`identity.match.MatchSpecError` if the model's limits lift a type
     the rules leave unlimited."""
-    from infra.match.spark_predict import predict, release
+    from infra.match.spark_predict import predictions
 
     spec = model.spec
     spec.check_limits(policy.limits(), policy.linking())
@@ -118,12 +118,9 @@ def match(spark, records: DataFrame, anchors: DataFrame, sources: list[SourceDef
     people = person_frame(records, anchors, sources, spec).localCheckpoint()
     n_people = people.count()
     say(f"model {model.version}: scoring {n_people:,} person rows on Spark")
-    try:
-        predictions = predict(spark, people.select(ID_COLUMN, *spec.columns()), model)
-        blocked = predictions.count()
-        data = _with_keys(predictions.where(keep_condition(spec)), people).toArrow().to_pydict()
-    finally:
-        release(spark)
+    with predictions(spark, people.select(ID_COLUMN, *spec.columns()), model) as scored:
+        blocked = scored.count()
+        data = _with_keys(scored.where(keep_condition(spec)), people).toArrow().to_pydict()
     keys, anchor_of = {}, {}
     for side in ("l", "r"):
         for i, s, r, t, v in zip(data[f"{ID_COLUMN}_{side}"], data[f"source_{side}"], data[f"record_id_{side}"],

@@ -12,13 +12,16 @@ The model is trained on DuckDB and must mean the same on Spark:
 
 Splink runs with ``break_lineage_method="persist"``: its default (parquet files in the
 checkpoint directory) reads the directory through ``sparkContext``, which a Spark Connect session
-has not. :func:`release` un-persists and drops what Splink left in the session.
+has not. :func:`predictions` releases what Splink persisted and drops its temporary views: a
+long-lived session (the Spark Connect server) would otherwise keep every run's blocked pairs.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pandas as pd  # pandas UDF type hints are resolved in this module
@@ -47,28 +50,48 @@ def register_similarity(spark) -> None:
     spark.udf.register("jaro_winkler", jaro_winkler)
 
 
-def predict(spark, people: DataFrame, model: TrainedModel) -> DataFrame:
+def _spark_api(spark):
+    """Splink's ``SparkAPI`` remembering the frames it may persist, for :func:`predictions` to
+    release. Splink persists a table's frame right after ``_repartition_if_needed`` and may
+    repartition it once more before naming it (the blocked pairs), so neither its temporary
+    views nor a cascade from the input view reach every cached frame (measured: one stayed)."""
+    from splink import SparkAPI
+
+    class TrackedSparkAPI(SparkAPI):
+        def __init__(self, **kwargs) -> None:
+            self.frames: list = []
+            super().__init__(**kwargs)
+
+        def _repartition_if_needed(self, spark_df, templated_name):
+            out = super()._repartition_if_needed(spark_df, templated_name)
+            self.frames.append(out)
+            return out
+
+    return TrackedSparkAPI(spark_session=spark, break_lineage_method="persist")
+
+
+@contextmanager
+def predictions(spark, people: DataFrame, model: TrainedModel) -> Iterator[DataFrame]:
     """Every blocked pair of ``people`` (``unique_id`` + the spec's columns) scored by ``model``:
     Splink's prediction frame (``unique_id_l`` / ``_r``, ``match_probability``, ``match_weight``,
     each comparison's ``gamma_`` / ``mw_`` / ``mw_tf_adj_`` column and compared values), which
-    :func:`infra.match.predict.scored_rows` reads like DuckDB's. Lazy on the persisted
-    intermediate tables; call :func:`release` when done with it."""
-    from splink import Linker, SparkAPI
+    :func:`infra.match.predict.scored_rows` reads like DuckDB's. Valid inside the ``with``
+    block; on leaving it, what Splink persisted is released and its temporary views dropped."""
+    from splink import Linker
 
     logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
     view = VIEW_PREFIX + uuid.uuid4().hex[:12]
     people.createOrReplaceTempView(view)
-    api = SparkAPI(spark_session=spark, break_lineage_method="persist")
-    register_similarity(spark)  # after SparkAPI, which registers the jar's functions
-    settings = prediction_settings(trained_settings(model.splink, model.spec, "spark"))
-    linker = Linker(api.register(view), settings, log_level=None)
-    return linker.inference.predict(warning_mode="never").as_spark_dataframe()
-
-
-def release(spark) -> None:
-    """Un-persist and drop the temporary views Splink and :func:`predict` left in the session
-    (a long-lived Spark Connect server would otherwise keep every run's blocked pairs)."""
-    for table in spark.catalog.listTables():
-        if table.isTemporary and table.name.startswith((SPLINK_PREFIX, VIEW_PREFIX)):
-            spark.table(table.name).unpersist()
-            spark.catalog.dropTempView(table.name)
+    api = _spark_api(spark)
+    try:
+        register_similarity(spark)  # after SparkAPI, which registers the jar's functions
+        settings = prediction_settings(trained_settings(model.splink, model.spec, "spark"))
+        linker = Linker(api.register(view), settings, log_level=None)
+        yield linker.inference.predict(warning_mode="never").as_spark_dataframe()
+    finally:
+        for frame in api.frames:
+            if frame.is_cached:
+                frame.unpersist()
+        for table in spark.catalog.listTables():
+            if table.isTemporary and table.name.startswith((SPLINK_PREFIX, view)):
+                spark.catalog.dropTempView(table.name)

@@ -68,7 +68,7 @@ def runs(tmp_path_factory, spark, settings):
     gold = {name: spark.read.format("delta").load(ctx.lake.gold(name))
             for name in ("assignments", "links", "refused_links", "match_review")}
     return {
-        "ctx": ctx, "model": load_model(model_path), "stats": ctx.stats["resolve"]["result"],
+        "ctx": ctx, "data": data, "model": load_model(model_path), "stats": ctx.stats["resolve"]["result"],
         "local": {(r["source"], r["record_id"]): r["ucid"] for r in _csv(out)},
         "local_links": _csv(out.with_name("assignment.links.csv")),
         "local_review": _csv(out.with_name("assignment.review.csv")),
@@ -127,3 +127,47 @@ def test_runs_record_the_model_and_keep_older_rows_readable(runs, spark):
     rows = {r.run_id: r for r in spark.read.format("delta").load(ctx.lake.gold("runs")).collect()}
     assert rows["old"].model is None
     assert rows["match1"].model == runs["model"].version
+
+
+def test_scoring_leaves_nothing_in_the_session(runs, spark):
+    """Splink's persisted tables and temporary views are released after the run (a long-lived
+    Spark Connect server would keep every run's blocked pairs)."""
+    from infra.match.spark_predict import SPLINK_PREFIX, VIEW_PREFIX
+
+    views = [t.name for t in spark.catalog.listTables() if t.isTemporary]
+    assert not [v for v in views if v.startswith((SPLINK_PREFIX, VIEW_PREFIX))]
+    jvm_session = getattr(spark, "_jsparkSession", None)  # classic Spark: the cache is inspectable
+    if jvm_session is not None:
+        assert jvm_session.sharedState().cacheManager().isEmpty()
+
+
+def test_spark_scores_every_blocked_pair_as_duckdb_does(runs, spark):
+    """The same person rows scored by Splink on Spark and on DuckDB: the same pairs, each with
+    the same level, label and weight per comparison and the same probability (Splink's jar
+    alone, without DuckDB's Jaro-Winkler, puts 4 of these 1,005 pairs on another e-mail level)."""
+    from batch.match import _with_keys, person_frame
+    from batch.resolve import _priority_map, anchors_frame
+    from identity.match import ID_COLUMN
+    from infra.match.predict import score, scored_rows
+    from infra.match.spark_predict import predictions
+    from ucid.local_match import read_person_rows
+
+    ctx, model = runs["ctx"], runs["model"]
+    records = spark.read.format("delta").load(ctx.lake.silver("records"))
+    anchors = anchors_frame(records, _priority_map(ctx.policy))
+    people = person_frame(records, anchors, ctx.sources, model.spec).localCheckpoint()
+    with predictions(spark, people.select(ID_COLUMN, *model.spec.columns()), model) as scored:
+        data = _with_keys(scored, people).toArrow().to_pydict()
+    keys = {}
+    for side in ("l", "r"):
+        keys.update(zip(data[f"{ID_COLUMN}_{side}"],
+                        zip(data[f"source_{side}"], data[f"record_id_{side}"], strict=True), strict=True))
+    on_spark = {frozenset((keys[s.left], keys[s.right])): s for s in scored_rows(data, model.splink)}
+    local = read_person_rows(runs["data"], ctx.sources, ctx.policy, model.spec)
+    on_duckdb = {frozenset((local.keys[s.left], local.keys[s.right])): s for s in score(local.table, model, 0.0)}
+    assert len(on_duckdb) > 500 and set(on_spark) == set(on_duckdb)
+    for pair, d in on_duckdb.items():
+        s = on_spark[pair]
+        assert s.levels == d.levels, pair
+        assert s.probability == pytest.approx(d.probability, rel=1e-12, abs=1e-15)
+        assert {c: {lv, rv} for c, lv, rv in s.values} == {c: {lv, rv} for c, lv, rv in d.values}
