@@ -5,7 +5,9 @@ The same semantics as :func:`identity.resolve.resolve` (the local reference), di
 1. **anchors**: each record's strongest identifier (duplicate rows of one record id: the
    strongest of their anchors), records without identifiers anchor on their own node;
 2. **edges**: links collapsed per identifier pair with their support and the first
-   ``EVIDENCE_SAMPLE`` evidence records, exactly as :func:`identity.cluster.build_edges`;
+   ``EVIDENCE_SAMPLE`` evidence records, exactly as :func:`identity.cluster.build_edges`; with a
+   match model in force, its edges between record anchors and its conflicts (:mod:`batch.match`),
+   which the core clusters after the exact edges, under the model's limits;
 3. **raw connected components** (:mod:`batch.components`), then the identity core's
    :func:`identity.cluster.cluster_edges` run per component in a grouped pandas UDF -- limits,
    blocked values and priorities are the core's own code;
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 
 from batch.components import components_local, components_spark
+from batch.match import LEVELS, MATCH, REVIEW_ROW
 from batch.silver import cached_policy
 from batch.tables import Lake, exists
 from identity.cluster import EVIDENCE_SAMPLE, Edge
@@ -43,8 +46,11 @@ Report = Callable[[str], None]
 CLUSTER_OUT = (
     "kind string, n_type string, n_value string, k_type string, k_value string, b_type string, "
     "b_value string, kb_type string, kb_value string, support long, "
-    "evidence array<struct<source:string,record_id:string>>, reason string"
+    "evidence array<struct<source:string,record_id:string>>, reason string, rule string, "
+    f"m_model string, m_probability double, m_weight double, m_levels {LEVELS}"
 )
+"""The clustering's rows; ``rule`` is the edge's (``crm_id~email``, ``model:person``) and the
+``m_`` columns a model edge's evidence (:class:`identity.match.MatchEvidence`), null otherwise."""
 RECORD_TYPE = "_record"
 EVENTS_SCHEMA = "kind string, old_ids array<string>, new_id string, rule string, evidence string"
 
@@ -77,7 +83,7 @@ class Assigned:
     ucid_for: DataFrame
 
 
-def _cluster_fn(rules_path: str, region: str | None):
+def _cluster_fn(rules_path: str, region: str | None, match_limits: dict[str, int] | None = None):
     def fn(pdf):
         import pandas as pd
 
@@ -86,33 +92,63 @@ def _cluster_fn(rules_path: str, region: str | None):
         policy = cached_policy(rules_path, region)
         edges = []
         nodes = set()
-        for a_type, a_value, b_type, b_value, support, evidence in zip(
-            pdf.a_type, pdf.a_value, pdf.b_type, pdf.b_value, pdf.support, pdf.evidence, strict=True
+        conflicts = []
+        for a_type, a_value, b_type, b_value, support, evidence, conflict, *match in zip(
+            pdf.a_type, pdf.a_value, pdf.b_type, pdf.b_value, pdf.support, pdf.evidence, pdf.conflict,
+            pdf.m_rule, pdf.m_model, pdf.m_probability, pdf.m_weight, pdf.m_levels, strict=True
         ):
             a, b = (a_type, a_value), (b_type, b_value)
+            if conflict:
+                conflicts.append((a, b))
+                continue
             ev = tuple((e["source"], e["record_id"]) for e in evidence)
-            edges.append(Edge(a, b, ev, int(support)))
+            edges.append(Edge(a, b, ev, int(support), _evidence(*match)))
             nodes.add(a)
             nodes.add(b)
-        clustering = cluster_edges(sorted(nodes), edges, policy)
+        # a conflict only matters between nodes of this component (a hash collision may group more)
+        conflicts = [(x, y) for x, y in conflicts if x in nodes and y in nodes]
+        clustering = cluster_edges(sorted(nodes), edges, policy, match_limits, conflicts)
         key = clustering.cluster_of
-        rows = [("m", n[0], n[1], k[0], k[1], None, None, None, None, None, None, None) for n, k in key.items()]
+        none = (None,) * 4  # the m_ columns of an exact edge
+        rows = [("m", n[0], n[1], k[0], k[1], None, None, None, None, None, None, None, None, *none)
+                for n, k in key.items()]
 
         def ev(e: Edge):
             return [{"source": s, "record_id": r} for s, r in e.evidence]
 
+        def m(e: Edge):
+            if e.match is None:
+                return none
+            x = e.match
+            levels = [{"comparison": lv.comparison, "level": lv.level, "label": lv.label, "weight": lv.weight}
+                      for lv in x.levels]
+            return (x.model, x.probability, x.weight, levels)
+
         for e in clustering.accepted:
             k = key[e.a]
-            rows.append(("a", e.a[0], e.a[1], k[0], k[1], e.b[0], e.b[1], k[0], k[1], e.support, ev(e), None))
+            rows.append(("a", e.a[0], e.a[1], k[0], k[1], e.b[0], e.b[1], k[0], k[1], e.support, ev(e), None,
+                         e.rule, *m(e)))
         for r in clustering.refused:
             e = r.edge
             ka, kb = key[e.a], key[e.b]
-            rows.append(("r", e.a[0], e.a[1], ka[0], ka[1], e.b[0], e.b[1], kb[0], kb[1], e.support, ev(e), r.reason))
+            rows.append(("r", e.a[0], e.a[1], ka[0], ka[1], e.b[0], e.b[1], kb[0], kb[1], e.support, ev(e), r.reason,
+                         e.rule, *m(e)))
         return pd.DataFrame(rows, columns=[
             "kind", "n_type", "n_value", "k_type", "k_value", "b_type", "b_value", "kb_type", "kb_value",
-            "support", "evidence", "reason"])
+            "support", "evidence", "reason", "rule", "m_model", "m_probability", "m_weight", "m_levels"])
 
     return fn
+
+
+def _evidence(rule, model, probability, weight, levels):
+    """A model edge's :class:`identity.match.MatchEvidence` from its ``m_`` columns; ``None``
+    for an exact edge."""
+    if not isinstance(model, str):
+        return None
+    from identity.match import Level, MatchEvidence
+
+    return MatchEvidence(rule, model, float(probability), float(weight), tuple(
+        Level(lv["comparison"], int(lv["level"]), lv["label"], float(lv["weight"])) for lv in levels))
 
 
 def _mint_udf():
@@ -152,7 +188,7 @@ def previous_state(spark, lake: Lake):
 def _edge_json(rows) -> str:
     return json.dumps([
         {"a": [r["a_type"], r["a_value"]], "b": [r["b_type"], r["b_value"]],
-         "rule": f"{r['a_type']}~{r['b_type']}", "support": r["support"],
+         "rule": r["rule"], "support": r["support"],
          "records": [[e["source"], e["record_id"]] for e in r["evidence"]]}
         for r in rows
     ], separators=(",", ":"))
@@ -161,7 +197,8 @@ def _edge_json(rows) -> str:
 def edges_frame(records):
     """One row per identifier pair ``a < b`` with ``support`` (links seen) and ``evidence`` (the
     first ``EVIDENCE_SAMPLE`` records), as :func:`identity.cluster.build_edges`; plus the 64-bit
-    node ids ``u``, ``v`` used by the connected-components step."""
+    node ids ``u``, ``v`` used by the connected-components step, and ``match`` (null: the
+    model's edges, :func:`batch.match.edges_of`, carry their evidence there)."""
     from pyspark.sql import functions as F
 
     from batch.silver import links as links_of
@@ -179,6 +216,7 @@ def edges_frame(records):
         oriented.groupBy("a_type", "a_value", "b_type", "b_value")
         .agg(F.count("*").alias("support"),
              F.slice(F.array_sort(F.collect_set("ev")), 1, EVIDENCE_SAMPLE).alias("evidence"))
+        .withColumn("match", F.lit(None).cast(MATCH))
         .withColumn("u", F.xxhash64("a_type", "a_value"))
         .withColumn("v", F.xxhash64("b_type", "b_value"))
     )
@@ -186,26 +224,39 @@ def edges_frame(records):
 
 def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now: int, run_id: str,
             local_cc_max_edges: int, max_rounds: int = 60, report: Report | None = None,
-            speed=None) -> ResolveResult:
+            speed=None, model=None, sources=None) -> ResolveResult:
     """Resolve every silver record; write the gold identity tables. See the module docstring.
 
     ``speed``: the speed layer's real-time assignments (:func:`batch.speed_state.read`), taken
-    as part of the previous state so that UCIDs given in real time are kept."""
+    as part of the previous state so that UCIDs given in real time are kept. ``model``: a
+    trained match model (:class:`infra.match.model.TrainedModel`) whose edges join the exact
+    ones (:mod:`batch.match`; ``sources`` are the source definitions); its review band is
+    written to ``gold/match_review``."""
     from pyspark.sql import functions as F
 
     say = report or (lambda msg: None)
     stats: dict[str, int] = {}
     records = spark.read.format("delta").load(lake.silver("records"))
 
-    # 1. anchors, 2. edges
+    # 1. anchors, 2. edges (exact, then the model's)
     anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint()
-    edges = edges_frame(records).localCheckpoint()
+    edges = edges_frame(records)
+    matched = None
+    if model is not None:
+        from batch.match import match
+
+        matched = match(spark, records, anchors, sources, policy, model, say)
+        stats.update(matched.stats)
+        edges = edges.unionByName(matched.edges)
+    edges = edges.localCheckpoint()
     n_edges = edges.count()
     stats["edges"] = n_edges
 
     # 3. raw components, then the identity core per component
     comps, stats["cc_rounds"] = _components(spark, edges, n_edges, local_cc_max_edges, max_rounds, say)
-    clustered = cluster_frame(edges, comps.localCheckpoint(), rules_path, region).localCheckpoint()
+    clustered = cluster_frame(edges, comps.localCheckpoint(), rules_path, region,
+                              matched.limits if matched else None,
+                              matched.conflicts if matched else None).localCheckpoint()
     members = members_frame(clustered, anchors).localCheckpoint()
     stats["identifiers"] = members.where(F.col("id_type") != RECORD_TYPE).count()
     stats["clusters"] = members.select("k_type", "k_value").distinct().count()
@@ -221,13 +272,19 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
 
     # 5. new state, written
     new_state = state_frame(members, ids.ucid_for, prev.state, now)
-    _write_gold(spark, lake, run_id, {
+    snapshots = {
         "identity_state": new_state,
         "ucids": ucids_frame(spark, prev.ucids, ids, redirect, retired_now, now),
         "assignments": assignments_frame(anchors, new_state),
         "links": links_frame(clustered, ids.ucid_for),
         "refused_links": refused_links_frame(clustered, ids.ucid_for),
-    }, changes_frame(spark, members, prev.state, ids.to_mint, events, now, run_id))
+    }
+    if matched is not None:
+        snapshots["match_review"] = matched.review.withColumn("run_id", F.lit(run_id))
+    elif exists(spark, lake.gold("match_review")):  # no model now: no pairs are in review
+        snapshots["match_review"] = spark.createDataFrame([], REVIEW_ROW).withColumn("run_id", F.lit(run_id))
+    _write_gold(spark, lake, run_id, snapshots,
+                changes_frame(spark, members, prev.state, ids.to_mint, events, now, run_id))
 
     stats.update(_closing_stats(spark, lake, anchors, clustered, events))
     return ResolveResult(stats)
@@ -262,14 +319,37 @@ def _components(spark, edges, n_edges: int, local_cc_max_edges: int, max_rounds:
     return comps, len(rounds)
 
 
-def cluster_frame(edges, comps, rules_path: str, region: str | None):
+def cluster_frame(edges, comps, rules_path: str, region: str | None, match_limits: dict[str, int] | None = None,
+                  conflicts=None):
     """The identity core's clustering of every component, as rows of ``CLUSTER_OUT``: ``m`` (a
-    node and its cluster key), ``a`` (an accepted edge), ``r`` (a refused edge and why)."""
-    grouped = edges.join(comps.withColumnRenamed("node", "u"), "u")
-    return (
-        grouped.select("component", "a_type", "a_value", "b_type", "b_value", "support", "evidence")
-        .groupBy("component").applyInPandas(_cluster_fn(rules_path, region), CLUSTER_OUT)
-    )
+    node and its cluster key), ``a`` (an accepted edge), ``r`` (a refused edge and why).
+
+    ``match_limits`` and ``conflicts`` (``x_type``, ``x_value``, ``y_type``, ``y_value``: anchor
+    pairs the model found to be different people) go to :func:`identity.cluster.cluster_edges`;
+    a conflict joins its component's group as a row flagged ``conflict`` when both its anchors
+    are in that component (otherwise no model edge can join them anyway)."""
+    from pyspark.sql import functions as F
+
+    grouped = edges.join(comps.withColumnRenamed("node", "u"), "u").select(
+        "component", "a_type", "a_value", "b_type", "b_value", "support", "evidence", F.lit(False).alias("conflict"),
+        F.col("match.rule").alias("m_rule"), F.col("match.model").alias("m_model"),
+        F.col("match.probability").alias("m_probability"), F.col("match.weight").alias("m_weight"),
+        F.col("match.levels").alias("m_levels"))
+    if conflicts is not None:
+        comp_x = comps.select(F.col("node").alias("x"), F.col("component"))
+        comp_y = comps.select(F.col("node").alias("y"), F.col("component").alias("component_y"))
+        in_one = (
+            conflicts.withColumn("x", F.xxhash64("x_type", "x_value")).withColumn("y", F.xxhash64("y_type", "y_value"))
+            .join(comp_x, "x").join(comp_y, "y").where(F.col("component") == F.col("component_y"))
+        )
+        grouped = grouped.unionByName(in_one.select(
+            "component", F.col("x_type").alias("a_type"), F.col("x_value").alias("a_value"),
+            F.col("y_type").alias("b_type"), F.col("y_value").alias("b_value"), F.lit(0).cast("long").alias("support"),
+            F.array().cast("array<struct<source:string,record_id:string>>").alias("evidence"),
+            F.lit(True).alias("conflict"), *[F.lit(None).cast(t).alias(c) for c, t in (
+                ("m_rule", "string"), ("m_model", "string"), ("m_probability", "double"), ("m_weight", "double"),
+                ("m_levels", LEVELS))]))
+    return grouped.groupBy("component").applyInPandas(_cluster_fn(rules_path, region, match_limits), CLUSTER_OUT)
 
 
 def members_frame(clustered, anchors):
@@ -385,7 +465,7 @@ def _merge_events(spark, clustered, kept) -> tuple[list[Event], dict[str, str]]:
                 chain[(e.a, e.b)] = e
         evidence = [rows_of[k] for k in sorted(chain)]
         old = tuple(c["ucid"] for c in claims_list)
-        rule = ",".join(sorted({f"{e['a_type']}~{e['b_type']}" for e in evidence}))
+        rule = ",".join(sorted({e["rule"] for e in evidence}))
         events.append(("merge", old, winner["ucid"], rule, _edge_json(evidence)))
     return events, redirect
 
@@ -399,12 +479,15 @@ def _accepted_in(spark, clustered, keys: list[tuple[str, str]]) -> tuple[dict[tu
     acc = clustered.where("kind = 'a'").join(F.broadcast(keys_df), ["k_type", "k_value"]).collect()
     edges_of: dict[tuple, list[Edge]] = {}
     rows_of: dict[tuple, dict] = {}
-    for r in acc:
+    # exact edges first: when the model also linked a pair, the exact edge explains it
+    for r in sorted(acc, key=lambda r: r.m_model is not None):
         e = Edge((r.n_type, r.n_value), (r.b_type, r.b_value),
                  tuple((x["source"], x["record_id"]) for x in r.evidence), r.support)
+        if (e.a, e.b) in rows_of:
+            continue
         edges_of.setdefault((r.k_type, r.k_value), []).append(e)
         rows_of[(e.a, e.b)] = {"a_type": e.a[0], "a_value": e.a[1], "b_type": e.b[0], "b_value": e.b[1],
-                               "support": e.support,
+                               "rule": r.rule, "support": e.support,
                                "evidence": [{"source": s, "record_id": i} for s, i in e.evidence]}
     return edges_of, rows_of
 
@@ -434,7 +517,7 @@ def _split_events(members, prev_state, heirs, ucid_for, clustered) -> list[Event
         rs = sorted(between.get(pair, []), key=lambda r: ((r.n_type, r.n_value), (r.b_type, r.b_value)))
         rule = "refused: " + "; ".join(sorted({r.reason for r in rs})) if rs else "links gone"
         ev = [{"a_type": r.n_type, "a_value": r.n_value, "b_type": r.b_type, "b_value": r.b_value,
-               "support": r.support, "evidence": r.evidence} for r in rs]
+               "rule": r.rule, "support": r.support, "evidence": r.evidence} for r in rs]
         events.append(("split", (m.ucid,), m.new_ucid, rule, _edge_json(ev)))
     return events
 
@@ -533,18 +616,35 @@ def assignments_frame(anchors, new_state):
         ["a_type", "a_value"]).select("source", "record_id", "ucid", "a_type", "a_value", "rows")
 
 
-def links_frame(clustered, ucid_for):
-    """The accepted edges with their rule and the UCID of their cluster."""
+def _match_column():
+    """A model edge's evidence as one struct column (null on an exact edge): model version,
+    probability, match weight and each comparison's level, label and weight."""
     from pyspark.sql import functions as F
 
-    return clustered.where("kind = 'a'").join(
-        ucid_for, ["k_type", "k_value"]).select(
-        F.col("n_type").alias("a_type"), F.col("n_value").alias("a_value"), "b_type", "b_value",
-        F.concat_ws("~", "n_type", "b_type").alias("rule"), "support", "evidence", "ucid")
+    return F.when(F.col("m_model").isNotNull(), F.struct(
+        F.col("m_model").alias("model"), F.col("m_probability").alias("probability"),
+        F.col("m_weight").alias("weight"), F.col("m_levels").alias("levels"))).alias("match")
+
+
+def links_frame(clustered, ucid_for):
+    """The accepted edges with their rule, evidence records, the model's evidence (``match``,
+    null on an exact edge) and the UCID of their cluster. One row per identifier pair: when the
+    model linked two anchors an exact rule had already linked, the exact link is the row."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    pair = Window.partitionBy("n_type", "n_value", "b_type", "b_value").orderBy(F.col("m_model").isNotNull())
+    return (
+        clustered.where("kind = 'a'").withColumn("_n", F.row_number().over(pair)).where("_n = 1")
+        .join(ucid_for, ["k_type", "k_value"])
+        .select(F.col("n_type").alias("a_type"), F.col("n_value").alias("a_value"), "b_type", "b_value",
+                "rule", "support", "evidence", "ucid", _match_column())
+    )
 
 
 def refused_links_frame(clustered, ucid_for):
-    """The refused edges with their rule, reason and the UCIDs of both sides."""
+    """The refused edges with their rule, reason, the UCIDs of both sides and the model's
+    evidence (``match``, null on an exact edge)."""
     from pyspark.sql import functions as F
 
     return (
@@ -553,8 +653,7 @@ def refused_links_frame(clustered, ucid_for):
         .join(ucid_for.select(F.col("k_type").alias("kb_type"), F.col("k_value").alias("kb_value"),
                               F.col("ucid").alias("ucid_b")), ["kb_type", "kb_value"])
         .select(F.col("n_type").alias("a_type"), F.col("n_value").alias("a_value"), "b_type", "b_value",
-                F.concat_ws("~", "n_type", "b_type").alias("rule"), "support", "evidence", "reason",
-                "ucid_a", "ucid_b")
+                "rule", "support", "evidence", "reason", "ucid_a", "ucid_b", _match_column())
     )
 
 

@@ -61,6 +61,7 @@ class Context:
     stats: dict[str, dict] = field(default_factory=dict)
     _spark: object = None
     _unchanged: tuple[str | None] | None = None  # (run id,) once unchanged_since has looked
+    _model: object = None
 
     @property
     def spark(self):
@@ -81,6 +82,19 @@ class Context:
         from identity.sources import load_sources
 
         return load_sources(self.settings.conf_dir / "sources", known_types=set(self.policy.types))
+
+    @property
+    def model(self):
+        """The trained match model in force (``UCID_MATCH_MODEL_FILE``), loaded once; ``None``:
+        exact rules only. Raises :class:`infra.match.model.ModelFileError` if it is unreadable."""
+        path = self.settings.match.model_file
+        if path is None:
+            return None
+        if self._model is None:
+            from infra.match.model import load_model
+
+            self._model = load_model(path)
+        return self._model
 
 
 def context(settings: Settings, landing: Path | None = None, full: bool = False, now: int | None = None,
@@ -129,8 +143,10 @@ def resolve(ctx: Context) -> dict:
         from batch.speed_state import read
 
         speed = read(ctx.spark, ctx.settings)
+    model = ctx.model
     result = run_resolve(ctx.spark, ctx.lake, ctx.policy, str(ctx.rules_path), ctx.region, ctx.now, ctx.run_id,
-                         ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report, speed=speed)
+                         ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report, speed=speed,
+                         model=model, sources=ctx.sources if model is not None else None)
     return result.stats
 
 
@@ -164,13 +180,19 @@ STAGE_FUNCS = {"ingest": ingest, "normalize": normalize, "resolve": resolve, "pr
 def inputs_digest(ctx: Context) -> str:
     """A digest of everything a run's result depends on but its clock: the ingest log's Delta
     version (it moves with every file taken), the rules, the source definitions, the match model
-    in force, the batch settings and the region."""
+    file in force (``UCID_MATCH_MODEL_FILE``), the batch settings and the region."""
     digest = hashlib.sha256()
     version = last_commit(ctx.spark, ctx.lake.ingest_log).version if exists(ctx.spark, ctx.lake.ingest_log) else -1
     digest.update(f"ingest_log@{version}\0region={ctx.region}\0".encode())
     files = [ctx.rules_path, *sorted((ctx.settings.conf_dir / "sources").glob("*.y*ml"))]
     for path in files:
         digest.update(f"{path.name}\0".encode() + path.read_bytes() + b"\0")
+    model = ctx.settings.match.model_file
+    if model is not None:  # the model in force by content: Splink's JSON and the spec in its sidecar
+        from infra.match.model import sidecar
+
+        for path in (model, sidecar(model)):
+            digest.update(b"model\0" + (path.read_bytes() if path.exists() else b"missing") + b"\0")
     digest.update(ctx.batch.model_dump_json().encode())
     return digest.hexdigest()[:24]
 
@@ -212,12 +234,27 @@ def run_stage(ctx: Context, stage: str) -> dict:
     return result
 
 
+def model_version(ctx: Context) -> str | None:
+    """The version of the match model in force; ``None`` without one, or when it cannot be read
+    (the run failed on it, and says so in its status)."""
+    from infra.match.model import ModelFileError
+
+    try:
+        model = ctx.model
+    except ModelFileError:
+        return None
+    return model.version if model is not None else None
+
+
 def record_run(ctx: Context, status: str) -> None:
-    """Append this run to ``gold/runs`` (its stages' figures as JSON, and under ``_inputs`` the
-    digest of its inputs that the next run compares, :func:`unchanged_since`)."""
+    """Append this run to ``gold/runs``: its stages' figures as JSON (with, under ``_inputs``,
+    the digest of its inputs that the next run compares, :func:`unchanged_since`) and the match
+    model's version. ``model`` came later than the other columns: the schema is merged, older
+    rows read null."""
     spark = ctx.spark
     stats = {**ctx.stats, "_inputs": {"digest": inputs_digest(ctx), "recorded_at": time.time()}}
-    row = [(ctx.run_id, ctx.now, status, json.dumps(stats, default=str), ctx.full)]
-    df = spark.createDataFrame(row, "run_id string, snapshot long, status string, stats string, full boolean")
+    row = [(ctx.run_id, ctx.now, status, json.dumps(stats, default=str), ctx.full, model_version(ctx))]
+    df = spark.createDataFrame(
+        row, "run_id string, snapshot long, status string, stats string, full boolean, model string")
     path = ctx.lake.gold("runs")
-    df.write.format("delta").mode("append").save(path)
+    df.write.format("delta").mode("append").option("mergeSchema", "true").save(path)

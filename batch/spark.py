@@ -1,7 +1,8 @@
 """The one Spark session factory: Delta Lake configured from the cached jars, never re-resolved.
 
 ``delta-spark``'s own helper sets ``spark.jars.packages`` and resolves through Ivy at every start;
-we fetch the Delta jars once (``infra.fetch``) and hand them to Spark as ``spark.jars``.
+we fetch the Delta jars once (``infra.fetch``) and hand them to Spark as ``spark.jars``, with
+Splink's similarity functions (the match model's scoring on Spark, :mod:`infra.match.spark_predict`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
     spark_conf = settings.spark
     if spark_conf.remote_url:
         return _remote_session(settings)
-    delta_jars = fetch.jars(settings.cache, "delta")
+    jars = fetch.spark_jars(settings.cache)
     warehouse = settings.lake / "_warehouse"
     builder = (
         SparkSession.builder.appName(app_name)
         .master(spark_conf.master)
-        .config("spark.jars", ",".join(str(j) for j in delta_jars))
+        .config("spark.jars", ",".join(str(j) for j in jars))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.default.parallelism", str(spark_conf.partitions))

@@ -5,7 +5,8 @@ that failed checks, with the reason; ``bronze/_ingest_log`` one row per landing 
 ``silver/records`` one row per bronze row with normalized identifiers; ``silver/rejections``
 identifier values refused (invalid, blocked); ``silver/links`` anchor -> identifier links.
 ``gold/*`` what analysts and the publish read: state, ucids, assignments, changes, links,
-refused links, profiles, events (every event record on its UCID: the customers' timelines), runs.
+refused links, profiles, events (every event record on its UCID: the customers' timelines), runs,
+and the match model's review band (``match_review``: record pairs a data steward should look at).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
-    "profiles", "events", "runs",
+    "profiles", "events", "runs", "match_review",
 )
 
 

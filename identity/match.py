@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from identity.cluster import Edge
 from identity.rules import read_yaml, validate_mapping
+from identity.sources import SourceDefinition
 from identity.types import Identifier
 
 Method = Literal["exact", "name", "jaro_winkler", "date", "edit_distance", "email", "address"]
@@ -375,6 +376,19 @@ def model_attributes(declared: Iterable[str], columns: Iterable[str]) -> list[st
     """The declared attribute names a source must read to fill ``columns``."""
     wanted = {a for c in columns for a in ALIASES.get(c, (c,))} | set(NAME_ATTRIBUTES)
     return [a for a in declared if a in wanted]
+
+
+def person_sources(sources: Iterable[SourceDefinition], spec: MatchSpec) -> list[SourceDefinition]:
+    """The sources the model compares: the spec's list, or every source declaring a name.
+    :class:`MatchSpecError` if the spec names a source that is not defined."""
+    sources = list(sources)
+    if spec.sources is not None:
+        known = {s.name for s in sources}
+        unknown = sorted(set(spec.sources) - known)
+        if unknown:
+            raise MatchSpecError(f"match spec names unknown source(s): {', '.join(unknown)}")
+        return [s for s in sources if s.name in spec.sources]
+    return [s for s in sources if any(a in s.attributes for a in NAME_ATTRIBUTES)]
 
 
 def person_row(

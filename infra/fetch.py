@@ -85,3 +85,23 @@ def ensure(cache: Path, component: str) -> Path:
     (target / ".fetched").write_text(_digest(pom))
     log.info("fetched jars", component=component, jars=len(list(target.glob("*.jar"))))
     return target
+
+
+def splink_jar() -> Path:
+    """Splink's Scala similarity functions for Spark 4 (``damerau_levenshtein``, ...), shipped
+    in the splink wheel: nothing to fetch. Found without importing splink (a slow import)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("splink")
+    if spec is None or spec.origin is None:
+        raise FetchError("the splink package is not installed")
+    found = sorted((Path(spec.origin).parent / "internals" / "files" / "spark_jars").glob(
+        "scala-udf-similarity-*_spark4.x.jar"))
+    if not found:
+        raise FetchError(f"no scala-udf-similarity jar for Spark 4 in {Path(spec.origin).parent}")
+    return found[-1]
+
+
+def spark_jars(cache: Path) -> list[Path]:
+    """Every jar a Spark session of ucid needs: Delta Lake's, then Splink's."""
+    return [*jars(cache, "delta"), splink_jar()]

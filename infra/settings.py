@@ -263,12 +263,16 @@ class ServingSettings(BaseSettings):
 
 
 class MatchSettings(BaseSettings):
-    """The probabilistic match model (``ucid model train``, ``ucid resolve --model``)."""
+    """The probabilistic match model (``ucid model train``, ``ucid resolve --model``, the batch)."""
 
     model_config = _config("UCID_MATCH_")
 
     spec_file: Path | None = Field(None, description="match model spec; unset = CONF_DIR/match.yaml")
     threads: int = Field(2, ge=1, description="DuckDB threads for scoring (training always uses 1: reproducible)")
+    model_file: Path | None = Field(
+        None, description="trained model (`ucid model train`) the batch `resolve` links with, besides the exact "
+        "rules; unset = exact rules only"
+    )
 
     def spec_path(self, conf_dir: Path) -> Path:
         return self.spec_file or conf_dir / "match.yaml"

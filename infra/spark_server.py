@@ -3,9 +3,9 @@
 A new Spark JVM pays its JIT warm-up on every run: the same batch pipeline on 300 customers took
 172 s in a fresh JVM and 77 s on its third run in the same one (measured 2026-11-30). With
 ``UCID_SPARK_SERVER=true`` ``ucid stack up`` starts this server from the pyspark jars (the
-``spark-submit`` that pyspark ships, the Delta jars of ``infra.fetch``), and the CLI, the Airflow
-tasks, the notebooks and the tests connect to it (``sc://127.0.0.1:<connect_port>``) instead of
-starting their own JVM. Its Python UDF workers run this interpreter with the repository on the
+``spark-submit`` that pyspark ships, the Delta and Splink jars of ``infra.fetch``), and the CLI,
+the Airflow tasks, the notebooks and the tests connect to it (``sc://127.0.0.1:<connect_port>``)
+instead of starting their own JVM. Its Python UDF workers run this interpreter with the repository on the
 path. Session-level settings (shuffle partitions, time zone, AQE) are set per session
 (:meth:`infra.settings.SparkSettings.session_conf`); the rest are the server's.
 """
@@ -51,7 +51,7 @@ def command(settings: Settings) -> list[str]:
         **spark.session_conf(),
         **spark.extra_conf,
     }
-    jars = ",".join(str(j) for j in fetch.jars(settings.cache, "delta"))
+    jars = ",".join(str(j) for j in fetch.spark_jars(settings.cache))  # Delta's, then Splink's
     argv = [str(_spark_submit()), "--class", MAIN, "--name", "ucid-spark", "--master", spark.master,
             "--driver-memory", spark.driver_memory, "--jars", jars,
             "--driver-java-options", f"{managed(settings).marker} -Dderby.system.home={warehouse}"]

@@ -16,24 +16,20 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from identity.cluster import Edge
 from identity.match import (
     ID_COLUMN,
-    NAME_ATTRIBUTES,
-    MatchEvidence,
     MatchSpec,
+    MatchSpecError,
     ScoredPair,
-    conflict_pairs,
-    decide_pairs,
-    match_edges,
-    vetoed,
     model_attributes,
     person_row,
 )
+from identity.match import person_sources as match_sources
 from identity.records import Record, normalize_record
 from identity.rules import Policy
 from identity.sources import SourceDefinition
 from identity.types import Identifier
+from infra.match.decision import Scoring, decide_scored
 from infra.match.model import TrainedModel
 from infra.match.predict import Scored, score
 from ucid.local_resolve import LocalReadError, read_columns, source_files
@@ -54,15 +50,11 @@ class PersonTable:
 
 
 def person_sources(sources: Iterable[SourceDefinition], spec: MatchSpec) -> list[SourceDefinition]:
-    """The sources the model compares: the spec's list, or every source declaring a name."""
-    sources = list(sources)
-    if spec.sources is not None:
-        known = {s.name for s in sources}
-        unknown = sorted(set(spec.sources) - known)
-        if unknown:
-            raise LocalReadError(f"match spec names unknown source(s): {', '.join(unknown)}")
-        return [s for s in sources if s.name in spec.sources]
-    return [s for s in sources if any(a in s.attributes for a in NAME_ATTRIBUTES)]
+    """:func:`identity.match.person_sources`; an unknown source named by the spec is a read error."""
+    try:
+        return match_sources(sources, spec)
+    except MatchSpecError as exc:
+        raise LocalReadError(str(exc)) from exc
 
 
 def read_person_rows(root: Path, sources: list[SourceDefinition], policy: Policy, spec: MatchSpec) -> PersonTable:
@@ -101,48 +93,11 @@ def read_person_rows(root: Path, sources: list[SourceDefinition], policy: Policy
 # ------------------------------------------------------------------------------------------------
 # scoring a landed data set with a trained model
 # ------------------------------------------------------------------------------------------------
-@dataclass(slots=True)
-class Scoring:
-    """What the model made of a data set: the edges it links, the pairs it leaves for review."""
-
-    edges: list[Edge]
-    linked: list[ScoredPair]
-    review: list[tuple[ScoredPair, Scored]]
-    stats: dict[str, int]
-    limits: dict[str, int] = field(default_factory=dict)  # the model's limits for its edges
-    conflicts: list[tuple[Identifier, Identifier]] = field(default_factory=list)
-
-
 def score_people(people: PersonTable, model: TrainedModel, threads: int = 2) -> Scoring:
-    """Score every blocked pair of person rows and decide each one (:func:`identity.match.decide`).
-
-    Every blocked pair counts for the conflicts, whatever its probability: two members of one
-    household (same last name and address, other first name) score low and are exactly the
-    evidence that keeps a record mixed into one of their clusters by an exact link (a shared
-    family e-mail) from pulling the other's cluster in.
-    """
-    spec = model.spec
+    """Score every blocked pair of person rows on DuckDB and decide each one
+    (:func:`infra.match.decision.decide_scored`, the batch's decision too)."""
     scored = score(people.table, model, 0.0, threads)
-    kept: list[Scored] = []
-    every: list[ScoredPair] = []
-    for s in scored:
-        if s.probability < spec.review_threshold and not vetoed(s.levels, spec):
-            continue
-        kept.append(s)
-        every.append(ScoredPair(
-            people.keys[s.left], people.keys[s.right], people.anchors[s.left], people.anchors[s.right],
-            MatchEvidence(spec.rule, model.version, s.probability, round(s.weight, 4), s.levels),
-        ))
-    decisions = decide_pairs(every, spec)
-    linked = [p for p, d in zip(every, decisions, strict=True) if d == "link"]
-    review = [(p, s) for p, s, d in zip(every, kept, decisions, strict=True) if d == "review"]
-    edges = match_edges(linked, spec)
-    conflicts = conflict_pairs(every, spec)
-    stats = {"person_rows": people.table.num_rows, "pairs_blocked": len(scored),
-             "pairs_scored_above_review": sum(1 for s in scored if s.probability >= spec.review_threshold),
-             "pairs_linked": len(linked),
-             "pairs_review": len(review), "model_edges": len(edges), "model_conflicts": len(conflicts)}
-    return Scoring(edges, linked, review, stats, dict(spec.limits), conflicts)
+    return decide_scored(scored, people.keys, people.anchors, model, people.table.num_rows, len(scored))
 
 
 PAIR_HEADER = ("source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "match_weight", "levels")

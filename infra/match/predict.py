@@ -2,7 +2,8 @@
 
 Returns plain rows (ids, probability, weight, each comparison's level, label and weight, and the
 compared values) so the caller decides with :func:`identity.match.decide` and builds edges with
-:func:`identity.match.match_edges`; nothing here links.
+:func:`identity.match.match_edges`; nothing here links. :func:`scored_rows` turns Splink's output
+into those rows for the Spark backend too (:mod:`infra.match.spark_predict`).
 """
 
 from __future__ import annotations
@@ -44,21 +45,18 @@ def level_labels(splink_model: dict) -> dict[str, dict[int, str]]:
     return out
 
 
-def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) -> list[Scored]:
-    """Scored pairs with match probability >= ``floor`` (0: every blocked pair), sorted by
-    (left, right). Each pair's
-    figures are computed row by row, so the result does not depend on ``threads``."""
-    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
-    splink_model = {**model.splink, "retain_matching_columns": True,
-                    "retain_intermediate_calculation_columns": True}
-    db_api = DuckDBAPI()
-    db_api.duckdb_con.execute(f"SET threads TO {int(threads)}")
-    linker = Linker(db_api.register(table), splink_model, log_level=None)
-    result = linker.inference.predict(threshold_match_probability=floor or None, warning_mode="never").as_pyarrow_table()
-    columns = [c["output_column_name"] for c in splink_model["comparisons"]]
-    labels = level_labels(splink_model)
-    data = result.to_pydict()
-    n = result.num_rows
+def prediction_settings(splink_settings: dict) -> dict:
+    """Settings for scoring: keep each comparison's level, weights and compared values."""
+    return {**splink_settings, "retain_matching_columns": True, "retain_intermediate_calculation_columns": True}
+
+
+def scored_rows(data: dict[str, list], splink_settings: dict) -> list[Scored]:
+    """Splink's prediction columns (``data``: column -> values, as ``pyarrow.Table.to_pydict``
+    gives them, from either backend) as :class:`Scored` rows, sorted by (left, right). A
+    comparison's weight is its level's match weight plus its term-frequency adjustment."""
+    columns = [c["output_column_name"] for c in splink_settings["comparisons"]]
+    labels = level_labels(splink_settings)
+    n = len(data["match_probability"])
     zeros, nones = [0.0] * n, [None] * n
     per_column = [
         (col, data[f"gamma_{col}"], data.get(f"mw_{col}", zeros), data.get(f"mw_tf_adj_{col}", zeros),
@@ -80,5 +78,19 @@ def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) 
         out.append(Scored(left, right, float(data["match_probability"][i]), float(data["match_weight"][i]),
                           tuple(levels), tuple(values)))
     out.sort(key=lambda s: (s.left, s.right))
+    return out
+
+
+def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) -> list[Scored]:
+    """Scored pairs with match probability >= ``floor`` (0: every blocked pair), sorted by
+    (left, right). Each pair's
+    figures are computed row by row, so the result does not depend on ``threads``."""
+    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
+    splink_model = prediction_settings(model.splink)
+    db_api = DuckDBAPI()
+    db_api.duckdb_con.execute(f"SET threads TO {int(threads)}")
+    linker = Linker(db_api.register(table), splink_model, log_level=None)
+    result = linker.inference.predict(threshold_match_probability=floor or None, warning_mode="never").as_pyarrow_table()
+    out = scored_rows(result.to_pydict(), splink_model)
     log.info("match.scored", rows=table.num_rows, pairs=len(out), floor=floor)
     return out

@@ -14,7 +14,12 @@ from splink import SettingsCreator, block_on
 from identity.match import ID_COLUMN, Comparison, MatchSpec
 
 
-def _date_comparison(c: Comparison) -> cl.CustomComparison:
+DATE_FORMATS = {"duckdb": "%Y-%m-%d", "spark": "yyyy-MM-dd"}
+"""``YYYY-MM-DD`` (what :func:`identity.match.clean_date` writes) in each backend's date format:
+the one piece of the settings Splink does not translate (it passes the format through)."""
+
+
+def _date_comparison(c: Comparison, dialect: str) -> cl.CustomComparison:
     col = c.column
     levels = [
         cll.NullLevel(col),
@@ -29,7 +34,7 @@ def _date_comparison(c: Comparison) -> cl.CustomComparison:
     ]
     for days in c.thresholds:
         levels.append(cll.AbsoluteDateDifferenceLevel(
-            col, input_is_string=True, threshold=int(days), metric="day", datetime_format="%Y-%m-%d"
+            col, input_is_string=True, threshold=int(days), metric="day", datetime_format=DATE_FORMATS[dialect]
         ).configure(label_for_charts=f"within {int(days)} days"))
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(comparison_levels=levels, output_column_name=col,
@@ -81,14 +86,14 @@ def _address_comparison(c: Comparison) -> cl.CustomComparison:
                                comparison_description=f"{col}: location (address, postal code, city)")
 
 
-def comparison(c: Comparison):
-    """The Splink comparison for one spec comparison."""
+def comparison(c: Comparison, dialect: str = "duckdb"):
+    """The Splink comparison for one spec comparison (``dialect``: the SQL backend it runs on)."""
     if c.method == "exact":
         return cl.ExactMatch(c.column).configure(term_frequency_adjustments=c.term_frequency)
     if c.method == "email":
         return cl.EmailComparison(c.column)
     if c.method == "date":
-        return _date_comparison(c)
+        return _date_comparison(c, dialect)
     if c.method == "address":
         return _address_comparison(c)
     if c.method == "edit_distance":
@@ -96,7 +101,7 @@ def comparison(c: Comparison):
     return _similarity_comparison(c)  # name, jaro_winkler
 
 
-def splink_settings(spec: MatchSpec) -> SettingsCreator:
+def splink_settings(spec: MatchSpec, dialect: str = "duckdb") -> SettingsCreator:
     """A dedupe model over one table of person rows (``unique_id`` + the spec's columns).
 
     ``linker_uid`` is fixed so the saved model depends only on the data and the seed.
@@ -104,9 +109,41 @@ def splink_settings(spec: MatchSpec) -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name=ID_COLUMN,
-        comparisons=[comparison(c) for c in spec.comparisons],
+        comparisons=[comparison(c, dialect) for c in spec.comparisons],
         blocking_rules_to_generate_predictions=[block_on(*rule) for rule in spec.blocking_rules],
         retain_matching_columns=True,  # the gamma (level) columns: each link explains itself
         retain_intermediate_calculation_columns=True,
         linker_uid=f"ucid_{spec.name}",
     )
+
+
+TRAINED_KEYS = ("m_probability", "u_probability")
+"""What training sets on a comparison level (the rest of a level is its SQL and label)."""
+
+
+def trained_settings(splink_model: dict, spec: MatchSpec, dialect: str) -> dict:
+    """A trained model's Splink settings with the SQL of ``dialect``.
+
+    A saved model is Splink JSON in the dialect it was trained on (DuckDB): its conditions quote
+    columns as ``"first_name_l"``, which Spark SQL reads as a string literal, and its functions
+    are DuckDB's (``jaro_winkler_similarity``). So the settings are built again from the spec
+    for ``dialect`` and the trained parameters (lambda, every level's m and u) copied over, level
+    by level. Raises ``ValueError`` if the model's comparisons are not the spec's (other
+    columns, levels or labels): the parameters would land on the wrong levels.
+    """
+    fresh = splink_settings(spec, dialect).create_settings_dict(dialect)
+    theirs, ours = splink_model["comparisons"], fresh["comparisons"]
+    if [c["output_column_name"] for c in theirs] != [c["output_column_name"] for c in ours]:
+        raise ValueError(f"model comparisons {[c['output_column_name'] for c in theirs]} "
+                         f"are not the spec's {[c['output_column_name'] for c in ours]}")
+    for trained, comp in zip(theirs, ours, strict=True):
+        levels, fresh_levels = trained["comparison_levels"], comp["comparison_levels"]
+        labels = [lvl.get("label_for_charts") for lvl in levels]
+        if labels != [lvl.get("label_for_charts") for lvl in fresh_levels]:
+            raise ValueError(f"comparison {comp['output_column_name']}: model levels {labels} are not the spec's")
+        for level, fresh_level in zip(levels, fresh_levels, strict=True):
+            for key in TRAINED_KEYS:
+                if key in level:
+                    fresh_level[key] = level[key]
+    fresh["probability_two_random_records_match"] = splink_model["probability_two_random_records_match"]
+    return fresh

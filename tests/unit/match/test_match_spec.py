@@ -154,3 +154,16 @@ def test_uncorroborated_pairs_link_unless_a_look_alike_is_in_play() -> None:
     strict = spec_from_dict({"uncorroborated": "review"})
     assert decide_pairs(alone, strict) == ["review"]
     assert match_edges(alone, strict) == [] and len(match_edges(alone, SPEC)) == 1
+
+
+def test_person_sources_are_the_specs_or_every_source_declaring_a_name() -> None:
+    from identity.match import person_sources
+    from identity.rules import load_policy
+    from identity.sources import load_sources
+
+    policy = load_policy(REPO / "conf" / "rules.yaml")
+    sources = load_sources(REPO / "conf" / "sources", known_types=set(policy.types))
+    assert [s.name for s in person_sources(sources, MatchSpec())] == ["billing", "crm", "loyalty", "store"]
+    assert [s.name for s in person_sources(sources, MatchSpec(sources=["store", "crm"]))] == ["crm", "store"]
+    with pytest.raises(MatchSpecError, match="unknown source.*nowhere"):
+        person_sources(sources, MatchSpec(sources=["crm", "nowhere"]))

@@ -16,13 +16,16 @@ from typer.testing import CliRunner
 from identity.rules import load_policy
 from identity.sources import load_sources
 from infra.match.model import ModelFileError, load_model, save_model
+from infra.match.decision import kept
 from infra.match.predict import score
+from infra.match.splink_settings import trained_settings
 from infra.match.train import train
 from ucid.cli import app
 from ucid.evaluate import evaluate, read_labels
 from ucid.generate import GenerateConfig, generate_dataset
 from ucid.local_match import read_person_rows, score_people
 from identity.match import load_spec
+from batch.match import keep_condition
 
 REPO = Path(__file__).resolve().parents[3]
 CUSTOMERS = 600
@@ -139,3 +142,40 @@ def test_a_tampered_or_missing_model_is_refused(landed: Path, tmp_path: Path) ->
     got = CliRunner().invoke(app, ["resolve", "--local", str(landed), "--model", str(missing), "--out",
                                    str(tmp_path / "a.csv")])
     assert got.exit_code == 2 and "train one with `ucid model train`" in got.output
+
+
+def test_the_trained_model_in_another_dialect_keeps_its_parameters(people, model) -> None:  # type: ignore[no-untyped-def]
+    """The saved model is DuckDB SQL; rebuilt for a dialect it keeps every trained m and u, and
+    rebuilt for DuckDB it is the saved model again (so it scores exactly as the saved one)."""
+    rows, _ = people
+    again = trained_settings(model.splink, model.spec, "duckdb")
+    assert again["comparisons"] == model.splink["comparisons"]
+    assert again["probability_two_random_records_match"] == model.splink["probability_two_random_records_match"]
+    spark = trained_settings(model.splink, model.spec, "spark")
+    for theirs, ours in zip(model.splink["comparisons"], spark["comparisons"], strict=True):
+        for a, b in zip(theirs["comparison_levels"], ours["comparison_levels"], strict=True):
+            assert (a.get("m_probability"), a.get("u_probability")) == (b.get("m_probability"), b.get("u_probability"))
+    conditions = [lvl["sql_condition"] for c in spark["comparisons"] for lvl in c["comparison_levels"]]
+    assert any("jaro_winkler(`first_name_l`" in c for c in conditions)
+    assert any("'yyyy-MM-dd'" in c for c in conditions) and not any('"' in c for c in conditions)
+    fewer = model.spec.model_copy(update={"comparisons": model.spec.comparisons[:-1]})
+    with pytest.raises(ValueError, match="not the spec's"):
+        trained_settings(model.splink, fewer, "spark")
+
+
+def test_the_batch_pre_filter_keeps_exactly_the_pairs_the_decision_reads(people, model) -> None:  # type: ignore[no-untyped-def]
+    """``batch.match.keep_condition`` (Spark SQL on Splink's columns) selects the same pairs as
+    ``infra.match.decision.kept``: the review band and up, and every vetoed pair."""
+    import duckdb
+    import pyarrow as pa
+
+    rows, spec = people
+    scored = score(rows.table, model, 0.0)
+    pairs = pa.table({"i": list(range(len(scored))), "match_probability": [s.probability for s in scored],
+                      **{f"gamma_{c.column}": [next(lv.level for lv in s.levels if lv.comparison == c.column)
+                                               for s in scored] for c in spec.comparisons}})
+    got = {r[0] for r in duckdb.sql(f"SELECT i FROM pairs WHERE {keep_condition(spec)}").fetchall()}
+    want = {i for i, s in enumerate(scored) if kept(s, spec)}
+    assert got == want
+    assert any(s.probability < spec.review_threshold for i, s in enumerate(scored) if i in want)  # vetoed, low
+    assert len(want) < len(scored)

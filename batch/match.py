@@ -1,0 +1,184 @@
+"""The match model in the batch: person rows from silver, Splink on Spark, the core's decision.
+
+1. **Person rows**: every silver record of the sources the model compares
+   (:func:`identity.match.person_sources`) becomes the model's columns through
+   :func:`identity.match.person_row`, run inside ``mapInArrow``: the core's cleaning, the same as
+   ``ucid resolve --local --model``, not a re-write in Spark SQL. Silver holds what it needs: the
+   profile attributes (by ucid name) and the valid, unblocked normalized identifiers. Records are
+   keyed by (source, record id) and anchored where the batch anchors them (``anchors_frame``).
+2. **Scoring**: every blocked pair, by Splink's Spark backend (:mod:`infra.match.spark_predict`).
+3. **Decision on the driver**: the pairs that can matter -- at or above the review floor, or
+   vetoed (:func:`infra.match.decision.kept`; about 100,000 for 20,000 customers) -- are
+   collected and decided by :func:`infra.match.decision.decide_scored`, the local command's call:
+   one decision for both.
+4. **Frames** for :mod:`batch.resolve`: the model's edges (with their evidence) to cluster with
+   the exact ones, the conflicts, and the pairs left for review (``gold/match_review``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from identity.match import ID_COLUMN, MatchSpec, model_attributes, person_sources, vetoed
+from identity.sources import SourceDefinition
+from infra.match.decision import Scoring, decide_scored
+from infra.match.model import TrainedModel
+from infra.match.predict import scored_rows
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+LEVELS = "array<struct<comparison:string,level:int,label:string,weight:double>>"
+MATCH = f"struct<rule:string,model:string,probability:double,weight:double,levels:{LEVELS}>"
+"""A model edge's evidence (:class:`identity.match.MatchEvidence`); null on an exact edge."""
+EDGE_ROW = (
+    "a_type string, a_value string, b_type string, b_value string, support long, "
+    f"evidence array<struct<source:string,record_id:string>>, match {MATCH}"
+)
+CONFLICT_ROW = "x_type string, x_value string, y_type string, y_value string"
+REVIEW_ROW = (
+    "source_l string, record_id_l string, a_type_l string, a_value_l string, "
+    "source_r string, record_id_r string, a_type_r string, a_value_r string, "
+    "probability double, weight double, veto string, rule string, model string, "
+    "levels array<struct<comparison:string,level:int,label:string,weight:double,value_l:string,value_r:string>>"
+)
+KEY_COLUMNS = ("source", "record_id", "a_type", "a_value")
+
+
+@dataclass(slots=True)
+class Matched:
+    """The model's word on the lake, as frames for :func:`batch.resolve.resolve`."""
+
+    edges: DataFrame  # EDGE_ROW + u, v: clustered with the exact edges
+    conflicts: DataFrame  # CONFLICT_ROW: anchor pairs no model edge may join
+    review: DataFrame  # REVIEW_ROW: the pairs in the review band, for a data steward
+    limits: dict[str, int]
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def person_frame(records: DataFrame, anchors: DataFrame, sources: list[SourceDefinition],
+                 spec: MatchSpec) -> DataFrame:
+    """One row per silver record of the compared sources: ``source``, ``record_id``, the spec's
+    columns (cleaned by :func:`identity.match.person_row`), the record's anchor (``a_type``,
+    ``a_value``) and a ``unique_id`` for Splink."""
+    from pyspark.sql import functions as F
+
+    columns = spec.columns()
+    allowed = {s.name: model_attributes(s.attributes, columns) for s in person_sources(sources, spec)}
+    rows = records.where(F.col("source").isin(sorted(allowed))).select("source", "record_id", "attributes", "ids")
+    schema = ", ".join(["source string", "record_id string", *(f"`{c}` string" for c in columns)])
+    people = rows.mapInArrow(_person_rows_fn(allowed, columns), schema)
+    return (people.join(anchors.select(*KEY_COLUMNS), ["source", "record_id"])
+            .withColumn(ID_COLUMN, F.monotonically_increasing_id()))
+
+
+def _person_rows_fn(allowed: dict[str, list[str]], columns: list[str]):
+    def fn(batches):
+        import pyarrow as pa
+
+        from identity.match import person_row
+
+        for batch in batches:
+            out: dict[str, list] = {"source": [], "record_id": [], **{c: [] for c in columns}}
+            for r in batch.to_pylist():
+                names = allowed[r["source"]]
+                attrs = dict(r["attributes"] or ())
+                values = {a: attrs.get(a) for a in names}
+                ids = tuple((i["type"], i["value"]) for i in r["ids"] or ())
+                row = person_row(values, ids, columns)
+                out["source"].append(r["source"])
+                out["record_id"].append(r["record_id"])
+                for c in columns:
+                    out[c].append(row[c])
+            yield pa.RecordBatch.from_pydict({k: pa.array(v, pa.string()) for k, v in out.items()})
+
+    return fn
+
+
+def keep_condition(spec: MatchSpec) -> str:
+    """Spark SQL for :func:`infra.match.decision.kept` on Splink's columns: at or above the
+    review floor, or a veto column at level 0. Only a pre-filter: the driver applies ``kept``."""
+    parts = [f"match_probability >= {spec.review_threshold!r}"]
+    parts += [f"gamma_{column} = 0" for column in spec.vetoes]  # spec columns are plain identifiers
+    return " OR ".join(parts)
+
+
+def match(spark, records: DataFrame, anchors: DataFrame, sources: list[SourceDefinition], policy,
+          model: TrainedModel, say=lambda msg: None) -> Matched:
+    """Score the lake's person rows with ``model`` and decide every pair; see the module
+    docstring. Raises :class:`identity.match.MatchSpecError` if the model's limits lift a type
+    the rules leave unlimited."""
+    from infra.match.spark_predict import predictions
+
+    spec = model.spec
+    spec.check_limits(policy.limits(), policy.linking())
+    started = time.perf_counter()
+    people = person_frame(records, anchors, sources, spec).localCheckpoint()
+    n_people = people.count()
+    say(f"model {model.version}: scoring {n_people:,} person rows on Spark")
+    with predictions(spark, people.select(ID_COLUMN, *spec.columns()), model) as scored:
+        blocked = scored.count()
+        data = _with_keys(scored.where(keep_condition(spec)), people).toArrow().to_pydict()
+    keys, anchor_of = {}, {}
+    for side in ("l", "r"):
+        for i, s, r, t, v in zip(data[f"{ID_COLUMN}_{side}"], data[f"source_{side}"], data[f"record_id_{side}"],
+                                 data[f"a_type_{side}"], data[f"a_value_{side}"], strict=True):
+            keys[i], anchor_of[i] = (s, r), (t, v)
+    scoring = decide_scored(scored_rows(data, model.splink), keys, anchor_of, model, n_people, blocked)
+    scoring.limits = spec.limits_for(policy.limits())
+    stats = {**scoring.stats, "match_ms": int((time.perf_counter() - started) * 1000)}
+    say(f"model {model.version}: {blocked:,} blocked pairs, {stats['pairs_linked']:,} linked "
+        f"({stats['model_edges']:,} edges), {stats['pairs_review']:,} for review")
+    return Matched(edges_of(spark, scoring), conflicts_of(spark, scoring), review_of(spark, scoring, spec),
+                   scoring.limits, stats)
+
+
+def _with_keys(pairs: DataFrame, people: DataFrame) -> DataFrame:
+    """``pairs`` with each side's record and anchor (``source_l``, ..., ``a_value_r``)."""
+    from pyspark.sql import functions as F
+
+    for side in ("l", "r"):
+        keys = people.select(F.col(ID_COLUMN).alias(f"{ID_COLUMN}_{side}"),
+                             *[F.col(c).alias(f"{c}_{side}") for c in KEY_COLUMNS])
+        pairs = pairs.join(keys, f"{ID_COLUMN}_{side}")
+    return pairs
+
+
+def _levels(levels) -> list[tuple]:
+    return [(lvl.comparison, lvl.level, lvl.label, lvl.weight) for lvl in levels]
+
+
+def edges_of(spark, scoring: Scoring) -> DataFrame:
+    """The model's edges as rows of ``EDGE_ROW`` with the node ids ``u``, ``v`` of
+    :func:`batch.resolve.edges_frame`."""
+    from pyspark.sql import functions as F
+
+    rows = [
+        (e.a[0], e.a[1], e.b[0], e.b[1], e.support, [tuple(r) for r in e.evidence],
+         (e.match.rule, e.match.model, e.match.probability, e.match.weight, _levels(e.match.levels)))
+        for e in scoring.edges
+    ]
+    return (spark.createDataFrame(rows, EDGE_ROW)
+            .withColumn("u", F.xxhash64("a_type", "a_value"))
+            .withColumn("v", F.xxhash64("b_type", "b_value")))
+
+
+def conflicts_of(spark, scoring: Scoring) -> DataFrame:
+    return spark.createDataFrame([(x[0], x[1], y[0], y[1]) for x, y in scoring.conflicts], CONFLICT_ROW)
+
+
+def review_of(spark, scoring: Scoring, spec: MatchSpec) -> DataFrame:
+    """The review band: both records and anchors, probability, weight, the veto column that
+    held a linkable pair back (if one did), and each comparison with both values."""
+    rows = []
+    for pair, s in sorted(scoring.review, key=lambda ps: (ps[0].left, ps[0].right)):
+        values = {c: (lv, rv) for c, lv, rv in s.values}
+        ev = pair.evidence
+        levels = [(lvl.comparison, lvl.level, lvl.label, lvl.weight, *values.get(lvl.comparison, (None, None)))
+                  for lvl in ev.levels]
+        rows.append((*pair.left, *pair.left_anchor, *pair.right, *pair.right_anchor, ev.probability, ev.weight,
+                     vetoed(ev.levels, spec), ev.rule, ev.model, levels))
+    return spark.createDataFrame(rows, REVIEW_ROW)
+
