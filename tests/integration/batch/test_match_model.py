@@ -171,3 +171,53 @@ def test_spark_scores_every_blocked_pair_as_duckdb_does(runs, spark):
         assert s.levels == d.levels, pair
         assert s.probability == pytest.approx(d.probability, rel=1e-12, abs=1e-15)
         assert {c: {lv, rv} for c, lv, rv in s.values} == {c: {lv, rv} for c, lv, rv in d.values}
+
+
+@pytest.fixture(scope="module")
+def served(runs, spark, settings):
+    """The batch run with the model published to a keyspace of its own, and a client of the API
+    on it with an ``explain`` key."""
+    from fastapi.testclient import TestClient
+
+    from batch import run
+    from infra import cql
+    from infra.settings import ServingSettings
+    from infra.store import Store
+    from serving import keys
+    from serving.app import create_app
+
+    from ..conftest import suite_settings
+
+    ctx = runs["ctx"]
+    world = suite_settings(settings, "match")
+    ctx.settings.__dict__["cassandra"] = world.cassandra
+    for stage in ("profiles", "publish"):
+        run.run_stage(ctx, stage)
+    cluster = cql.cluster(world.cassandra)
+    session = cluster.connect()
+    _, key = keys.create(Store(session, world.cassandra), "it-match-explain", ["explain"])
+    app = create_app(ServingSettings(key_cache_ttl_s=0), cassandra=world.cassandra)
+    with TestClient(app, headers={"X-API-Key": key}, raise_server_exceptions=False) as client:
+        yield client
+    cluster.shutdown()
+
+
+def test_explain_shows_a_model_links_probability_and_comparisons(runs, served):
+    """/v1/explain between two identifiers the model linked: the step names the model's rule and
+    carries its evidence (probability, weight, each comparison), and says it in words."""
+    spec = runs["model"].spec
+    linked = sorted((r for r in runs["links"] if r.rule == spec.rule and "_record" not in (r.a_type, r.b_type)),
+                    key=lambda r: (r.a_type, r.a_value, r.b_type, r.b_value))
+    assert linked, "no model link between two identifiers to explain"
+    link = linked[0]
+    got = served.get("/v1/explain", params={"a_type": link.a_type, "a_value": link.a_value,
+                                            "b_type": link.b_type, "b_value": link.b_value})
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["same_customer"] and len(body["chain"]) == 1
+    (step,) = body["chain"]
+    assert step["rule"] == spec.rule
+    match = step["match"]
+    assert match["model"] == runs["model"].version and match["probability"] == pytest.approx(link.match.probability)
+    assert [c["comparison"] for c in match["comparisons"]] == [c.column for c in spec.comparisons]
+    assert f"{link.match.probability:.4f}" in match["summary"] and "for: " in match["summary"]
