@@ -207,10 +207,11 @@ def unchanged_since(ctx: Context) -> str | None:
         last = None
         runs = ctx.lake.gold("runs")
         if exists(ctx.spark, runs):
-            rows = ctx.spark.read.format("delta").load(runs).where("status = 'succeeded'").select(
-                "run_id", "stats").collect()
-            recorded = [(json.loads(r.stats or "{}").get("_inputs") or {}, r.run_id) for r in rows]
-            recorded = [(i.get("recorded_at", 0), i.get("digest"), run_id) for i, run_id in recorded if i]
+            table = ctx.spark.read.format("delta").load(runs)
+            rows = (table.where("status = 'succeeded' AND inputs IS NOT NULL").select("run_id", "inputs").collect()
+                    if "inputs" in table.columns else [])  # runs recorded before the column: no digest
+            recorded = [(json.loads(r.inputs), r.run_id) for r in rows]
+            recorded = [(i.get("recorded_at", 0), i.get("digest"), run_id) for i, run_id in recorded]
             if recorded:
                 _, digest, run_id = max(recorded)
                 last = run_id if digest == inputs_digest(ctx) else None
@@ -247,14 +248,14 @@ def model_version(ctx: Context) -> str | None:
 
 
 def record_run(ctx: Context, status: str) -> None:
-    """Append this run to ``gold/runs``: its stages' figures as JSON (with, under ``_inputs``,
-    the digest of its inputs that the next run compares, :func:`unchanged_since`) and the match
-    model's version. ``model`` came later than the other columns: the schema is merged, older
-    rows read null."""
+    """Append this run to ``gold/runs``: its stages' figures as JSON, the match model's version,
+    and ``inputs`` (JSON: the digest of its inputs and when it was recorded), which the next run
+    compares (:func:`unchanged_since`). ``model`` and ``inputs`` came later than the other
+    columns: the schema is merged, older rows read null."""
     spark = ctx.spark
-    stats = {**ctx.stats, "_inputs": {"digest": inputs_digest(ctx), "recorded_at": time.time()}}
-    row = [(ctx.run_id, ctx.now, status, json.dumps(stats, default=str), ctx.full, model_version(ctx))]
+    inputs = json.dumps({"digest": inputs_digest(ctx), "recorded_at": time.time()})
+    row = [(ctx.run_id, ctx.now, status, json.dumps(ctx.stats, default=str), ctx.full, model_version(ctx), inputs)]
     df = spark.createDataFrame(
-        row, "run_id string, snapshot long, status string, stats string, full boolean, model string")
+        row, "run_id string, snapshot long, status string, stats string, full boolean, model string, inputs string")
     path = ctx.lake.gold("runs")
     df.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
