@@ -31,6 +31,12 @@ from identity.types import (
     make_normalizer,
 )
 
+DEFAULT_ID_PLACEHOLDERS = (r"(\d)(?:[\s._-]*\1)+",)
+"""Placeholder values blocked for every type of kind ``id`` unless the rules say otherwise: one
+digit repeated, separators allowed (``0000000000``, ``1111111``, ``000-000-0000``). Source
+systems put these where the real id is unknown; linking on one would merge every customer
+whose record holds it (a ``crm_id`` of ``0000000000`` minted a UCID before this rule)."""
+
 SurvivorshipRule = Literal["source_priority", "most_recent", "most_frequent"]
 
 
@@ -72,6 +78,7 @@ class TypeRule(_Strict):
     strip_plus_tags: bool = False
     region: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     phone_check: Literal["valid", "possible"] = "valid"
+    placeholders: bool | None = None
     blocked: BlockedRule = Field(default_factory=BlockedRule)
 
     @field_validator("strip", "pattern")
@@ -97,7 +104,10 @@ class Rules(_Strict):
     default_region: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     max_cluster_identifiers: int | None = Field(None, ge=2)
     blocked: BlockedRule = Field(default_factory=BlockedRule)
+    id_placeholders: list[str] = Field(default_factory=lambda: list(DEFAULT_ID_PLACEHOLDERS))
     types: dict[str, TypeRule] = Field(min_length=1)
+
+    _placeholders_ok = field_validator("id_placeholders")(_check_regexes)
     survivorship: SurvivorshipConfig = Field(default_factory=SurvivorshipConfig)
 
     @model_validator(mode="after")
@@ -111,7 +121,7 @@ class Rules(_Strict):
                 raise ValueError(f"{where}.kind: required for a type that is not built in")
             if name in BUILTIN_KINDS and rule.kind and rule.kind != BUILTIN_KINDS[name][0]:
                 raise ValueError(f"{where}.kind: built-in type is of kind {BUILTIN_KINDS[name][0]}")
-            id_only = ("case", "strip", "pattern")
+            id_only = ("case", "strip", "pattern", "placeholders")
             for attr in id_only:
                 if kind != "id" and getattr(rule, attr) is not None:
                     raise ValueError(f"{where}.{attr}: only for kind 'id' (this type is '{kind}')")
@@ -172,8 +182,10 @@ def compile_rules(rules: Rules, default_region: str | None = None) -> Policy:
             phone_check=rule.phone_check,
         )
         normalizer = make_normalizer(spec, region)
+        placeholders = rules.id_placeholders if kind == "id" and rule.placeholders is not False else []
         blocklist = Blocklist.build(
-            [*rules.blocked.exact, *rule.blocked.exact], [*rules.blocked.regex, *rule.blocked.regex], normalizer
+            [*rules.blocked.exact, *rule.blocked.exact], [*rules.blocked.regex, *rule.blocked.regex], normalizer,
+            placeholders,
         )
         compiled[name] = CompiledType(spec, rule.link, rule.priority, rule.limit, normalizer, blocklist)
     return Policy(compiled, rules.max_cluster_identifiers, rules.survivorship, rules)

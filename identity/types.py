@@ -10,13 +10,20 @@ A raw value ends in exactly one of three ways, never silently dropped:
 
 * absent   -- ``None`` or blank: there is no value, nothing to count as an error;
 * rejected -- a :class:`Rejection` with the type, the raw value and a reason, of kind
-  ``invalid`` (does not normalize / validate) or ``blocked`` (a known junk value);
+  ``invalid`` (does not normalize / validate, or holds a control or invisible character) or
+  ``blocked`` (a known junk value, or a placeholder such as ``0000000000`` for an id type);
 * accepted -- the normalized string.
+
+Control and invisible characters (NUL, right-to-left override, zero-width space...) are refused
+before any normalizer runs: two values that look the same on screen but differ by an invisible
+character would otherwise be two customers, and one could impersonate the other. The check is by
+Unicode category, not a hand list, so it covers what Unicode adds.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -73,6 +80,32 @@ class IdentifierType:
     strip_plus_tags: bool = False  # any provider: drop the +tag of the local part
     region: str | None = None  # phone default region (ISO 3166 alpha-2) for national numbers
     phone_check: Literal["valid", "possible"] = "valid"
+
+
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
+"""Unicode categories refused inside an identifier: controls (NUL, tab, escape...), format
+characters (the bidi controls such as U+202E right-to-left override, zero-width space and
+joiner, byte-order mark, soft hyphen), line and paragraph separators, private-use and surrogate
+code points. None of them belongs in an identifier, and none is visible."""
+
+
+def hidden_character(raw: str) -> str | None:
+    """Why ``raw`` is refused for holding a control or invisible character, or ``None``.
+
+    Leading and trailing whitespace (a CSV's newline, a tab) is not counted: every normalizer
+    trims it. The reason names the character and its position (in the trimmed value), never
+    echoes the character itself.
+    """
+    text = raw.strip()
+    if text.isprintable():  # fast path: str.isprintable is False for every hidden category
+        return None
+    for index, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category in HIDDEN_CATEGORIES:
+            name = unicodedata.name(char, "") or {"Cc": "control", "Cs": "surrogate", "Co": "private use"}.get(
+                category, "unnamed")
+            return f"control or invisible character U+{ord(char):04X} ({name}) at position {index}"
+    return None
 
 
 # Pragmatic, not RFC 5322: what CRMs accept as an address and mail actually reaches.
@@ -181,10 +214,15 @@ class Blocklist:
     raw: frozenset[str] = frozenset()  # casefolded, trimmed raw spellings
     exact: frozenset[str] = frozenset()  # normalized values
     regexes: tuple[re.Pattern[str], ...] = ()
+    placeholders: tuple[re.Pattern[str], ...] = ()  # fullmatch the normalized value (id types)
 
     @classmethod
     def build(
-        cls, exact: Iterable[str], regexes: Iterable[str], normalize: Callable[[str], Normalized]
+        cls,
+        exact: Iterable[str],
+        regexes: Iterable[str],
+        normalize: Callable[[str], Normalized],
+        placeholders: Iterable[str] = (),
     ) -> Blocklist:
         """Normalize the exact values with the type's own normalizer, so spellings don't matter."""
         raw_values, normalized = set(), set()
@@ -193,7 +231,8 @@ class Blocklist:
             norm, _ = normalize(value)
             if norm is not None:
                 normalized.add(norm)
-        return cls(frozenset(raw_values), frozenset(normalized), tuple(re.compile(r) for r in regexes))
+        return cls(frozenset(raw_values), frozenset(normalized), tuple(re.compile(r) for r in regexes),
+                   tuple(re.compile(p) for p in placeholders))
 
     def raw_reason(self, raw: str) -> str | None:
         # checked before normalization so that e.g. "N/A" is reported as blocked, not as invalid
@@ -205,6 +244,9 @@ class Blocklist:
         for rx in self.regexes:
             if rx.fullmatch(value):
                 return f"blocked by pattern {rx.pattern!r}"
+        for rx in self.placeholders:
+            if rx.fullmatch(value):
+                return f"placeholder value (matches {rx.pattern!r})"
         return None
 
 
@@ -232,6 +274,9 @@ class CompiledType:
     def _verdict(self, raw: str) -> Verdict:
         if not raw.strip():
             return None, None, None
+        why = hidden_character(raw)
+        if why:
+            return None, "invalid", why
         why = self.blocklist.raw_reason(raw)
         if why:
             return None, "blocked", why
