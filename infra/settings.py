@@ -224,6 +224,15 @@ class SpeedSettings(BaseSettings):
     schema_file: Path | None = Field(None, description="event JSON Schema; unset = CONF_DIR/events/event.schema.json")
     triggers_file: Path | None = Field(None, description="trigger rules; unset = CONF_DIR/events/triggers.yaml")
     concurrency: int = Field(32, ge=1, description="concurrent Cassandra requests per batch")
+    max_event_bytes: int = Field(
+        65_536, ge=1024,
+        description="largest event (message bytes) applied; a larger one is dead-lettered before it is decoded",
+    )
+    max_attribute_bytes: int = Field(
+        8_192, ge=64,
+        description="largest attribute value (UTF-8 bytes of a string) of an event; a larger one "
+        "dead-letters the event, so no profile or timeline serves it back",
+    )
 
     def schema_path(self, conf_dir: Path) -> Path:
         """The event JSON Schema in force: ``schema_file``, else the one in ``conf_dir``."""

@@ -3,8 +3,9 @@
 One :class:`SpeedConsumer` per process; processes sharing ``UCID_SPEED_GROUP_ID`` split the
 partitions (a Kafka consumer group). Per poll, per partition, in offset order:
 
-1. parse each message against the event contract; a broken one goes to the dead-letter topic
-   (original key and bytes, the reason in the ``ucid.error`` header) and consumption goes on;
+1. parse each message against the event contract (size limits, schema, identifier values free
+   of control characters); a broken one goes to the dead-letter topic (original key and bytes,
+   the reason in the ``ucid.error`` header) and consumption goes on;
 2. drop events already applied (``applied_events``, by event id) or repeated in the batch;
 3. stitch each event (:mod:`speed.stitching`), then write its profile effects: the
    ``events_by_ucid`` and ``profile_updates`` rows (keyed by event id) and the partition's
@@ -40,6 +41,7 @@ from speed import metrics as m
 from speed.contract import (
     ContractError,
     Event,
+    EventLimits,
     landing_row,
     load_schema,
     parse_event,
@@ -98,6 +100,7 @@ class SpeedConsumer:
         self.changes_topic = prefix + self.speed.changes_topic
         self.policy = load_policy(settings.conf_dir / "rules.yaml")
         self.validator = load_schema(self.speed.schema_path(settings.conf_dir))
+        self.limits = EventLimits(self.speed.max_event_bytes, self.speed.max_attribute_bytes)
         self.id_types = tuple(sorted(t for t in self.policy.types))
         self.engine = TriggerEngine(load_triggers(self.speed.triggers_path(settings.conf_dir)))
         self.landing = LandingWriter(settings.landing / "stream")
@@ -258,7 +261,7 @@ class SpeedConsumer:
         valid: list[tuple[Any, Event]] = []
         for msg in messages:
             try:
-                valid.append((msg, parse_event(msg.value, self.validator, self.policy)))
+                valid.append((msg, parse_event(msg.value, self.validator, self.policy, self.limits)))
             except ContractError as exc:
                 self._dead_letter(msg, str(exc))
         return valid

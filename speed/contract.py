@@ -2,8 +2,11 @@
 
 :func:`parse_event` turns the bytes of one Kafka message into an :class:`Event` or raises
 :class:`ContractError` with a reason a human can act on (it goes to the dead-letter topic with
-the original bytes). Beyond the JSON Schema it checks what a schema cannot: identifier types
-must be known to the identity core, and ``event_time`` must be a real instant.
+the original bytes). Beyond the JSON Schema it checks what a schema cannot: the size of the
+message (before it is decoded, so a huge one costs no parsing) and of each attribute value
+(:class:`EventLimits`), identifier types known to the identity core, identifier values free of
+control and invisible characters (the core's rule, :func:`identity.types.hidden_character`: the
+batch rejects the same values), and ``event_time`` a real instant.
 
 Also here: the Kafka key of an event (:func:`event_key`) and its flat landing row
 (:func:`landing_row`), both pure.
@@ -20,6 +23,7 @@ from typing import Any
 
 from identity.records import Record
 from identity.rules import Policy
+from identity.types import hidden_character
 
 SCHEMA_VERSION = 1
 STREAM_SOURCE = "stream"
@@ -36,6 +40,18 @@ BASE_COLUMNS = ("event_id", "event_type", "event_time", "channel", "source")
 
 class ContractError(ValueError):
     """The message breaks the event contract; ``str(error)`` is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventLimits:
+    """Size limits of one event (``UCID_SPEED_MAX_EVENT_BYTES`` / ``_MAX_ATTRIBUTE_BYTES``).
+
+    Without them a producer could put a 900 KB attribute on an event, and the speed layer applied
+    it to the profile and the serving API sent it back on every read. ``attribute_bytes`` counts
+    the UTF-8 bytes of a string value."""
+
+    event_bytes: int = 65_536
+    attribute_bytes: int = 8_192
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +93,14 @@ def parse_time_ms(text: str) -> int:
     return int(when.timestamp() * 1000)
 
 
-def parse_event(raw: bytes | None, validator: Any, policy: Policy) -> Event:
-    """Decode, validate and return one event. Promises: either an :class:`Event` whose
-    identifier types are all known to ``policy``, or :class:`ContractError` with the reason."""
+def parse_event(raw: bytes | None, validator: Any, policy: Policy, limits: EventLimits = EventLimits()) -> Event:
+    """Decode, validate and return one event. Promises: either an :class:`Event` within
+    ``limits`` whose identifier types are all known to ``policy`` and whose identifier values
+    hold no control or invisible character, or :class:`ContractError` with the reason."""
     if raw is None:
         raise ContractError("empty message (tombstone)")
+    if len(raw) > limits.event_bytes:
+        raise ContractError(f"event too large: {len(raw):,} bytes (the maximum is {limits.event_bytes:,})")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -100,6 +119,16 @@ def parse_event(raw: bytes | None, validator: Any, policy: Policy) -> Event:
             f"identifiers: unknown identifier type(s) {', '.join(unknown)} "
             f"(known: {', '.join(sorted(policy.types))})"
         )
+    for type_name, value in sorted(doc["identifiers"].items()):
+        why = hidden_character(value)
+        if why:
+            raise ContractError(f"identifiers/{type_name}: {why}")
+    for name, value in sorted((doc.get("attributes") or {}).items()):
+        if isinstance(value, str) and len(value) * 4 > limits.attribute_bytes:  # cheap bound first
+            size = len(value.encode("utf-8"))
+            if size > limits.attribute_bytes:
+                raise ContractError(f"attributes/{name}: value too large: {size:,} bytes "
+                                    f"(the maximum is {limits.attribute_bytes:,})")
     return Event(
         event_id=doc["event_id"],
         type=doc["type"],

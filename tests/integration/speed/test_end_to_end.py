@@ -86,6 +86,12 @@ def test_stream_is_resolvable_within_a_second_and_bad_input_is_dead_lettered(spe
                json.dumps({"event_id": "BAD-2", "schema_version": 1, "type": "login", "event_time":
                            "2026-02-01T10:00:00Z", "channel": "web", "source": "web",
                            "identifiers": {"shoe_size": "42"}}).encode()]
+        # hostile input (issue 16): an identifier holding NUL, an attribute over the size limit
+        hostile = {"schema_version": 1, "type": "login", "event_time": "2026-02-01T10:00:00Z", "channel": "web",
+                   "source": "web"}
+        bad += [json.dumps({**hostile, "event_id": "BAD-3", "identifiers": {"email": "nul\u0000@kcat-mail.io"}}).encode(),
+                json.dumps({**hostile, "event_id": "BAD-4", "identifiers": {"cookie_id": "big-attr-cookie"},
+                            "attributes": {"blob": "x" * 10_000}}).encode()]
         for payload in bad:
             _kcat(env, env.topic(), payload)
         letters = wait_for(lambda: len(_dlq(env, len(bad))) >= len(bad), 30, "dead letters") or _dlq(env, len(bad))
@@ -95,6 +101,8 @@ def test_stream_is_resolvable_within_a_second_and_bad_input_is_dead_lettered(spe
         assert "ucid.error=not JSON" in joined
         assert "required property" in joined
         assert "unknown identifier type(s) shoe_size" in joined
+        assert "identifiers/email: control or invisible character U+0000 (control) at position 3" in joined
+        assert "attributes/blob: value too large: 10,000 bytes (the maximum is 8,192)" in joined
         assert "ucid.source=" + env.topic() in joined
         # and a good event after them is still processed
         tail = {"event_id": "AFTER-BAD", "schema_version": 1, "type": "page_view", "event_time":

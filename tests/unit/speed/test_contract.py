@@ -95,3 +95,60 @@ def test_stream_source_definition_loads() -> None:
     source = load_source(REPO / "conf" / "sources" / "stream.yaml", set(POLICY.types))
     assert source.name == "stream" and source.record_id == "event_id" and source.format == "jsonl"
     assert {c.type for c in source.identifiers} == set(POLICY.linking())
+
+
+# --- hostile input (issue 16): dead-lettered with a clear reason ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identifiers", "reason"),
+    [
+        ({"email": "ann\u0000@x.org"}, "identifiers/email: control or invisible character U+0000"),
+        ({"crm_id": "C1\u202e2"}, "identifiers/crm_id: control or invisible character U+202E"),
+        ({"cookie_id": "ab\u200bcd", "crm_id": "C1"}, "identifiers/cookie_id: control or invisible character U+200B"),
+    ],
+)
+def test_an_identifier_with_a_control_or_invisible_character_is_refused(identifiers, reason) -> None:
+    with pytest.raises(ContractError, match=reason.replace("+", r"\+")):
+        parse({**GOOD, "identifiers": identifiers})
+
+
+def test_an_event_over_the_size_limit_is_refused_before_decoding() -> None:
+    from speed.contract import EventLimits
+
+    limits = EventLimits(event_bytes=2048, attribute_bytes=512)
+    big = json.dumps({**GOOD, "attributes": {"page": "/" + "x" * 3000}}).encode()
+    with pytest.raises(ContractError, match=r"event too large: 3,\d{3} bytes \(the maximum is 2,048\)"):
+        parse_event(big, VALIDATOR, POLICY, limits)
+    # not even JSON: refused on its size alone, never decoded
+    with pytest.raises(ContractError, match="event too large"):
+        parse_event(b"{" * 5000, VALIDATOR, POLICY, limits)
+
+
+def test_an_attribute_over_the_size_limit_is_refused_in_utf8_bytes() -> None:
+    from speed.contract import EventLimits
+
+    limits = EventLimits(event_bytes=65_536, attribute_bytes=512)
+    assert parse_event(json.dumps({**GOOD, "attributes": {"note": "é" * 256}}).encode(), VALIDATOR, POLICY, limits)
+    with pytest.raises(ContractError, match=r"attributes/note: value too large: 514 bytes \(the maximum is 512\)"):
+        parse_event(json.dumps({**GOOD, "attributes": {"note": "é" * 257}}).encode(), VALIDATOR, POLICY, limits)
+
+
+def test_the_default_limits_refuse_the_900_kb_attribute() -> None:
+    raw = json.dumps({**GOOD, "attributes": {"blob": "x" * 900_000}}).encode()
+    with pytest.raises(ContractError, match="event too large"):
+        parse(raw)
+    with pytest.raises(ContractError, match="attributes/blob: value too large: 9,000 bytes"):
+        parse({**GOOD, "attributes": {"blob": "x" * 9000}})
+
+
+def test_a_placeholder_id_is_not_a_contract_breach_but_never_links() -> None:
+    """Blocked values are the identity core's business, as in the batch: the event is applied
+    with its other identifiers, and the placeholder is a rejection (landed raw, so the batch
+    reports it too)."""
+    from identity.records import normalize_record
+
+    ev = parse({**GOOD, "identifiers": {"crm_id": "0000000000", "cookie_id": "4ee5c563-f1aa"}})
+    norm, rejected = normalize_record(ev.record(), POLICY)
+    assert norm.identifiers == (("cookie_id", "4ee5c563-f1aa"),)
+    assert [(r.type, r.kind) for r in rejected] == [("crm_id", "blocked")]
