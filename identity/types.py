@@ -110,6 +110,7 @@ def hidden_character(raw: str) -> str | None:
 
 # Pragmatic, not RFC 5322: what CRMs accept as an address and mail actually reaches.
 _EMAIL = re.compile(r"^[^\s@\"(),:;<>\[\]\\]+@(?:[\w-]+\.)+[\w-]{2,}$")
+EMAIL_MAX = 254  # RFC 5321: the longest address a mail path can carry
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _PHONE_PUNCT = re.compile(r"[\s().\-/]")
 
@@ -122,6 +123,8 @@ def normalize_email(raw: str, gmail_rules: bool = False, strip_plus_tags: bool =
     value = raw.strip().lower()
     if value.startswith("mailto:"):
         value = value[7:]
+    if len(value) > EMAIL_MAX:
+        return None, f"longer than {EMAIL_MAX} characters"
     if not _EMAIL.match(value):
         return None, "not an e-mail address"
     local, domain = value.rsplit("@", 1)

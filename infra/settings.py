@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -243,6 +243,11 @@ class SpeedSettings(BaseSettings):
         return self.triggers_file or conf_dir / "events/triggers.yaml"
 
 
+BATCH_ITEM_BYTES = 4096
+"""Most bytes one identifier of a valid batch body can take: 320 characters (type and value at
+their maximum), each JSON-escaped as a surrogate pair (12 bytes), plus the punctuation."""
+
+
 class ServingSettings(BaseSettings):
     """How the API listens, how much it accepts per call, and how it reads Cassandra."""
 
@@ -254,6 +259,12 @@ class ServingSettings(BaseSettings):
     batch_max: int = Field(100, ge=1, le=1000, description="most identifiers in one batch resolve call")
     events_page_max: int = Field(200, ge=1, le=1000, description="most events in one timeline page")
     events_page_default: int = Field(20, ge=1, le=1000, description="timeline page size when not asked")
+    max_body_bytes: int = Field(
+        1_048_576, ge=65_536,
+        description="largest request body read: a larger Content-Length is answered 413 before the body "
+        "is read, a chunked body is cut off with a 413 at this size; keep it above the largest valid "
+        "batch (BATCH_MAX identifiers of 320 characters, JSON-escaped: ~4 KiB each)",
+    )
     read_consistency: Consistency | None = Field(
         None, description="consistency of the API's reads; unset = UCID_CASSANDRA_READ_CONSISTENCY"
     )
@@ -270,6 +281,14 @@ class ServingSettings(BaseSettings):
         "event-loop turn and are fetched in one Cassandra read (IN); 1 = every read on its own"
     )
 
+    @model_validator(mode="after")
+    def _body_holds_a_full_batch(self) -> ServingSettings:
+        # a body limit below the largest valid batch would refuse requests the schema allows
+        need = self.batch_max * BATCH_ITEM_BYTES + 1024
+        if self.max_body_bytes < need:
+            raise ValueError(f"max_body_bytes {self.max_body_bytes} is below the largest valid batch "
+                             f"({self.batch_max} identifiers: {need} bytes); raise it or lower batch_max")
+        return self
 
 class MatchSettings(BaseSettings):
     """The probabilistic match model (``ucid model train``, ``ucid resolve --model``, the batch)."""

@@ -2,7 +2,9 @@
 session. Nothing connects at import time.
 
 Errors are answered as :class:`serving.models.Problem` JSON: 401 / 403 auth, 404 unknown
-customer, 422 bad input (never a 500), 503 with ``Retry-After`` when Cassandra is unavailable.
+customer, 413 body too large, 422 bad input (never a 500), 503 with ``Retry-After`` when
+Cassandra is unavailable. The key and the body size are checked before any body is read
+(:mod:`serving.gate`).
 An unexpected exception is logged with its traceback and answered as a 500 Problem.
 """
 
@@ -13,7 +15,6 @@ import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,7 +24,8 @@ from infra.log import configure, get_logger
 from infra.settings import CassandraSettings, ServingSettings, get_settings
 from infra.store.aio import AsyncStore, StoreUnavailable
 from serving import openapi
-from serving.errors import ApiError
+from serving.errors import ApiError, problem
+from serving.gate import RequestGate
 from serving.keys import KeyCache
 from serving.metrics import IDENTIFIER_READS, STORE_ERRORS, MetricsMiddleware
 from serving.models import API_VERSION
@@ -41,7 +43,10 @@ Channel systems ask ucid "who is this, and what do we know about them?".
 
 Answers combine the batch view with the speed layer's newer writes. Every `/v1` call needs an
 API key (`X-API-Key` header) with the call's scope: `resolve`, `profile:read` or `explain`.
-Errors are JSON `{"error", "detail"}`: 401, 403, 404, 422, and 503 with `Retry-After`.
+The key is checked before the request body is read. Errors are JSON `{"error", "detail"}`:
+401, 403, 404, 413 (body over `UCID_SERVING_MAX_BODY_BYTES`), 422 (a value the schema allows
+but the identity core refuses says why: invalid, blocked, placeholder, control character), and
+503 with `Retry-After`.
 """
 
 
@@ -88,39 +93,35 @@ async def lifespan(app: FastAPI):
             state.store = None
 
 
-def _problem(status: int, code: str, detail, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": jsonable_encoder(detail)}, status_code=status, headers=headers)
-
-
 def _install_handlers(app: FastAPI, serving: ServingSettings) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _problem(exc.status, exc.code, exc.detail, exc.headers)
+        return problem(exc.status, exc.code, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-        return _problem(422, "invalid_request", errors)
+        return problem(422, "invalid_request", errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # a body that is not JSON (FastAPI's 400): bad input, so 422
-            return _problem(422, "invalid_request", exc.detail)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _problem(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
+            return problem(422, "invalid_request", exc.detail)
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
         STORE_ERRORS.labels(type(exc.__cause__).__name__ if exc.__cause__ else "unavailable").inc()
         log.warning("cassandra unavailable", path=request.url.path, error=str(exc))
         retry = serving.retry_after_s
-        return _problem(503, "unavailable", f"Cassandra did not answer; retry in {retry} s",
+        return problem(503, "unavailable", f"Cassandra did not answer; retry in {retry} s",
                         {"Retry-After": str(retry)})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", path=request.url.path)
-        return _problem(500, "internal_error", "unexpected server error (logged)")
+        return problem(500, "internal_error", "unexpected server error (logged)")
 
 
 def create_app(
@@ -141,10 +142,12 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.ucid = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store)
+    state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store)
+    app.state.ucid = state
     _install_handlers(app, serving)
     for module in (resolve, profiles, explain, ops):
         app.include_router(module.router)
+    app.add_middleware(RequestGate, state=state)  # inside the metrics: its 401 / 413 are counted
     app.add_middleware(MetricsMiddleware)
-    openapi.install(app, list(policy.types), serving.batch_max)
+    openapi.install(app, list(policy.types), serving)
     return app

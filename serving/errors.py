@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
 
 class ApiError(Exception):
     """An answer other than 2xx: HTTP ``status``, stable ``code``, human ``detail``."""
@@ -12,6 +15,15 @@ class ApiError(Exception):
         self.code = code
         self.detail = detail
         self.headers = headers or {}
+
+
+def problem(status: int, code: str, detail, headers: dict | None = None) -> JSONResponse:
+    """The JSON answer of an error: ``{"error": code, "detail": detail}``."""
+    return JSONResponse({"error": code, "detail": jsonable_encoder(detail)}, status_code=status, headers=headers)
+
+
+def problem_response(exc: ApiError) -> JSONResponse:
+    return problem(exc.status, exc.code, exc.detail, exc.headers)
 
 
 def unauthorized(detail: str) -> ApiError:
@@ -34,3 +46,7 @@ def unavailable(detail: str, retry_after_s: int) -> ApiError:
     return ApiError(
         503, "unavailable", f"{detail}; retry in {retry_after_s} s", {"Retry-After": str(retry_after_s)}
     )
+
+
+def too_large(detail: str) -> ApiError:
+    return ApiError(413, "payload_too_large", detail)

@@ -13,6 +13,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 UCID_PATTERN = r"^U[0-9A-HJKMNP-TV-Z]{20}$"
+TYPE_MAX = 64
+VALUE_MAX = 256
+"""Longest raw identifier value the API takes: the event contract's limit
+(``conf/events/event.schema.json``) and the identity core's default ``max_length``, so a value
+one layer would refuse for its length is refused by all of them."""
 API_VERSION = "v1"
 DOCUMENT_SCHEMA = "ucid.customer/1"
 
@@ -29,8 +34,8 @@ class IdentifierIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(min_length=1, max_length=64, examples=["email"])
-    value: str = Field(min_length=1, max_length=512, examples=["Jane.Doe@Example.com"])
+    type: str = Field(min_length=1, max_length=TYPE_MAX, examples=["email"])
+    value: str = Field(min_length=1, max_length=VALUE_MAX, examples=["Jane.Doe@Example.com"])
 
 
 class Resolution(BaseModel):

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from serving.models import Problem
+from serving.models import TYPE_MAX, VALUE_MAX, Problem
 from serving.resolver import Resolved
 
-IdType = Annotated[str, Query(alias="type", min_length=1, max_length=64, description="identifier type, e.g. email")]
-IdValue = Annotated[str, Query(alias="value", min_length=1, max_length=512, description="raw value; the server normalizes it")]
+IdType = Annotated[str, Query(alias="type", min_length=1, max_length=TYPE_MAX, description="identifier type, e.g. email")]
+IdValue = Annotated[str, Query(alias="value", min_length=1, max_length=VALUE_MAX,
+                               description="raw value; the server normalizes it (422 with the reason if the type refuses it)")]
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -19,7 +20,9 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "no valid API key",
         403: "the key lacks the scope",
         404: "no such customer",
-        422: "invalid input: unknown identifier type, malformed value, bad parameter",
+        413: "request body over UCID_SERVING_MAX_BODY_BYTES (checked before the body is read)",
+        422: "invalid input: unknown identifier type, a value the type refuses (invalid, blocked, placeholder, "
+             "control or invisible character), bad parameter",
         503: "Cassandra unavailable; retry after the Retry-After seconds",
     }
     return {s: {"model": Problem, "description": text[s]} for s in statuses}

@@ -11,7 +11,7 @@ from serving import explain as explaining
 from serving import resolver
 from serving.auth import require
 from serving.errors import invalid, not_found
-from serving.models import Explanation
+from serving.models import TYPE_MAX, VALUE_MAX, Explanation
 from serving.routes.common import AUTHED, problems, resolution
 from serving.state import state_of
 
@@ -31,10 +31,10 @@ def _q(description: str, max_length: int):
 )
 async def explain(
     request: Request,
-    a_type: Annotated[str, _q("type of the first identifier", 64)],
-    a_value: Annotated[str, _q("value of the first identifier", 512)],
-    b_type: Annotated[str, _q("type of the second identifier", 64)],
-    b_value: Annotated[str, _q("value of the second identifier", 512)],
+    a_type: Annotated[str, _q("type of the first identifier", TYPE_MAX)],
+    a_value: Annotated[str, _q("value of the first identifier", VALUE_MAX)],
+    b_type: Annotated[str, _q("type of the second identifier", TYPE_MAX)],
+    b_value: Annotated[str, _q("value of the second identifier", VALUE_MAX)],
 ) -> dict:
     """Both identifiers are resolved (404 if either is unknown); when they share a customer,
     ``chain`` is the shortest chain of accepted links between them, each with its rule (the

@@ -50,7 +50,7 @@ async def resolve_one(request: Request, id_type: IdType, value: IdValue) -> dict
 @router.post(
     "/resolve/batch",
     response_model=BatchResolveOut,
-    responses=problems(*AUTHED),
+    responses=problems(*AUTHED, 413),
     dependencies=[require("resolve")],
     summary="Resolve many identifiers in one call",
 )

@@ -171,3 +171,121 @@ def test_startup_objects_are_kept_out_of_the_collector(client):
 
     assert gc.get_freeze_count() > 10_000
     gc.unfreeze()  # leave the test process as it was
+
+
+# --- hostile input (issue 16): refused with a clear reason, before any body is read ---------------
+
+
+@pytest.mark.parametrize(("id_type", "value", "reason"), [
+    ("email", "ann\x00@x.org", "U+0000"),  # NUL: got a UCID before
+    ("email", "ann@x.org\u202e", "U+202E"),  # right-to-left override
+    ("crm_id", "C1\u200b", "U+200B"),  # zero-width space
+    ("crm_id", "0000000000", "placeholder value"),  # minted a UCID before
+    ("loyalty_id", "111-111-111", "placeholder value"),
+])
+def test_a_hostile_identifier_is_422_with_the_reason(client, id_type, value, reason):
+    for path in ("/v1/resolve", "/v1/profiles/by-identifier"):
+        r = client.get(path, params={"type": id_type, "value": value})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "invalid_request" and reason in r.json()["detail"]
+    r = client.post("/v1/resolve/batch", json={"identifiers": [{"type": id_type, "value": value},
+                                                               {"type": "email", "value": "ann@x.org"}]})
+    assert r.status_code == 200
+    bad, good = r.json()["results"]
+    assert bad["status"] == "invalid" and reason in bad["detail"] and good["status"] == "found"
+
+
+def test_a_value_longer_than_the_schema_allows_is_422(client):
+    r = client.get("/v1/resolve", params={"type": "cookie_id", "value": "a" * 257})
+    assert r.status_code == 422
+    r = client.post("/v1/resolve/batch", json={"identifiers": [{"type": "cookie_id", "value": "a" * 257}]})
+    assert r.status_code == 422
+    # the longest value the schema allows is looked up (404: nobody holds it), not refused
+    assert client.get("/v1/resolve", params={"type": "cookie_id", "value": "a" * 256}).status_code == 404
+
+
+@pytest.fixture
+def small(store):
+    """The app with the smallest body limit the settings allow for a batch of 10."""
+    settings = ServingSettings(key_cache_ttl_s=0, max_body_bytes=65_536, batch_max=10)
+    app = create_app(settings, store=store)
+    with TestClient(app, raise_server_exceptions=False, headers={"X-API-Key": _key(store, *keys.SCOPES)}) as c:
+        yield c
+
+
+def test_a_body_over_the_content_length_limit_is_413(small):
+    r = small.post("/v1/resolve/batch", content=b"x" * 70_000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "payload_too_large" and "70,000 bytes, over the maximum of 65,536" in r.json()["detail"]
+    assert small.post("/health", content=b"x" * 70_000).status_code == 413  # every path
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit_with_413(small):
+    def chunks():
+        for _ in range(10):
+            yield b" " * 10_000
+
+    r = small.post("/v1/resolve/batch", content=chunks(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in {k.lower() for k in r.request.headers}
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "payload_too_large" and "65,536" in r.json()["detail"]
+
+
+def test_the_key_is_checked_before_the_body_is_read(client):
+    r = client.post("/v1/resolve/batch", content=b"{not json", headers={"X-API-Key": "",
+                                                                         "Content-Type": "application/json"})
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized"  # not 422: the body was never parsed
+
+
+def _gate_call(state, path: str, headers: list[tuple[bytes, bytes]]):
+    """Run the gate around an app that must not be reached; returns (status, receive calls)."""
+    import asyncio
+
+    from serving.gate import RequestGate
+
+    calls, sent = [], []
+
+    async def receive():
+        calls.append(1)
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    async def inner(scope, receive, send):
+        raise AssertionError("the app was reached")
+
+    scope = {"type": "http", "method": "POST", "path": path, "headers": headers, "query_string": b""}
+    asyncio.run(RequestGate(inner, state)(scope, receive, send))
+    return sent[0]["status"], len(calls)
+
+
+def test_the_gate_answers_without_reading_a_byte(store):
+    from serving.keys import KeyCache
+    from serving.state import AppState
+
+    state = AppState(ServingSettings(key_cache_ttl_s=0), None, None, KeyCache(0), store=store)
+    assert _gate_call(state, "/v1/resolve/batch", []) == (401, 0)
+    key = _key(store, "resolve").encode()
+    big = [(b"x-api-key", key), (b"content-length", b"99999999")]
+    assert _gate_call(state, "/v1/resolve/batch", big) == (413, 0)
+    store.down = True  # Cassandra down while checking the key: 503, never 500
+    assert _gate_call(state, "/v1/resolve/batch", [(b"x-api-key", key)]) == (503, 0)
+
+
+def test_openapi_says_exactly_what_the_server_accepts(client):
+    doc = client.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/v1/resolve"]["get"]["parameters"]}
+    assert params["value"]["maxLength"] == 256
+    item = doc["components"]["schemas"]["IdentifierIn"]["properties"]
+    assert item["value"]["maxLength"] == 256 and item["type"]["maxLength"] == 64
+    limit = {p["name"]: p["schema"] for p in doc["paths"]["/v1/profiles/{ucid}/events"]["get"]["parameters"]}["limit"]
+    assert [b["maximum"] for b in limit["anyOf"] if b.get("type") == "integer"] == [200]
+    post = doc["paths"]["/v1/resolve/batch"]["post"]
+    assert "413" in post["responses"] and "1,048,576 bytes" in post["requestBody"]["description"]
+
+
+def test_the_body_limit_must_hold_the_largest_valid_batch():
+    with pytest.raises(ValueError, match="below the largest valid batch"):
+        ServingSettings(batch_max=1000)
+    assert ServingSettings(batch_max=1000, max_body_bytes=5_000_000).batch_max == 1000
