@@ -28,6 +28,8 @@ def test_bad_rows_wrong_columns_and_empty_files_are_quarantined(tmp_path, spark,
         + "CHG-X-2,insert,,Bob,Lee,M,1990-01-01,bob@x.org,,,,,,,US,2020-01-01,2026-01-09 10:00:00\n"  # no crm_id
         + "CHG-X-3,insert,CX3,Cy,Lee,M,1990-01-01,cy@x.org,,,,,,,US,2020-01-01,not a time\n"  # bad time
         + ",insert,CX4,Di,Lee,F,1990-01-01,di@x.org,,,,,,,US,2020-01-01,2026-01-09 10:00:00\n"  # no record id
+        # hostile identifiers (issue 16): a placeholder crm_id, an e-mail with a right-to-left override
+        + "CHG-X-5,insert,0000000000,Eve,Lee,F,1990-01-01,eve\u202e@x.org,,,,,,,US,2020-01-01,2026-01-09 10:00:00\n"
     )
     (bad_day / "part-00001.csv").write_text("id,name\n1,ann\n")  # wrong columns
     (bad_day / "part-00002.csv").write_text("")  # empty
@@ -63,6 +65,12 @@ def test_bad_rows_wrong_columns_and_empty_files_are_quarantined(tmp_path, spark,
     assert bronze.where("change_id = 'CHG-X-1' AND _row = 1").count() == 1
     silver = spark.read.format("delta").load(ctx.lake.silver("records"))
     assert silver.where("record_id = 'WEB-X-1'").count() == 1
+    # the hostile row loads, but neither identifier links: both are rejections, with the reason
+    hostile = silver.where("record_id = 'CHG-X-5'").first()
+    assert hostile is not None and hostile.ids == [] and hostile.anchor_type == "_record"
+    rejected = {(r.type, r.kind): r.reason for r in hostile.rejections}
+    assert rejected[("crm_id", "blocked")].startswith("placeholder value")
+    assert "U+202E (RIGHT-TO-LEFT OVERRIDE)" in rejected[("email", "invalid")]
     assert loads["crm"]["files_quarantined"] == 2 and loads["crm"]["rows_quarantined"] == 3
 
     # nothing is taken twice: a second ingest finds no new file
