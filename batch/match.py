@@ -12,7 +12,11 @@
    collected and decided by :func:`infra.match.decision.decide_scored`, the local command's call:
    one decision for both.
 4. **Frames** for :mod:`batch.resolve`: the model's edges (with their evidence) to cluster with
-   the exact ones, the conflicts, and the pairs left for review (``gold/match_review``).
+   the exact ones, the conflicts, the pairs left for review (``gold/match_review``), and the
+   shared identifiers (e-mail, phone) records withhold from exact linking because the model
+   finds them to be another person than the identifier's other holders
+   (:func:`identity.match.withheld_identifiers`); :func:`withhold_records` applies them to the
+   silver records before the exact links are built.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ REVIEW_ROW = (
     "probability double, weight double, veto string, rule string, model string, "
     "levels array<struct<comparison:string,level:int,label:string,weight:double,value_l:string,value_r:string>>"
 )
-KEY_COLUMNS = ("source", "record_id", "a_type", "a_value")
+WITHHELD_ROW = "source string, record_id string, type string, value string"
+IDS = "array<struct<type:string,value:string>>"
+KEY_COLUMNS = ("source", "record_id", "a_type", "a_value", "ids")
 
 
 @dataclass(slots=True)
@@ -54,6 +60,7 @@ class Matched:
     edges: DataFrame  # EDGE_ROW + u, v: clustered with the exact edges
     conflicts: DataFrame  # CONFLICT_ROW: anchor pairs no model edge may join
     review: DataFrame  # REVIEW_ROW: the pairs in the review band, for a data steward
+    withheld: DataFrame  # WITHHELD_ROW: (record, identifier) kept out of exact linking
     limits: dict[str, int]
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -61,16 +68,16 @@ class Matched:
 def person_frame(records: DataFrame, anchors: DataFrame, sources: list[SourceDefinition],
                  spec: MatchSpec) -> DataFrame:
     """One row per silver record of the compared sources: ``source``, ``record_id``, the spec's
-    columns (cleaned by :func:`identity.match.person_row`), the record's anchor (``a_type``,
-    ``a_value``) and a ``unique_id`` for Splink."""
+    columns (cleaned by :func:`identity.match.person_row`), the record's identifiers (``ids``,
+    strongest first) and anchor (``a_type``, ``a_value``) and a ``unique_id`` for Splink."""
     from pyspark.sql import functions as F
 
     columns = spec.columns()
     allowed = {s.name: model_attributes(s.attributes, columns) for s in person_sources(sources, spec)}
     rows = records.where(F.col("source").isin(sorted(allowed))).select("source", "record_id", "attributes", "ids")
-    schema = ", ".join(["source string", "record_id string", *(f"`{c}` string" for c in columns)])
+    schema = ", ".join(["source string", "record_id string", f"ids {IDS}", *(f"`{c}` string" for c in columns)])
     people = rows.mapInArrow(_person_rows_fn(allowed, columns), schema)
-    return (people.join(anchors.select(*KEY_COLUMNS), ["source", "record_id"])
+    return (people.join(anchors.select("source", "record_id", "a_type", "a_value"), ["source", "record_id"])
             .withColumn(ID_COLUMN, F.monotonically_increasing_id()))
 
 
@@ -80,8 +87,9 @@ def _person_rows_fn(allowed: dict[str, list[str]], columns: list[str]):
 
         from identity.match import person_row
 
+        ids_type = pa.list_(pa.struct([("type", pa.string()), ("value", pa.string())]))
         for batch in batches:
-            out: dict[str, list] = {"source": [], "record_id": [], **{c: [] for c in columns}}
+            out: dict[str, list] = {"source": [], "record_id": [], "ids": [], **{c: [] for c in columns}}
             for r in batch.to_pylist():
                 names = allowed[r["source"]]
                 attrs = dict(r["attributes"] or ())
@@ -90,18 +98,22 @@ def _person_rows_fn(allowed: dict[str, list[str]], columns: list[str]):
                 row = person_row(values, ids, columns)
                 out["source"].append(r["source"])
                 out["record_id"].append(r["record_id"])
+                out["ids"].append([{"type": t, "value": v} for t, v in ids])
                 for c in columns:
                     out[c].append(row[c])
-            yield pa.RecordBatch.from_pydict({k: pa.array(v, pa.string()) for k, v in out.items()})
+            yield pa.RecordBatch.from_pydict(
+                {k: pa.array(v, ids_type if k == "ids" else pa.string()) for k, v in out.items()})
 
     return fn
 
 
 def keep_condition(spec: MatchSpec) -> str:
     """Spark SQL for :func:`infra.match.decision.kept` on Splink's columns: at or above the
-    review floor, or a veto column at level 0. Only a pre-filter: the driver applies ``kept``."""
+    review floor, a veto column at level 0, or one value of a shared identifier column on both
+    sides. Only a pre-filter: the driver applies ``kept``."""
     parts = [f"match_probability >= {spec.review_threshold!r}"]
     parts += [f"gamma_{column} = 0" for column in spec.vetoes]  # spec columns are plain identifiers
+    parts += [f"{column}_l = {column}_r" for column in spec.shared]
     return " OR ".join(parts)
 
 
@@ -121,18 +133,23 @@ def match(spark, records: DataFrame, anchors: DataFrame, sources: list[SourceDef
     with predictions(spark, people.select(ID_COLUMN, *spec.columns()), model) as scored:
         blocked = scored.count()
         data = _with_keys(scored.where(keep_condition(spec)), people).toArrow().to_pydict()
-    keys, anchor_of = {}, {}
+    keys, anchor_of, ids_of = {}, {}, {}
     for side in ("l", "r"):
-        for i, s, r, t, v in zip(data[f"{ID_COLUMN}_{side}"], data[f"source_{side}"], data[f"record_id_{side}"],
-                                 data[f"a_type_{side}"], data[f"a_value_{side}"], strict=True):
+        for i, s, r, t, v, ids in zip(data[f"{ID_COLUMN}_{side}"], data[f"source_{side}"],
+                                      data[f"record_id_{side}"], data[f"a_type_{side}"], data[f"a_value_{side}"],
+                                      data[f"ids_{side}"], strict=True):
             keys[i], anchor_of[i] = (s, r), (t, v)
-    scoring = decide_scored(scored_rows(data, model.splink), keys, anchor_of, model, n_people, blocked)
+            ids_of[i] = tuple((x["type"], x["value"]) for x in ids or ())
+    trust = {s.name: s.priority for s in sources}
+    scoring = decide_scored(scored_rows(data, model.splink), keys, anchor_of, model, n_people, blocked,
+                            ids_of, trust)
     scoring.limits = spec.limits_for(policy.limits())
     stats = {**scoring.stats, "match_ms": int((time.perf_counter() - started) * 1000)}
     say(f"model {model.version}: {blocked:,} blocked pairs, {stats['pairs_linked']:,} linked "
-        f"({stats['model_edges']:,} edges), {stats['pairs_review']:,} for review")
+        f"({stats['model_edges']:,} edges), {stats['pairs_review']:,} for review, "
+        f"{stats['records_withholding']:,} records withholding a shared identifier")
     return Matched(edges_of(spark, scoring), conflicts_of(spark, scoring), review_of(spark, scoring, spec),
-                   scoring.limits, stats)
+                   withheld_of(spark, scoring), scoring.limits, stats)
 
 
 def _with_keys(pairs: DataFrame, people: DataFrame) -> DataFrame:
@@ -163,6 +180,39 @@ def edges_of(spark, scoring: Scoring) -> DataFrame:
     return (spark.createDataFrame(rows, EDGE_ROW)
             .withColumn("u", F.xxhash64("a_type", "a_value"))
             .withColumn("v", F.xxhash64("b_type", "b_value")))
+
+
+def withheld_of(spark, scoring: Scoring) -> DataFrame:
+    """The (record, identifier) pairs kept out of exact linking, sorted."""
+    rows = sorted((*key, *ident) for key, idents in scoring.withheld.items() for ident in idents)
+    return spark.createDataFrame(rows, WITHHELD_ROW)
+
+
+def withhold_records(records: DataFrame, withheld: DataFrame) -> DataFrame:
+    """Silver ``records`` without the withheld identifiers (:func:`withheld_of`), each such
+    record anchored on its strongest remaining identifier or its own node, as
+    :func:`identity.records.withhold` does locally (``ids`` are ordered strongest first)."""
+    from pyspark.sql import functions as F
+
+    from identity.types import RECORD_TYPE
+
+    drop = (withheld.groupBy("source", "record_id")
+            .agg(F.collect_list(F.struct(F.col("type"), F.col("value"))).alias("_withheld")))
+    joined = records.join(F.broadcast(drop), ["source", "record_id"], "left")
+    hit = F.col("_withheld").isNotNull()
+    kept = F.filter("ids", lambda x: ~F.array_contains(F.col("_withheld"), x))
+    joined = joined.withColumn("_ids", F.when(hit, kept).otherwise(F.col("ids")))
+    some = F.size("_ids") > 0
+    return joined.select(*[
+        F.when(hit, F.when(some, F.col("_ids")[0]["type"]).otherwise(F.lit(RECORD_TYPE))).otherwise(
+            F.col("anchor_type")).alias("anchor_type") if c == "anchor_type"
+        else F.when(hit, F.when(some, F.col("_ids")[0]["value"]).otherwise(
+            F.concat(F.col("source"), F.lit(":"), F.col("record_id")))).otherwise(
+            F.col("anchor_value")).alias("anchor_value") if c == "anchor_value"
+        else F.col("_ids").alias("ids") if c == "ids"
+        else F.col(c)
+        for c in records.columns
+    ])
 
 
 def conflicts_of(spark, scoring: Scoring) -> DataFrame:

@@ -165,15 +165,18 @@ def test_the_trained_model_in_another_dialect_keeps_its_parameters(people, model
 
 def test_the_batch_pre_filter_keeps_exactly_the_pairs_the_decision_reads(people, model) -> None:  # type: ignore[no-untyped-def]
     """``batch.match.keep_condition`` (Spark SQL on Splink's columns) selects the same pairs as
-    ``infra.match.decision.kept``: the review band and up, and every vetoed pair."""
+    ``infra.match.decision.kept``: the review band and up, every vetoed pair, and every pair
+    holding one value of a shared identifier column."""
     import duckdb
     import pyarrow as pa
 
     rows, spec = people
     scored = score(rows.table, model, 0.0)
+    values = [{c: (lv, rv) for c, lv, rv in s.values} for s in scored]
     pairs = pa.table({"i": list(range(len(scored))), "match_probability": [s.probability for s in scored],
                       **{f"gamma_{c.column}": [next(lv.level for lv in s.levels if lv.comparison == c.column)
-                                               for s in scored] for c in spec.comparisons}})
+                                               for s in scored] for c in spec.comparisons},
+                      **{f"{c}_{side}": [v[c][n] for v in values] for c in spec.shared for n, side in enumerate("lr")}})
     got = {r[0] for r in duckdb.sql(f"SELECT i FROM pairs WHERE {keep_condition(spec)}").fetchall()}
     want = {i for i, s in enumerate(scored) if kept(s, spec)}
     assert got == want
