@@ -183,8 +183,8 @@ def test_training_on_spark_gives_the_local_model(runs, spark, tmp_path):
     sampled pair at once on Spark where DuckDB may stop a comparison early: the first name's
     levels differ most), and a model file the local scorer reads. Determinism: the row ids do
     not depend on silver's partitioning (below) and Splink samples by seeded hashing of them, so
-    the same lake gives the same file (trained three times by hand: one version); training twice
-    here would double the test's time."""
+    the same lake gives the same file (by hand: in process and on Spark Connect, one version);
+    training twice here would double the test's time."""
     from batch.match import train, training_rows
     from identity.match import load_spec
     from infra.match.model import load_model, save_model
