@@ -53,6 +53,10 @@ IDS = "array<struct<type:string,value:string>>"
 KEY_COLUMNS = ("source", "record_id", "a_type", "a_value", "ids")
 
 
+class NothingToTrain(ValueError):
+    """Fewer than two person rows in silver: no pair to learn from."""
+
+
 @dataclass(slots=True)
 class Matched:
     """The model's word on the lake, as frames for :func:`batch.resolve.resolve`."""
@@ -65,20 +69,64 @@ class Matched:
     stats: dict[str, int] = field(default_factory=dict)
 
 
-def person_frame(records: DataFrame, anchors: DataFrame, sources: list[SourceDefinition],
-                 spec: MatchSpec) -> DataFrame:
-    """One row per silver record of the compared sources: ``source``, ``record_id``, the spec's
-    columns (cleaned by :func:`identity.match.person_row`), the record's identifiers (``ids``,
-    strongest first) and anchor (``a_type``, ``a_value``) and a ``unique_id`` for Splink."""
+def person_rows(records: DataFrame, sources: list[SourceDefinition], spec: MatchSpec) -> DataFrame:
+    """One row per silver record of the compared sources: ``source``, ``record_id``, the record's
+    identifiers (``ids``, strongest first) and the spec's columns, cleaned by
+    :func:`identity.match.person_row` (the local command's cleaning)."""
     from pyspark.sql import functions as F
 
     columns = spec.columns()
     allowed = {s.name: model_attributes(s.attributes, columns) for s in person_sources(sources, spec)}
     rows = records.where(F.col("source").isin(sorted(allowed))).select("source", "record_id", "attributes", "ids")
     schema = ", ".join(["source string", "record_id string", f"ids {IDS}", *(f"`{c}` string" for c in columns)])
-    people = rows.mapInArrow(_person_rows_fn(allowed, columns), schema)
-    return (people.join(anchors.select("source", "record_id", "a_type", "a_value"), ["source", "record_id"])
+    return rows.mapInArrow(_person_rows_fn(allowed, columns), schema)
+
+
+def person_frame(records: DataFrame, anchors: DataFrame, sources: list[SourceDefinition],
+                 spec: MatchSpec) -> DataFrame:
+    """:func:`person_rows` with each record's anchor (``a_type``, ``a_value``) and a
+    ``unique_id`` for Splink."""
+    from pyspark.sql import functions as F
+
+    return (person_rows(records, sources, spec)
+            .join(anchors.select("source", "record_id", "a_type", "a_value"), ["source", "record_id"])
             .withColumn(ID_COLUMN, F.monotonically_increasing_id()))
+
+
+def training_rows(records: DataFrame, sources: list[SourceDefinition],
+                  spec: MatchSpec) -> tuple[DataFrame, MatchSpec, int]:
+    """The person rows to train on, the spec restricted to the columns they fill (as the local
+    command restricts it) and their count. ``unique_id`` numbers the rows in the order of
+    (source, record id, values), so the same lake gives the same ids however it is partitioned
+    (Splink's seeded samples hash the ids)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    columns = spec.columns()
+    order = Window.orderBy("source", "record_id", *columns)
+    rows = (person_rows(records, sources, spec)
+            .withColumn(ID_COLUMN, (F.row_number().over(order) - 1).cast("long"))
+            .select(ID_COLUMN, *columns).localCheckpoint())
+    counts = rows.agg(F.count(F.lit(1)).alias("_rows"), *[F.count(F.col(f"`{c}`")).alias(c) for c in columns]).first()
+    restricted = spec.restricted_to([c for c in columns if counts[c]])
+    people = rows.select(ID_COLUMN, *restricted.columns())
+    return people, restricted, counts["_rows"]
+
+
+def train(spark, records: DataFrame, sources: list[SourceDefinition], spec: MatchSpec,
+          on_step=lambda step: None) -> TrainedModel:
+    """Train ``spec`` on the lake's person rows with Splink on Spark
+    (:func:`infra.match.spark_train.train_on_spark`): the training steps, seed and model file
+    of ``ucid model train --local``. Raises :class:`identity.match.MatchSpecError` if the rows
+    fill too few of the spec's columns, :class:`NothingToTrain` if there are fewer than two rows."""
+    from infra.match.spark_train import train_on_spark
+
+    on_step("reading person rows from silver")
+    people, restricted, n = training_rows(records, sources, spec)
+    if n < 2:
+        raise NothingToTrain(f"{n} person rows in silver/records: nothing to train on")
+    on_step(f"{n:,} person rows")
+    return train_on_spark(spark, people, restricted, n, on_step)
 
 
 def _person_rows_fn(allowed: dict[str, list[str]], columns: list[str]):

@@ -182,3 +182,51 @@ def test_the_batch_pre_filter_keeps_exactly_the_pairs_the_decision_reads(people,
     assert got == want
     assert any(s.probability < spec.review_threshold for i, s in enumerate(scored) if i in want)  # vetoed, low
     assert len(want) < len(scored)
+
+
+def test_a_model_trained_in_spark_sql_is_saved_as_the_duckdb_model(model) -> None:  # type: ignore[no-untyped-def]
+    """Training on Spark ends with Splink JSON in Spark SQL; turned back into DuckDB SQL
+    (``trained_settings(..., "duckdb")``, as :func:`infra.match.spark_train.train_on_spark` does)
+    it is the file a local training writes, parameter for parameter."""
+    on_spark = trained_settings(model.splink, model.spec, "spark")
+    back = trained_settings(on_spark, model.spec, "duckdb")
+    assert back["comparisons"] == model.splink["comparisons"]
+    assert back["probability_two_random_records_match"] == model.splink["probability_two_random_records_match"]
+    assert model.report["backend"] == "duckdb" and model.report["records"] > 0
+
+
+def test_the_training_steps_run_on_any_linker(people) -> None:  # type: ignore[no-untyped-def]
+    """:func:`infra.match.train.estimate` drives a linker of either backend: the spec's rules,
+    recall, pairs and seed; u in Splink's default chunks unless the backend asks otherwise."""
+    from infra.match.train import estimate
+
+    _, spec = people
+    calls: list[tuple[str, tuple, dict]] = []
+
+    class Training:
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return lambda *args, **kwargs: calls.append((name, args, kwargs))
+
+    class Misc:
+        def save_model_to_json(self) -> dict:
+            return {"saved": True}
+
+    class FakeLinker:
+        training, misc = Training(), Misc()
+
+    steps: list[str] = []
+    assert estimate(FakeLinker(), spec, steps.append) == {"saved": True}  # type: ignore[arg-type]
+    names = [c[0] for c in calls]
+    assert names == ["estimate_probability_two_random_records_match", "estimate_u_using_random_sampling",
+                     *["estimate_parameters_using_expectation_maximisation"] * len(spec.training.em_blocking_rules)]
+    assert calls[0][2] == {"recall": spec.training.deterministic_recall}
+    assert calls[1][2] == {"max_pairs": spec.training.u_max_pairs, "seed": spec.seed}
+    assert len(steps) == len(calls)
+    calls.clear()
+    estimate(FakeLinker(), spec, u_chunks=1)  # type: ignore[arg-type]
+    assert calls[1][2]["num_chunks"] == 1
+
+
+def test_cli_train_local_needs_out(landed: Path) -> None:
+    got = CliRunner().invoke(app, ["model", "train", "--local", str(landed)])
+    assert got.exit_code == 2 and "--out is required with --local" in got.output
