@@ -133,7 +133,6 @@ LONGEST_FIRST = (
     "test_demo.py",
     "test_notebooks.py",
     "batch/test_pipeline.py",
-    "batch/test_validate.py",
     "serving",
     "speed/test_batch_agreement.py",
     "speed/test_recovery.py",
@@ -142,13 +141,20 @@ LONGEST_FIRST = (
 )
 
 
+# files that share a session fixture too costly to build twice: one unit (one worker), named by
+# the first (the two-run lake: :func:`two_run_lake`)
+SHARED_UNITS = {"batch/test_validate.py": "test_notebooks.py"}
+
+
 def _unit(nodeid: str) -> str:
     """The unit of work of a test under ``--dist loadfile``: its file, except that the serving
     suite is one unit (its session fixtures load one data set into one keyspace: one worker,
-    loaded once)."""
+    loaded once), and so are the files of :data:`SHARED_UNITS`."""
     file = nodeid.split("::", 1)[0]
     head, sep, rest = file.partition("tests/integration/")
-    return f"{head}{sep}serving" if sep and rest.startswith("serving/") else file
+    if sep and rest.startswith("serving/"):
+        return f"{head}{sep}serving"
+    return f"{head}{sep}{SHARED_UNITS[rest]}" if sep and rest in SHARED_UNITS else file
 
 
 def _rank(nodeid: str) -> int:
@@ -252,3 +258,54 @@ def tmp_lake(tmp_path: Path) -> Iterator[Path]:
     path.mkdir()
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# -- the two-run lake: the notebooks' and the DQ tests' (one xdist unit, built once) ---------------
+
+TWO_RUN_CUSTOMERS, TWO_RUN_SEED = 1000, 5
+TWO_RUN_SPLIT_DAY = "2026-01-16"  # landing days before it go to the first run
+TWO_RUN_FIRST_NOW = 1_768_521_600  # 2026-01-16
+TWO_RUN_NOW = 1_769_904_000  # 2026-02-01, after every generated event
+
+
+def _copy_days(generated: Path, landing: Path, first_run: bool) -> None:
+    """Copy the landing day folders of one run (``<source>/<YYYY-MM-DD>/``)."""
+    for day in sorted(generated.glob("*/2026-*")):
+        if (day.name < TWO_RUN_SPLIT_DAY) == first_run:
+            shutil.copytree(day, landing / day.parent.name / day.name)
+
+
+@pytest.fixture(scope="session")
+def two_run_lake(tmp_path_factory, spark, settings):
+    """A lake built by two recorded batch runs (ingest .. profiles, no publish, the lake alone):
+    1000 generated customers, the first half of the month, then the rest (so the second run merges
+    customers the first kept apart), with a landing file of broken rows in the second (so
+    quarantine is not empty). The context of the second run (``run_id`` ``nb-<now>``).
+
+    Its readers (``test_notebooks.py``, ``batch/test_validate.py``) are one xdist unit
+    (:func:`_unit`), so it is built once; they copy it before they change it."""
+    import json
+
+    from batch import run
+    from ucid.generate import GenerateConfig, generate_dataset
+
+    base = tmp_path_factory.mktemp("two-run-lake")
+    generated, landing = base / "generated", base / "landing"
+    generate_dataset(GenerateConfig(customers=TWO_RUN_CUSTOMERS, seed=TWO_RUN_SEED, out=generated))
+    lake_settings = settings.model_copy(update={"lake_dir": base / "lake", "landing_dir": landing})
+    ctx = None
+    for first_run, now in ((True, TWO_RUN_FIRST_NOW), (False, TWO_RUN_NOW)):
+        _copy_days(generated, landing, first_run)
+        if not first_run:  # one good row, one that is not JSON, one without its cookie
+            good = {"event_id": "WEB-NB-1", "event_time": "2026-01-20T10:00:00Z", "cookie_id": "ck-nb-1",
+                    "event_type": "page_view", "page": "/", "session_id": "s-nb-1"}
+            (landing / "web" / "2026-01-20" / "part-99999.jsonl").write_text(
+                json.dumps(good) + "\n" + '{"event_id": "WEB-NB-2", "event_time": \n'
+                + json.dumps({**good, "event_id": "WEB-NB-3", "cookie_id": None}) + "\n")
+        ctx = run.context(lake_settings, now=now, run_id=f"nb-{now}", report=lambda m: None)
+        ctx._spark = spark
+        ctx.batch = ctx.batch.model_copy(update={"speed_state": False})  # the lake alone
+        for stage in ("ingest", "normalize", "resolve", "profiles"):
+            run.run_stage(ctx, stage)
+        run.record_run(ctx, "succeeded")
+    return ctx

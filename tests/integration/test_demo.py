@@ -10,8 +10,9 @@ started has stopped and the stack it did not start still runs.
 Then the DAG's failure path, on the demo's own Airflow database, lake and keyspace (one DAG run
 fewer than a test of its own, which ran the whole pipeline once more):
 
-1. the demo's run succeeded in every task, ``validate_published`` ran its suites, and Cassandra
-   holds every identifier of gold ``identity_state``;
+1. the demo's run succeeded in every task; its recorded figures show every suite of every layer
+   run and passed on tables with rows; and Cassandra holds every identifier of gold
+   ``identity_state``;
 2. the next day's run with a deliberately failing expectation (``UCID_BATCH_MAX_CLUSTER_RECORDS=1``)
    fails at ``validate_gold``; ``publish`` never runs, so no Cassandra row carries that run's
    time; the failed run is recorded in ``gold/runs`` with the figures of the stages before it.
@@ -165,6 +166,25 @@ def _the_dag_ran_then_a_failing_expectation_stops_publish(work: Path, env: dict,
     # the failed run is recorded too, by the failing task's callback, with the figures before it
     runs = sorted(spark.read.format("delta").load(str(lake / "gold" / "runs")).collect(), key=lambda r: r.snapshot)
     assert [r.status for r in runs][-2:] == ["succeeded", "failed at validate_gold"]
+    _every_suite_passed_on_the_good_run(json.loads(runs[-2].stats))
     stats = json.loads(runs[-1].stats)
     assert "no cluster over UCID_BATCH_MAX_CLUSTER_RECORDS records" in stats["validate_gold"]["error"]
     assert set(stats) == {"ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold"}
+
+
+def _every_suite_passed_on_the_good_run(stats: dict) -> None:
+    """The good run's recorded validate figures: every suite of every layer ran and passed, on
+    tables with rows (a single run merges nobody: ``gold.aliases`` may be empty)."""
+    from batch.validate import suite_files
+
+    suites = {}
+    for stage in ("validate_input", "validate_gold", "validate_published"):
+        result = stats[stage]["result"]
+        assert result["failed"] == 0, (stage, result)
+        suites.update(result["suites"])
+    names = {p.parent.name + "." + p.stem for layer in ("bronze", "silver", "gold", "published")
+             for p in suite_files(layer)}
+    assert set(suites) == names
+    assert all(s["failed"] == 0 for s in suites.values()), suites
+    assert {n for n, s in suites.items() if s["rows"] == 0} <= {"gold.aliases", "published.aliases"}, suites
+    assert sum(s["expectations"] for s in suites.values()) >= 80

@@ -1,9 +1,9 @@
 """The analysts' notebooks (``notebooks/*.ipynb``) run headless on a small generated lake, so none rots.
 
-One lake is built once (module scope, 1000 generated customers, in-process like the DQ test's):
-a first batch run on the first half of the month, then a second run on the rest -- so the second
-run merges customers the first kept apart -- plus a landing file with broken rows, so quarantine
-is not empty. Each notebook is executed by papermill in one project kernel shared by the module
+The lake is the run's two-run lake (``lake`` in ``tests/integration/conftest.py``, shared with
+the DQ tests: 1000 generated customers, a first batch run on the first half of the month, then a
+second run on the rest -- so the second run merges customers the first kept apart -- plus a
+landing file with broken rows, so quarantine is not empty). Each notebook is executed by papermill in one project kernel shared by the module
 (its namespace cleared before each notebook, its Spark session kept, as in a long-lived Jupyter
 server), with the lake as its ``lake_dir`` parameter; a cell that raises fails the test. Then
 its plots (``image/png`` outputs) are counted, the cells tagged ``table`` must show non-empty
@@ -12,8 +12,6 @@ tables, and key figures are checked against the lake.
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,48 +19,18 @@ from typing import Any
 
 import pytest
 
+from .conftest import TWO_RUN_NOW
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-CUSTOMERS = 1000
-SEED = 5
-SPLIT_DAY = "2026-01-16"  # landing days before it go to the first run
-FIRST_NOW = 1_768_521_600  # 2026-01-16
-NOW = 1_769_904_000  # 2026-02-01, after every generated event
-
-
-def _copy_days(generated: Path, landing: Path, first_run: bool) -> None:
-    """Copy the landing day folders of one run (``<source>/<YYYY-MM-DD>/``)."""
-    for day in sorted(generated.glob("*/2026-*")):
-        if (day.name < SPLIT_DAY) == first_run:
-            shutil.copytree(day, landing / day.parent.name / day.name)
+NOW = TWO_RUN_NOW
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark, settings) -> Path:
-    """A lake built by two batch runs (ingest .. profiles, no publish); its root."""
-    from batch import run
-    from ucid.generate import GenerateConfig, generate_dataset
-
-    base = tmp_path_factory.mktemp("notebooks")
-    generated, landing = base / "generated", base / "landing"
-    generate_dataset(GenerateConfig(customers=CUSTOMERS, seed=SEED, out=generated))
-    test_settings = settings.model_copy(update={"lake_dir": base / "lake", "landing_dir": landing})
-    for first_run, now in ((True, FIRST_NOW), (False, NOW)):
-        _copy_days(generated, landing, first_run)
-        if not first_run:  # one good row, one that is not JSON, one without its cookie
-            good = {"event_id": "WEB-NB-1", "event_time": "2026-01-20T10:00:00Z", "cookie_id": "ck-nb-1",
-                    "event_type": "page_view", "page": "/", "session_id": "s-nb-1"}
-            (landing / "web" / "2026-01-20" / "part-99999.jsonl").write_text(
-                json.dumps(good) + "\n" + '{"event_id": "WEB-NB-2", "event_time": \n'
-                + json.dumps({**good, "event_id": "WEB-NB-3", "cookie_id": None}) + "\n")
-        ctx = run.context(test_settings, now=now, run_id=f"nb-{now}", report=lambda m: None)
-        ctx._spark = spark
-        ctx.batch = ctx.batch.model_copy(update={"speed_state": False})  # the lake alone
-        for stage in ("ingest", "normalize", "resolve", "profiles"):
-            run.run_stage(ctx, stage)
-        run.record_run(ctx, "succeeded")
-    return base / "lake"
+def lake(two_run_lake) -> Path:
+    """The two-run lake's root (the notebooks only read it)."""
+    return Path(two_run_lake.lake.root)
 
 
 @pytest.fixture(scope="module")

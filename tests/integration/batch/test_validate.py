@@ -1,8 +1,9 @@
-"""The Great Expectations suites on a real lake: they pass on a good one, and a broken table fails
-with the expectation and the table named -- and stops `ucid batch run` before it publishes.
+"""The Great Expectations suites on a real lake: a broken table fails with the expectation and the
+table named -- and stops `ucid batch run` before it publishes. (That they pass on a good lake is
+shown by the demo's DAG run, whose recorded figures list every suite: tests/integration/test_demo.py.)
 
-One lake is built once (module scope, 500 generated customers: ingest .. profiles); each broken
-case works on a copy of it (a Delta table is a folder: a copy is a table).
+The lake is the run's two-run lake (``two_run_lake``, shared with the notebooks' tests); each
+broken case works on a copy of it (a Delta table is a folder: a copy is a table).
 """
 
 from __future__ import annotations
@@ -14,32 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import suite_env
+from ..conftest import TWO_RUN_NOW, suite_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
-CUSTOMERS = 500
-SEED = 11
-NOW = 1_769_904_000  # 2026-02-01, after every generated event
+NOW = TWO_RUN_NOW  # the lake's second run's clock
 BOGUS_UCID = "U" + "Z" * 20  # well formed, never issued
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory, spark, settings):
-    """A lake built by the batch stages ingest .. profiles (no publish)."""
-    from batch import run
-    from ucid.generate import GenerateConfig, generate_dataset
-
-    base = tmp_path_factory.mktemp("dq")
-    landing = base / "landing"
-    generate_dataset(GenerateConfig(customers=CUSTOMERS, seed=SEED, out=landing))
-    test_settings = settings.model_copy(update={"lake_dir": base / "lake", "landing_dir": landing})
-    ctx = run.context(test_settings, now=NOW, run_id="dq-good", report=lambda m: None)
-    ctx._spark = spark
-    ctx.batch = ctx.batch.model_copy(update={"speed_state": False})  # the lake alone, whatever the keyspace holds
-    for stage in ("ingest", "normalize", "resolve", "profiles"):
-        run.run_stage(ctx, stage)
-    return ctx
+def good(two_run_lake):
+    """The run's two-run lake (``tests/integration/conftest.py``): good, never changed here."""
+    return two_run_lake
 
 
 def _copy(ctx, dest: Path):
@@ -60,19 +47,6 @@ def _validate(ctx, layers, **kw):
                          layers=layers, sources=ctx.sources, settings=ctx.settings, **kw)
 
 
-def test_suites_pass_on_a_good_lake(good):
-    from batch import run
-    from batch.validate import suite_files
-
-    result = run.run_stage(good, "validate")
-    assert result["failed"] == 0, result
-    names = {p.parent.name + "." + p.stem for layer in ("bronze", "silver", "gold") for p in suite_files(layer)}
-    assert set(result["suites"]) == names
-    # every table and view has rows; a single run merges nothing, so there is no alias yet
-    assert {n for n, s in result["suites"].items() if s["rows"] == 0} <= {"gold.aliases"}, result["suites"]
-    assert result["expectations"] >= 80
-
-
 def _append_duplicate_identifier(ctx) -> tuple[str, str]:
     """Map one existing identifier to a second UCID: one identifier, two UCIDs."""
     from pyspark.sql import functions as F
@@ -83,22 +57,6 @@ def _append_duplicate_identifier(ctx) -> tuple[str, str]:
     row.withColumn("ucid", F.lit(BOGUS_UCID)).write.format("delta").mode("append").save(path)
     first = row.first()
     return first.id_type, first.id_value
-
-
-def test_identifier_mapped_to_two_ucids_fails_naming_expectation_and_table(good, tmp_path):
-    from batch.validate import ValidationFailed
-
-    broken = _copy(good, tmp_path / "lake")
-    _append_duplicate_identifier(broken)
-    with pytest.raises(ValidationFailed) as err:
-        _validate(broken, ("gold",))
-    failed = {(f["suite"], f["expectation"], f["column"]) for f in err.value.failures}
-    assert ("gold.identity_state", "expect_compound_columns_to_be_unique", "id_type,id_value") in failed
-    # the bogus UCID was never issued, and it is "live" nowhere
-    assert ("gold.clusters", "expect_column_values_to_be_in_set", "status") in failed
-    message = str(err.value)
-    assert "gold.identity_state (table gold/identity_state): expect_compound_columns_to_be_unique" in message
-    assert "every identifier maps to exactly one UCID" in message
 
 
 def test_alias_pointing_nowhere_fails(good, tmp_path):
@@ -130,27 +88,32 @@ def test_cluster_size_guard_comes_from_the_settings(good):
     assert "<= 1" in failure["detail"]
 
 
-def test_failing_expectation_stops_the_batch_run_before_publish(good, tmp_path, batch_world):
-    """`ucid batch run --stages validate,publish` on a broken lake: exit 1, nothing published
-    (to the batch suite's keyspace)."""
+def test_identifier_on_two_ucids_fails_validate_naming_it_and_stops_publish(good, tmp_path, batch_world):
+    """One identifier mapped to a second, never issued UCID: `ucid batch run --stages
+    validate,publish` exits 1 naming the expectation and the table (with the suite's reason), and
+    publishes nothing (to the batch suite's keyspace)."""
     from infra.cql import cluster
 
     settings = batch_world
     broken = _copy(good, tmp_path / "lake")
     id_type, id_value = _append_duplicate_identifier(broken)
     env = suite_env(settings, UCID_LAKE_DIR=str(broken.lake.root), UCID_LANDING_DIR=str(broken.landing),
-                    UCID_LOG_LEVEL="WARNING")
+                    UCID_LOG_LEVEL="WARNING", COLUMNS="400")  # no wrapped failure lines
     proc = subprocess.run(
         [sys.executable, "-m", "ucid.cli", "batch", "run", "--stages", "validate,publish", "--now", str(NOW)],
         env=env, capture_output=True, text=True, timeout=1800)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "stage validate failed" in out
-    assert "gold.identity_state" in out and "expect_compound_columns_to_be_unique" in out
+    assert "gold.identity_state (table gold/identity_state): expect_compound_columns_to_be_unique" in out
+    assert "every identifier maps to exactly one UCID" in out
+    # the bogus UCID was never issued, and it is "live" nowhere
+    assert "gold.clusters (table gold/ucids + identity_state + assignments + profiles + links): " \
+        "expect_column_values_to_be_in_set(status)" in out, out[-3000:]
     assert "publish" not in [line.split()[0] for line in proc.stderr.splitlines() if line.strip().startswith("publish ")]
 
     runs = broken.spark.read.format("delta").load(broken.lake.gold("runs")).collect()
-    assert [r.status for r in runs] == ["failed at validate"]
+    assert [r.status for r in runs][-1] == "failed at validate"
     c = cluster(settings.cassandra)
     try:
         session = c.connect(settings.cassandra.keyspace)
