@@ -3,7 +3,8 @@
 1. **Person rows**: every silver record of the sources the model compares
    (:func:`identity.match.person_sources`) becomes the model's columns through
    :func:`identity.match.person_row`, run inside ``mapInArrow``: the core's cleaning, the same as
-   ``ucid resolve --local --model``, not a re-write in Spark SQL. Silver holds what it needs: the
+   ``ucid resolve --local --model``, not a re-write in Spark SQL. A record of an event source
+   (the stream) is a person row only when it carries a name (:func:`identity.match.keeps_person_row`). Silver holds what it needs: the
    profile attributes (by ucid name) and the valid, unblocked normalized identifiers. Records are
    keyed by (source, record id) and anchored where the batch anchors them (``anchors_frame``).
 2. **Scoring**: every blocked pair, by Splink's Spark backend (:mod:`infra.match.spark_predict`).
@@ -45,6 +46,8 @@ REVIEW_ROW = (
     "levels array<struct<comparison:string,level:int,label:string,weight:double,value_l:string,value_r:string>>"
 )
 KEY_COLUMNS = ("source", "record_id", "a_type", "a_value")
+BLOCK_ROW = ("source string, record_id string, a_type string, a_value string, block_keys array<string>, "
+             "person map<string,string>")
 
 
 @dataclass(slots=True)
@@ -56,6 +59,7 @@ class Matched:
     review: DataFrame  # REVIEW_ROW: the pairs in the review band, for a data steward
     limits: dict[str, int]
     stats: dict[str, int] = field(default_factory=dict)
+    people: DataFrame | None = None  # BLOCK_ROW: the person rows, for the speed layer's blocking index
 
 
 def person_frame(records: DataFrame, anchors: DataFrame, sources: list[SourceDefinition],
@@ -66,33 +70,40 @@ def person_frame(records: DataFrame, anchors: DataFrame, sources: list[SourceDef
     from pyspark.sql import functions as F
 
     columns = spec.columns()
-    allowed = {s.name: model_attributes(s.attributes, columns) for s in person_sources(sources, spec)}
+    compared = person_sources(sources, spec)
+    allowed = {s.name: model_attributes(s.attributes, columns) for s in compared}
+    kinds = {s.name: s.kind for s in compared}
     rows = records.where(F.col("source").isin(sorted(allowed))).select("source", "record_id", "attributes", "ids")
     schema = ", ".join(["source string", "record_id string", *(f"`{c}` string" for c in columns)])
-    people = rows.mapInArrow(_person_rows_fn(allowed, columns), schema)
+    schema += ", block_keys array<string>"
+    people = rows.mapInArrow(_person_rows_fn(allowed, kinds, columns, spec), schema)
     return (people.join(anchors.select(*KEY_COLUMNS), ["source", "record_id"])
             .withColumn(ID_COLUMN, F.monotonically_increasing_id()))
 
 
-def _person_rows_fn(allowed: dict[str, list[str]], columns: list[str]):
+def _person_rows_fn(allowed: dict[str, list[str]], kinds: dict[str, str], columns: list[str], spec: MatchSpec):
     def fn(batches):
         import pyarrow as pa
 
-        from identity.match import person_row
+        from identity.match import block_keys, keeps_person_row, person_row
 
         for batch in batches:
-            out: dict[str, list] = {"source": [], "record_id": [], **{c: [] for c in columns}}
+            out: dict[str, list] = {"source": [], "record_id": [], **{c: [] for c in columns}, "block_keys": []}
             for r in batch.to_pylist():
                 names = allowed[r["source"]]
                 attrs = dict(r["attributes"] or ())
                 values = {a: attrs.get(a) for a in names}
                 ids = tuple((i["type"], i["value"]) for i in r["ids"] or ())
                 row = person_row(values, ids, columns)
+                if not keeps_person_row(kinds[r["source"]], row):
+                    continue  # an event without a name (a page view): not a person row
                 out["source"].append(r["source"])
                 out["record_id"].append(r["record_id"])
                 for c in columns:
                     out[c].append(row[c])
-            yield pa.RecordBatch.from_pydict({k: pa.array(v, pa.string()) for k, v in out.items()})
+                out["block_keys"].append(block_keys(row, spec))
+            yield pa.RecordBatch.from_pydict({k: pa.array(v, pa.list_(pa.string()) if k == "block_keys" else pa.string())
+                                              for k, v in out.items()})
 
     return fn
 
@@ -132,7 +143,18 @@ def match(spark, records: DataFrame, anchors: DataFrame, sources: list[SourceDef
     say(f"model {model.version}: {blocked:,} blocked pairs, {stats['pairs_linked']:,} linked "
         f"({stats['model_edges']:,} edges), {stats['pairs_review']:,} for review")
     return Matched(edges_of(spark, scoring), conflicts_of(spark, scoring), review_of(spark, scoring, spec),
-                   scoring.limits, stats)
+                   scoring.limits, stats, blocks_of(people, spec))
+
+
+def blocks_of(people: DataFrame, spec: MatchSpec) -> DataFrame:
+    """The person rows as ``gold/match_blocks`` (``BLOCK_ROW``): record, anchor, block keys
+    (:func:`identity.match.block_keys`) and the model's input values; the publish writes them,
+    with each record's UCID, into the speed layer's blocking index (``match_blocks``)."""
+    from pyspark.sql import functions as F
+
+    person = F.map_filter(F.create_map(*[x for c in spec.columns() for x in (F.lit(c), F.col(c))]),
+                          lambda k, v: v.isNotNull())
+    return people.select("source", "record_id", "a_type", "a_value", "block_keys", person.alias("person"))
 
 
 def _with_keys(pairs: DataFrame, people: DataFrame) -> DataFrame:

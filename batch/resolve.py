@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 
 from batch.components import components_local, components_spark
-from batch.match import LEVELS, MATCH, REVIEW_ROW
+from batch.match import BLOCK_ROW, LEVELS, MATCH, REVIEW_ROW
 from batch.silver import cached_policy
 from batch.tables import Lake, exists
 from identity.cluster import EVIDENCE_SAMPLE, Edge
@@ -281,8 +281,11 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
     }
     if matched is not None:
         snapshots["match_review"] = matched.review.withColumn("run_id", F.lit(run_id))
+        snapshots["match_blocks"] = matched.people
     elif exists(spark, lake.gold("match_review")):  # no model now: no pairs are in review
         snapshots["match_review"] = spark.createDataFrame([], REVIEW_ROW).withColumn("run_id", F.lit(run_id))
+    if matched is None and exists(spark, lake.gold("match_blocks")):  # no model now: nothing to index
+        snapshots["match_blocks"] = spark.createDataFrame([], BLOCK_ROW)
     _write_gold(spark, lake, run_id, snapshots,
                 changes_frame(spark, members, prev.state, ids.to_mint, events, now, run_id))
 

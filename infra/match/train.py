@@ -54,10 +54,26 @@ def train(table: pa.Table, spec: MatchSpec, on_step: Step | None = None) -> Trai
         step(f"m by EM, blocked on {' + '.join(rule)}")
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
     splink_model = linker.misc.save_model_to_json()
+    step("term frequencies of the training data")
+    tf = {}
+    for column in tf_columns(splink_model):
+        data = linker.table_management.compute_tf_table(column).as_pyarrow_table().to_pydict()
+        tf[column] = dict(sorted(zip(data[column], (float(f) for f in data[f"tf_{column}"]), strict=True)))
     report = training_report(splink_model, table.num_rows)
     log.info("match.trained", records=table.num_rows, comparisons=len(spec.comparisons),
              lam=report["probability_two_random_records_match"])
-    return TrainedModel(splink_model, spec, report)
+    return TrainedModel(splink_model, spec, report, tf)
+
+
+def tf_columns(splink_model: dict) -> list[str]:
+    """The input columns of the model's term-frequency adjustments."""
+    out = []
+    for comp in splink_model["comparisons"]:
+        for level in comp["comparison_levels"]:
+            column = level.get("tf_adjustment_column")
+            if column and column not in out:
+                out.append(column)
+    return out
 
 
 def training_report(splink_model: dict, records: int) -> dict:

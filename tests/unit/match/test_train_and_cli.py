@@ -179,3 +179,27 @@ def test_the_batch_pre_filter_keeps_exactly_the_pairs_the_decision_reads(people,
     assert got == want
     assert any(s.probability < spec.review_threshold for i, s in enumerate(scored) if i in want)  # vetoed, low
     assert len(want) < len(scored)
+
+
+def test_the_model_keeps_the_training_term_frequencies_and_scores_a_pair_alone_as_in_the_whole(people, model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The speed layer scores a record against a few candidates; the batch scores the whole
+    lake. With the model's term frequencies (not the scored data's) a pair gets one score either
+    way, and the warm scorer (one DuckDB, many small tables) gives the one-shot scorer's."""
+    from infra.match.predict import Scorer
+
+    rows, spec = people
+    assert set(model.tf) == {"first_name", "last_name", "email"}
+    assert all(0 < f <= 1 for freq in model.tf.values() for f in freq.values())
+    path = tmp_path / "m.json"
+    save_model(path, model)
+    assert load_model(path).tf == model.tf and load_model(path).version == model.version
+    whole = {(s.left, s.right): s for s in score(rows.table, model, 0.0)}
+    scorer = Scorer(model)
+    for start in (0, 150, 300):
+        part = rows.table.slice(start, 150)
+        got = scorer.score(part)
+        ids = set(part.column("unique_id").to_pylist())
+        assert {(s.left, s.right) for s in got} == {k for k in whole if k[0] in ids and k[1] in ids}
+        for s in got:
+            ref = whole[(s.left, s.right)]
+            assert (s.probability, s.weight, s.levels) == (ref.probability, ref.weight, ref.levels)
