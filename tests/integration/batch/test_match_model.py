@@ -221,3 +221,24 @@ def test_explain_shows_a_model_links_probability_and_comparisons(runs, served):
     assert match["model"] == runs["model"].version and match["probability"] == pytest.approx(link.match.probability)
     assert [c["comparison"] for c in match["comparisons"]] == [c.column for c in spec.comparisons]
     assert f"{link.match.probability:.4f}" in match["summary"] and "for: " in match["summary"]
+
+
+def test_the_publish_fills_the_speed_layers_blocking_index(runs, served, spark):
+    """gold/match_blocks (every person row with its block keys) is published into Cassandra's
+    match_blocks with each record's UCID: the speed layer's candidates for records it never saw."""
+    from identity.match import block_keys
+    from infra.store import Store
+
+    ctx = runs["ctx"]
+    spec = runs["model"].spec
+    gold = spark.read.format("delta").load(ctx.lake.gold("match_blocks")).collect()
+    assert gold and all(r.block_keys == block_keys(dict(r.person), spec) for r in gold)
+    with Store.connect(ctx.settings.cassandra) as store:
+        published = [r for r in store.session.execute(
+            f"SELECT block_key, source, record_id, ucid, person, layer FROM {store.keyspace}.match_blocks")]
+    assert len(published) == sum(len(r.block_keys) for r in gold)
+    assert {r.layer for r in published} == {"batch"}
+    assert all(runs["batch"][(r.source, r.record_id)] == r.ucid for r in published)
+    row = next(r for r in gold if len(r.block_keys) > 2)
+    got = {p.block_key: dict(p.person) for p in published if (p.source, p.record_id) == (row.source, row.record_id)}
+    assert got == {k: dict(row.person) for k in row.block_keys}
