@@ -49,18 +49,19 @@ class SourceLoad:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def ingested(spark, lake: Lake, source: str) -> dict[str, set[str]]:
-    """relpath -> every sha256 already taken (loaded or quarantined) under that name for ``source``."""
+def ingested(spark, lake: Lake, source: str | None = None) -> dict[str, set[str]] | dict[str, dict[str, set[str]]]:
+    """relpath -> every sha256 already taken (loaded or quarantined) under that name for
+    ``source``; without ``source``, the same for every source (source -> relpath -> sha256s),
+    in one read of the log."""
     if not exists(spark, lake.ingest_log):
         return {}
-    rows = (
-        spark.read.format("delta").load(lake.ingest_log)
-        .where(f"source = '{source}'").select("file", "sha256").collect()
-    )
-    out: dict[str, set[str]] = {}
-    for r in rows:
-        out.setdefault(r.file, set()).add(r.sha256)
-    return out
+    log = spark.read.format("delta").load(lake.ingest_log)
+    if source is not None:
+        log = log.where(f"source = '{source}'")
+    out: dict[str, dict[str, set[str]]] = {}
+    for r in log.select("source", "file", "sha256").collect():
+        out.setdefault(r.source, {}).setdefault(r.file, set()).add(r.sha256)
+    return out.get(source, {}) if source is not None else out
 
 
 def _read_group(spark, source: SourceDefinition, files: list[landing.LandingFile]):
@@ -127,6 +128,14 @@ class Pending:
     quarantine: list = field(default_factory=list)  # DataFrames
     files: list[tuple[str, str]] = field(default_factory=list)  # (source, file) taken in this load
     log: list[tuple] = field(default_factory=list)
+    taken: dict[str, dict[str, set[str]]] | None = None  # the log before this load, read once
+
+    def ingested(self, spark, lake: Lake, source: str) -> dict[str, set[str]]:
+        """:func:`ingested` for ``source``, from one read of the log for every source of the load
+        (a load with nothing new costs one Spark query, not one per source)."""
+        if self.taken is None:
+            self.taken = ingested(spark, lake)
+        return self.taken.get(source, {})
 
 
 def commit(spark, lake: Lake, pending: Pending) -> None:
@@ -162,7 +171,7 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
             commit(spark, lake, pending)
         return stats
     stats = SourceLoad(source.name)
-    checked, stats.files_skipped = _new_files(spark, root, lake, source)
+    checked, stats.files_skipped = _new_files(pending.ingested(spark, lake, source.name), root, source)
     if not checked:
         return stats
     stats.files_new = len(checked)
@@ -188,10 +197,10 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
     return stats
 
 
-def _new_files(spark, root: Path, lake: Lake, source: SourceDefinition) -> tuple[list[landing.LandingFile], int]:
-    """``(files to take, files skipped)``: each landing file not yet ingested with this content,
-    after the file-level checks; a name already ingested with other content fails them."""
-    done = ingested(spark, lake, source.name)
+def _new_files(done: dict[str, set[str]], root: Path, source: SourceDefinition) -> tuple[list[landing.LandingFile], int]:
+    """``(files to take, files skipped)``: each landing file not yet ingested with this content
+    (``done``: :func:`ingested`), after the file-level checks; a name already ingested with other
+    content fails them."""
     checked: list[landing.LandingFile] = []
     skipped = 0
     for path in landing.source_files(root, source):
@@ -329,7 +338,7 @@ def load_delta_source(spark, root: Path, lake: Lake, source: SourceDefinition, l
         return stats
     version = last_commit(spark, location)["version"]
     name = f"delta:{source.location}@v{version}"
-    if name in ingested(spark, lake, source.name):
+    if name in pending.ingested(spark, lake, source.name):
         stats.files_skipped = 1
         return stats
     stats.files_new = 1

@@ -7,7 +7,9 @@ The same semantics as :func:`identity.resolve.resolve` (the local reference), di
 2. **edges**: links collapsed per identifier pair with their support and the first
    ``EVIDENCE_SAMPLE`` evidence records, exactly as :func:`identity.cluster.build_edges`; with a
    match model in force, its edges between record anchors and its conflicts (:mod:`batch.match`),
-   which the core clusters after the exact edges, under the model's limits;
+   which the core clusters after the exact edges, under the model's limits; a record the model
+   finds to be another person than the other holders of a shared e-mail or phone does not link
+   through it (re-anchored first, :func:`batch.match.withhold_records`);
 3. **raw connected components** (:mod:`batch.components`), then the identity core's
    :func:`identity.cluster.cluster_edges` run per component in a grouped pandas UDF -- limits,
    blocked values and priorities are the core's own code;
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 
 from batch.components import components_local, components_spark
-from batch.match import BLOCK_ROW, LEVELS, MATCH, REVIEW_ROW
+from batch.match import BLOCK_ROW, LEVELS, MATCH, REVIEW_ROW, anchored_blocks
 from batch.silver import cached_policy
 from batch.tables import Lake, exists
 from identity.cluster import EVIDENCE_SAMPLE, Edge
@@ -240,13 +242,19 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
 
     # 1. anchors, 2. edges (exact, then the model's)
     anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint()
-    edges = edges_frame(records)
     matched = None
     if model is not None:
-        from batch.match import match
+        from batch.match import match, withhold_records
 
         matched = match(spark, records, anchors, sources, policy, model, say)
         stats.update(matched.stats)
+        if matched.stats.get("records_withholding"):
+            # records the model found to be another person than the other holders of a shared
+            # e-mail or phone do not link through it: re-anchored, their exact links rebuilt
+            records = withhold_records(records, matched.withheld).localCheckpoint()
+            anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint()
+    edges = edges_frame(records)
+    if matched is not None:
         edges = edges.unionByName(matched.edges)
     edges = edges.localCheckpoint()
     n_edges = edges.count()
@@ -281,7 +289,9 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
     }
     if matched is not None:
         snapshots["match_review"] = matched.review.withColumn("run_id", F.lit(run_id))
-        snapshots["match_blocks"] = matched.people
+        # the blocking index finds a candidate's live UCID through its anchor: the run's final
+        # one (a record withholding a shared e-mail or phone is anchored on another identifier)
+        snapshots["match_blocks"] = anchored_blocks(matched.people, anchors)
     elif exists(spark, lake.gold("match_review")):  # no model now: no pairs are in review
         snapshots["match_review"] = spark.createDataFrame([], REVIEW_ROW).withColumn("run_id", F.lit(run_id))
     if matched is None and exists(spark, lake.gold("match_blocks")):  # no model now: nothing to index

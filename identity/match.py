@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from identity.cluster import Edge
+from identity.records import record_node
 from identity.rules import read_yaml, validate_mapping
 from identity.sources import SourceDefinition
 from identity.types import Identifier
@@ -65,6 +66,7 @@ class Comparison(_Strict):
     method: Method
     thresholds: list[float] = Field(default_factory=list)
     term_frequency: bool = False
+    max_edits: int | None = Field(None, ge=1, le=3)
     postal_code: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
     city: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
 
@@ -73,6 +75,8 @@ class Comparison(_Strict):
         t = self.thresholds
         if self.method != "address" and (self.postal_code or self.city):
             raise ValueError("postal_code / city: only for method 'address'")
+        if self.max_edits is not None and self.method not in ("name", "jaro_winkler"):
+            raise ValueError("max_edits: only for methods 'name' and 'jaro_winkler'")
         if self.method in ("name", "jaro_winkler", "address"):
             if not t or any(not 0 < x < 1 for x in t) or t != sorted(t, reverse=True):
                 raise ValueError("thresholds: Jaro-Winkler similarities in (0, 1), highest first")
@@ -103,8 +107,8 @@ class Training(_Strict):
 
 
 DEFAULT_COMPARISONS: tuple[dict[str, Any], ...] = (
-    {"column": "first_name", "method": "name", "thresholds": [0.92, 0.8], "term_frequency": True},
-    {"column": "last_name", "method": "name", "thresholds": [0.92, 0.8], "term_frequency": True},
+    {"column": "first_name", "method": "name", "max_edits": 1, "thresholds": [0.92, 0.8], "term_frequency": True},
+    {"column": "last_name", "method": "name", "max_edits": 1, "thresholds": [0.92, 0.8], "term_frequency": True},
     {"column": "birth_date", "method": "date", "thresholds": [31, 366]},
     {"column": "address", "method": "address", "thresholds": [0.9], "postal_code": "postal_code", "city": "city"},
     {"column": "email", "method": "email"},
@@ -126,6 +130,7 @@ class MatchSpec(_Strict):
     limits: dict[str, int] = Field(default_factory=dict)
     vetoes: list[str] = Field(default_factory=lambda: ["first_name", "birth_date"])
     corroboration: list[str] = Field(default_factory=lambda: ["birth_date", "email", "phone"])
+    shared: list[str] = Field(default_factory=lambda: ["email", "phone"])
     uncorroborated: Literal["review", "link_if_unambiguous"] = "link_if_unambiguous"
     comparisons: list[Comparison] = Field(
         default_factory=lambda: [Comparison(**c) for c in DEFAULT_COMPARISONS], min_length=1
@@ -164,7 +169,7 @@ class MatchSpec(_Strict):
                 unknown = [c for c in rule if c not in inputs]
                 if unknown:
                     raise ValueError(f"{where}.{n}: column(s) {', '.join(unknown)} not among the compared columns")
-        for where, names in (("vetoes", self.vetoes), ("corroboration", self.corroboration)):
+        for where, names in (("vetoes", self.vetoes), ("corroboration", self.corroboration), ("shared", self.shared)):
             unknown = [v for v in names if v not in compared]
             if unknown:
                 raise ValueError(f"{where}: {', '.join(unknown)} not a compared column")
@@ -215,7 +220,8 @@ class MatchSpec(_Strict):
         kept = {c.column for c in comparisons}
         return self.model_copy(update={"comparisons": comparisons, "blocking_rules": blocking, "training": training,
                                        "vetoes": [v for v in self.vetoes if v in kept],
-                                       "corroboration": [v for v in self.corroboration if v in kept]})
+                                       "corroboration": [v for v in self.corroboration if v in kept],
+                                       "shared": [v for v in self.shared if v in kept]})
 
     def check_limits(self, limited_types: Iterable[str], linking_types: Iterable[str] = ()) -> None:
         """Model limits may only re-state limits the rules already have: a type the rules link
@@ -604,3 +610,115 @@ def conflict_pairs(pairs: Iterable[ScoredPair], spec: MatchSpec) -> list[tuple[I
         if a != b and vetoed(pair.evidence.levels, spec):
             out.add((a, b) if a < b else (b, a))
     return sorted(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# shared identifiers: an exact link between two person records that the model contradicts
+# ------------------------------------------------------------------------------------------------
+RecordKey = tuple[str, str]
+
+
+def probability_of(weight: float) -> float:
+    """A match weight (log2 of the odds) as a match probability."""
+    if weight >= 0:
+        return 1.0 / (1.0 + 2.0 ** -weight)
+    odds = 2.0 ** weight
+    return odds / (1.0 + odds)
+
+
+def weight_without(evidence: MatchEvidence, column: str) -> float:
+    """The pair's match weight without the agreement on ``column`` (its comparison's weight is
+    taken off when positive; a disagreement or a missing value stays counted)."""
+    return evidence.weight - sum(lvl.weight for lvl in evidence.levels if lvl.comparison == column and lvl.weight > 0)
+
+
+def clearly_different(evidence: MatchEvidence, spec: MatchSpec, column: str) -> bool:
+    """Whether the model says two records holding the same identifier of the shared type
+    ``column`` are different people: a veto column contradicts them (:func:`vetoed`: another first
+    name, a birth date years apart) *and* the rest of the records, without that identifier's own
+    agreement, does not even reach the review floor. A first-name typo with an agreeing surname,
+    address or phone still reaches it; two members of a household, one giving the other's e-mail,
+    do not."""
+    if vetoed(evidence.levels, spec) is None:
+        return False
+    return probability_of(weight_without(evidence, column)) < spec.review_threshold
+
+
+def withheld_identifiers(
+    pairs: Iterable[ScoredPair],
+    identifiers: Mapping[RecordKey, Iterable[Identifier]],
+    spec: MatchSpec,
+    trust: Mapping[str, int] | None = None,
+) -> dict[RecordKey, frozenset[Identifier]]:
+    """The identifiers of a shared type (``spec.shared``: e-mail, phone) that person records must
+    not link through: the record -> identifiers it keeps out of exact linking.
+
+    Households share an e-mail or a landline: the store registration of one member may carry the
+    other's e-mail, and an exact rule then puts it into the other's cluster. The person records
+    holding one shared identifier (``identifiers``: each record's valid, unblocked identifiers)
+    fall into groups: two holders are in one group unless the model finds them
+    :func:`clearly_different` (a pair not among ``pairs`` is not). One group holds the
+    identifier alone: nothing changes. Otherwise the identifier's *owner* is the group with the
+    most records, then the most trusted record (``trust``: source -> priority, 1 the most
+    trusted; the sources' ``priority``), and the records of every other group withhold it. Groups
+    tied for owner keep it (the exact link between them stands). Depends only on the pairs and
+    identifiers given, in any order.
+    """
+    shared = set(spec.shared)
+    if not shared:
+        return {}
+    trust = trust or {}
+    worst = max(trust.values(), default=0) + 1
+    held = {key: {i for i in ids if i[0] in shared} for key, ids in identifiers.items()}
+    holders: dict[Identifier, set[RecordKey]] = {}
+    apart: set[tuple[Identifier, RecordKey, RecordKey]] = set()
+    for pair in pairs:
+        if pair.left == pair.right:
+            continue
+        for ident in held.get(pair.left, set()) & held.get(pair.right, set()):
+            holders.setdefault(ident, set()).update((pair.left, pair.right))
+            if clearly_different(pair.evidence, spec, ident[0]):
+                apart.add((ident, pair.left, pair.right))
+                apart.add((ident, pair.right, pair.left))
+    out: dict[RecordKey, set[Identifier]] = {}
+    for ident, keys in holders.items():
+        if not any((ident, k, q) in apart for k in keys for q in keys):
+            continue
+        groups = _groups(sorted(keys), lambda x, y, i=ident: (i, x, y) not in apart)
+        if len(groups) < 2:
+            continue
+        rank = {n: (len(g), -min(trust.get(k[0], worst) for k in g)) for n, g in enumerate(groups)}
+        best = max(rank.values())
+        for n, group in enumerate(groups):
+            if rank[n] != best:
+                for key in group:
+                    out.setdefault(key, set()).add(ident)
+    return {key: frozenset(ids) for key, ids in out.items()}
+
+
+def _groups(keys: list[RecordKey], together) -> list[list[RecordKey]]:
+    """Connected components of ``keys`` under the relation ``together(x, y)``."""
+    parent = list(range(len(keys)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i in range(len(keys)):
+        for j in range(i + 1, len(keys)):
+            if together(keys[i], keys[j]):
+                parent[find(i)] = find(j)
+    out: dict[int, list[RecordKey]] = {}
+    for i, key in enumerate(keys):
+        out.setdefault(find(i), []).append(key)
+    return list(out.values())
+
+
+def anchor_without(key: RecordKey, identifiers: Iterable[Identifier], withheld: Iterable[Identifier]) -> Identifier:
+    """A record's anchor once ``withheld`` are out: its strongest other identifier
+    (``identifiers`` ordered strongest first, as :func:`identity.records.normalize_record`
+    orders them), else its own node."""
+    drop = set(withheld)
+    return next((i for i in identifiers if i not in drop), None) or record_node(*key)

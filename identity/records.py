@@ -98,3 +98,15 @@ def record_links(record: NormalizedRecord) -> list[Link]:
     """One link from the anchor to each other identifier of the record (none if it has <= 1)."""
     anchor = record.anchor
     return [Link(anchor, other, record.source, record.record_id) for other in record.identifiers[1:]]
+
+
+def withhold(record: NormalizedRecord, withheld: frozenset[Identifier] | set[Identifier]) -> NormalizedRecord:
+    """``record`` without the identifiers it must not link through (the match model found the
+    record to be another person than the other holders of a shared e-mail or phone, see
+    :func:`identity.match.withheld_identifiers`): its strongest remaining identifier becomes the
+    anchor, or its own node when none is left."""
+    kept = tuple(i for i in record.identifiers if i not in withheld)
+    if len(kept) == len(record.identifiers):
+        return record
+    anchor = kept[0] if kept else record_node(record.source, record.record_id)
+    return NormalizedRecord(record.source, record.record_id, kept, anchor)

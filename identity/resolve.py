@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from identity.cluster import Clustering, Edge, Refusal, build_edges, cluster_edges
-from identity.records import Link, Record, normalize_record, record_links
+from identity.records import Link, Record, normalize_record, record_links, withhold
 from identity.rules import Policy
 from identity.types import RECORD_TYPE, Identifier, Rejection
 from identity.ucids import ChangeEvent, State, assign_ucids
@@ -50,6 +50,7 @@ def resolve(
     match_edges: Iterable[Edge] = (),
     match_limits: Mapping[str, int] | None = None,
     conflicts: Iterable[tuple[Identifier, Identifier]] = (),
+    withheld: Mapping[tuple[str, str], frozenset[Identifier]] | None = None,
 ) -> Resolution:
     """Resolve ``records`` against ``previous`` at logical time ``now``.
 
@@ -64,7 +65,10 @@ def resolve(
     ``match_edges`` are the match model's edges between record anchors
     (:func:`identity.match.match_edges`); they are clustered with the exact ones, after them,
     under the same limits (``match_limits`` may re-state some for them) and size guard, and
-    never across ``conflicts`` (:func:`identity.match.conflict_pairs`).
+    never across ``conflicts`` (:func:`identity.match.conflict_pairs`). ``withheld``: record ->
+    identifiers of a shared type it does not link through (:func:`identity.match.withheld_identifiers`:
+    the model found it to be another person than the identifier's other holders); the record is
+    anchored on its other identifiers (:func:`identity.records.withhold`).
     """
     tick = progress or (lambda stage, n: None)
     anchors: dict[tuple[str, str], Identifier] = {}
@@ -79,6 +83,11 @@ def resolve(
             if rejected:
                 rejections.extend(rejected)
             key = (record.source, record.record_id)
+            if withheld:
+                drop = withheld.get(key)
+                if drop:
+                    norm = withhold(norm, drop)
+                    counter["records_withholding"] += 1
             prev = anchors.get(key)
             if prev is None:
                 anchors[key] = norm.anchor

@@ -79,6 +79,7 @@ class RunStats:
     batches: int = 0
     model_links: int = 0
     model_refused: int = 0
+    model_withheld: int = 0  # linked pairs left to the batch: a record withholds a shared identifier
     person_events: int = 0
     match_ms: float = 0.0
     latencies: deque = field(default_factory=lambda: deque(maxlen=200_000))
@@ -226,7 +227,8 @@ class SpeedConsumer:
                 "dead_letters": s.dead_letters, "refused_links": s.refused, "triggers": s.triggers,
                 "lease_retries": s.lease_retries,
                 **({"person_events": s.person_events, "model_links": s.model_links,
-                    "model_refused": s.model_refused, "match_ms": round(s.match_ms)} if self.matcher else {}),
+                    "model_refused": s.model_refused, "model_withheld": s.model_withheld,
+                    "match_ms": round(s.match_ms)} if self.matcher else {}),
                 **{f"stitch_{k}": v for k, v in sorted(s.outcomes.items())}}
 
     # -- one batch -----------------------------------------------------------------------------
@@ -293,6 +295,7 @@ class SpeedConsumer:
         self.stats.person_events += got.rows
         self.stats.model_links += got.merges
         self.stats.model_refused += got.refused
+        self.stats.model_withheld += got.withheld
         self.stats.match_ms += got.ms
         for event_id, loser, survivor in got.merged:
             change = {"kind": "merge", "survivor": survivor, "merged": loser, "event_id": event_id,

@@ -15,11 +15,17 @@ marked applied):
    a warm in-process DuckDB (:class:`infra.match.predict.Scorer`) with the model's term
    frequencies: a pair gets the score the batch gives it.
 4. **Decision** by :func:`infra.match.decision.decide_scored` (thresholds, vetoes,
-   corroboration, ``link_if_unambiguous`` over the pairs scored together, conflicts), the batch's
-   call. Review-band pairs are not linked.
+   corroboration, ``link_if_unambiguous`` over the pairs scored together, conflicts, and which
+   records withhold a shared e-mail or phone, with each row's identifiers and the sources'
+   trust), the batch's call. Review-band pairs are not linked.
 5. **Links**: the model's edges touching a new row, strongest first, each through
    :meth:`speed.stitching.Stitcher.link_model` (leases, re-read, one LOGGED batch, the model's
-   limits and the size guard, never across a conflict the scored pairs show).
+   limits and the size guard, never across a conflict the scored pairs show). A pair with a
+   record that withholds a shared identifier is not linked (:func:`real_time_pairs`): the batch
+   re-anchors such a record away from the identifier before it links it, but the stitcher has
+   already put it on the identifier's UCID, which the speed layer cannot undo (it never splits),
+   so a model merge through it would join the identifier's owner with another customer. The
+   next batch run puts the record where it belongs (docs/matching.md, *In real time*).
 6. **Index**: the new rows under each of their block keys, with their anchor and live UCID.
 
 A failure raises: the consumer rewinds the poll and nothing is marked applied, so a retry redoes
@@ -34,13 +40,22 @@ from typing import Any
 
 import pyarrow as pa
 
-from identity.match import ID_COLUMN, block_keys, keeps_person_row, match_edges, model_attributes, person_row
+from identity.match import (
+    ID_COLUMN,
+    MatchSpec,
+    ScoredPair,
+    block_keys,
+    keeps_person_row,
+    match_edges,
+    model_attributes,
+    person_row,
+)
 from identity.records import normalize_record
 from identity.rules import Policy
 from identity.sources import SourceDefinition
 from identity.types import RECORD_TYPE, Identifier
 from infra.log import get_logger
-from infra.match.decision import decide_scored
+from infra.match.decision import Scoring, decide_scored
 from infra.match.model import TrainedModel
 from infra.match.predict import Scorer
 from infra.store import Store, ts
@@ -63,6 +78,7 @@ class MatchStats:
     pairs: int = 0
     linked_pairs: int = 0
     review: int = 0
+    withheld: int = 0  # linked pairs not applied: a record of theirs withholds a shared identifier
     merges: int = 0
     refused: int = 0
     ms: float = 0.0
@@ -74,6 +90,7 @@ class _Person:
     key: tuple[str, str]
     anchor: Identifier
     row: dict[str, str | None]
+    ids: tuple[Identifier, ...] = ()  # valid, unblocked identifiers, strongest first
     event: Event | None = None
     ucid: str | None = None
 
@@ -82,13 +99,14 @@ class SpeedMatcher:
     """The speed layer's real-time match; one per consumer process, used by one thread."""
 
     def __init__(self, store: Store, stitcher: Stitcher, policy: Policy, model: TrainedModel,
-                 source: SourceDefinition) -> None:
+                 source: SourceDefinition, trust: dict[str, int] | None = None) -> None:
         self.store, self.stitcher, self.policy, self.model = store, stitcher, policy, model
         self.spec = model.spec
         self.spec.check_limits(policy.limits(), policy.linking())
         self.limits = self.spec.limits_for(policy.limits())
         self.columns = self.spec.columns()
         self.source = source
+        self.trust = trust or {source.name: source.priority}  # source -> priority, as the batch's
         self.attributes = {a: source.attributes[a] for a in model_attributes(source.attributes, self.columns)}
         self.scorer = Scorer(model)
 
@@ -103,7 +121,7 @@ class SpeedMatcher:
             log.warning("match model in force, but it does not compare the stream source (no name attribute "
                         "in its definition): no real-time scoring", model=model.version)
             return None
-        return cls(store, stitcher, policy, model, stream)
+        return cls(store, stitcher, policy, model, stream, {s.name: s.priority for s in sources})
 
     # -- person rows --------------------------------------------------------------------------
     def person(self, event: Event) -> dict[str, str | None] | None:
@@ -131,7 +149,8 @@ class SpeedMatcher:
             if row is None:
                 continue
             norm, _ = normalize_record(event.record(), self.policy)
-            new.append(_Person((STREAM_SOURCE, event.event_id), norm.anchor, row, event, outcome.ucid))
+            new.append(_Person((STREAM_SOURCE, event.event_id), norm.anchor, row, norm.identifiers, event,
+                               outcome.ucid))
         if not new:
             return stats
         stats.rows = len(new)
@@ -144,8 +163,9 @@ class SpeedMatcher:
                 if key in people:
                     continue
                 person = dict(r.person or {})
-                people[key] = _Person(key, (r.anchor_type, r.anchor_value),
-                                      {c: person.get(c) for c in self.columns}, None, r.ucid)
+                anchor = (r.anchor_type, r.anchor_value)
+                people[key] = _Person(key, anchor, {c: person.get(c) for c in self.columns},
+                                      candidate_identifiers(anchor, person, self.spec), None, r.ucid)
                 stats.candidates += 1
         ordered = sorted(people.values(), key=lambda p: p.key)
         table = pa.table({ID_COLUMN: pa.array(range(len(ordered)), pa.int64()),
@@ -153,16 +173,16 @@ class SpeedMatcher:
         scored = self.scorer.score(table)
         stats.pairs = len(scored)
         scoring = decide_scored(scored, [p.key for p in ordered], [p.anchor for p in ordered], self.model,
-                                len(ordered), len(scored))
+                                len(ordered), len(scored), [p.ids for p in ordered], self.trust)
         stats.review = len(scoring.review)
         fresh = {p.key for p in new}
-        linked = [p for p in scoring.linked if p.left in fresh or p.right in fresh]
+        linked, stats.withheld = real_time_pairs(scoring, fresh)
         stats.linked_pairs = len(linked)
         self._link(linked, scoring.conflicts, people, fresh, stats)
         self._index(new, keys_of)
         stats.ms = (time.perf_counter() - started) * 1000
         log.debug("match", rows=stats.rows, candidates=stats.candidates, pairs=stats.pairs,
-                  linked=stats.linked_pairs, merges=stats.merges, ms=round(stats.ms, 1))
+                  linked=stats.linked_pairs, withheld=stats.withheld, merges=stats.merges, ms=round(stats.ms, 1))
         return stats
 
     def _link(self, linked: list, conflicts: list[tuple[Identifier, Identifier]], people: dict,
@@ -211,3 +231,31 @@ class SpeedMatcher:
             for key in keys_of[p.key]:
                 writes.append(("put_block", (key, p.key[0], p.key[1], p.anchor[0], p.anchor[1], ucid, person, now)))
         self.store.write_all(writes)
+
+
+def candidate_identifiers(anchor: Identifier, person: dict[str, str], spec: MatchSpec) -> tuple[Identifier, ...]:
+    """The identifiers of a candidate read from the blocking index, as far as its row tells them:
+    its anchor (its strongest identifier, unless it has none) and the identifiers of the shared
+    types (``spec.shared``: the index row's ``email`` / ``phone`` columns, each type's smallest
+    value, :func:`identity.match.person_row`). Enough for
+    :func:`identity.match.withheld_identifiers`, which looks at shared types only; a second
+    e-mail of a candidate is not seen in real time."""
+    out = [] if anchor[0] == RECORD_TYPE else [anchor]
+    for column in spec.shared:
+        value = person.get(column)
+        if value and (column, value) not in out:
+            out.append((column, value))
+    return tuple(out)
+
+
+def real_time_pairs(scoring: Scoring, fresh: set[tuple[str, str]]) -> tuple[list[ScoredPair], int]:
+    """The linked pairs the speed layer applies, and how many it leaves to the batch: pairs with a
+    new record (``fresh``) on one side and no record that withholds a shared identifier
+    (``scoring.withheld``). Such a record was stitched through the identifier before scoring (to
+    the identifier's other holders' UCID) and the speed layer does not split; the batch instead
+    re-anchors it first and links it to the person the model finds. Linking it in real time would
+    merge that person into the identifier's owner: the pair waits for the next batch run."""
+    held = scoring.withheld
+    mine = [p for p in scoring.linked if p.left in fresh or p.right in fresh]
+    kept = [p for p in mine if p.left not in held and p.right not in held]
+    return kept, len(mine) - len(kept)

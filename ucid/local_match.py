@@ -44,6 +44,8 @@ class PersonTable:
     keys: list[tuple[str, str]] = field(default_factory=list)
     anchors: list[Identifier] = field(default_factory=list)
     rows: Counter = field(default_factory=Counter)  # source -> person rows
+    identifiers: list[tuple[Identifier, ...]] = field(default_factory=list)  # valid, unblocked, strongest first
+    trust: dict[str, int] = field(default_factory=dict)  # source -> priority (1: the most trusted)
 
     def columns_with_values(self) -> list[str]:
         """Model columns holding at least one value (the others cannot be compared)."""
@@ -65,6 +67,7 @@ def read_person_rows(root: Path, sources: list[SourceDefinition], policy: Policy
     out: dict[str, list] = {ID_COLUMN: [], **{c: [] for c in columns}}
     result = PersonTable(pa.table({}))
     for source in person_sources(sources, spec):
+        result.trust[source.name] = source.priority
         attrs = model_attributes(source.attributes, columns)
         attr_cols = [source.attributes[a] for a in attrs]
         id_cols = [c.column for c in source.identifiers]
@@ -87,6 +90,7 @@ def read_person_rows(root: Path, sources: list[SourceDefinition], policy: Policy
                     out[c].append(row[c])
                 result.keys.append((source.name, record_id))
                 result.anchors.append(norm.anchor)
+                result.identifiers.append(norm.identifiers)
                 result.rows[source.name] += 1
     result.table = pa.table({ID_COLUMN: pa.array(out[ID_COLUMN], pa.int64()),
                              **{c: pa.array(out[c], pa.string()) for c in columns}})
@@ -98,9 +102,11 @@ def read_person_rows(root: Path, sources: list[SourceDefinition], policy: Policy
 # ------------------------------------------------------------------------------------------------
 def score_people(people: PersonTable, model: TrainedModel, threads: int = 2) -> Scoring:
     """Score every blocked pair of person rows on DuckDB and decide each one
-    (:func:`infra.match.decision.decide_scored`, the batch's decision too)."""
+    (:func:`infra.match.decision.decide_scored`, the batch's decision too), including which
+    records withhold a shared e-mail or phone from exact linking (``Scoring.withheld``)."""
     scored = score(people.table, model, 0.0, threads)
-    return decide_scored(scored, people.keys, people.anchors, model, people.table.num_rows, len(scored))
+    return decide_scored(scored, people.keys, people.anchors, model, people.table.num_rows, len(scored),
+                         people.identifiers, people.trust)
 
 
 PAIR_HEADER = ("source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "match_weight", "levels")

@@ -164,15 +164,18 @@ def resolve_local(
     match_edges: Iterable[Edge] = (),
     match_limits: Mapping[str, int] | None = None,
     conflicts: Iterable[tuple[Identifier, Identifier]] = (),
+    withheld: Mapping[tuple[str, str], frozenset[Identifier]] | None = None,
 ) -> tuple[Resolution, ReadStats]:
     """Read and resolve a landed data set; see :func:`identity.resolve.resolve` for promises
-    (``match_edges``: the match model's edges, :func:`ucid.local_match.score_people`)."""
+    (``match_edges``, ``conflicts``, ``withheld``: the match model's word,
+    :func:`ucid.local_match.score_people`)."""
     missing = sorted({c.type for s in sources for c in s.identifiers} - set(policy.types))
     if missing:
         raise LocalReadError(f"identifier type(s) not in the rules: {', '.join(missing)}")
     stats = ReadStats()
     records = read_records(root, sources, stats, on_file)
-    return resolve(records, policy, previous, now, progress, match_edges, match_limits, conflicts), stats
+    return resolve(records, policy, previous, now, progress, match_edges, match_limits, conflicts,
+                   withheld), stats
 
 
 def write_assignment(path: Path, assignment: dict[tuple[str, str], str]) -> int:

@@ -8,7 +8,12 @@ reports seconds, records/s and peak memory (RSS of this process tree: driver JVM
 workers, sampled every 0.2 s) per stage. Then, on the same edges in the same run, times the
 distributed connected components (large-star/small-star, forced) against
 ``scipy.sparse.csgraph.connected_components`` on the driver, and prints the ratio (goal <= 10x).
-Publish is not timed here (it is bounded by Cassandra, see bench/serving and bench/speed).
+Then publish, against a raw ``execute_concurrent`` writer of the same rows in the same run
+(:mod:`bench.batch.publish`, goal >= 0.5x; ``--no-publish`` skips it).
+
+``--model``: the same with the match model on. The landing zone is generated with the hard cases,
+a model is trained on it with DuckDB (``ucid model train --local``'s code, not timed) and
+``resolve`` links with it (``UCID_MATCH_MODEL_FILE``), so records/s is the model's end to end.
 """
 
 from __future__ import annotations
@@ -57,27 +62,49 @@ class PeakRss:
         self._thread.join()
 
 
-def landing_for(records: int, root: Path, console: Console) -> tuple[Path, int]:
+def landing_for(records: int, root: Path, console: Console, hard_cases: bool = False) -> tuple[Path, int]:
     from ucid.generate import GenerateConfig, generate_dataset
 
     customers = max(100, round(records / RECORDS_PER_CUSTOMER))
-    out = root / f"landing-{customers}"
+    out = root / (f"landing-{customers}" + ("-hard" if hard_cases else ""))
     if not (out / "manifest.json").exists():
         console.print(f"generating {customers:,} customers (~{records:,} records) -> {out}")
-        generate_dataset(GenerateConfig(customers=customers, seed=2026, out=out, overwrite=True))
+        generate_dataset(GenerateConfig(customers=customers, seed=2026, out=out, overwrite=True, hard_cases=hard_cases))
     return out, customers
 
 
-def bench_size(records: int, root: Path, console: Console) -> dict:
+def trained_model(landing: Path, settings, console: Console) -> Path:
+    """A model trained with DuckDB on ``landing`` (cached beside it): what ``ucid model train
+    --local`` writes."""
+    from infra.match.model import save_model
+    from infra.match.train import train
+    from bench.match.run import person_rows
+
+    path = landing.with_name(landing.name + ".model.json")
+    if not path.exists():
+        console.print(f"training the match model on {landing} (DuckDB, not timed)")
+        people, spec = person_rows(settings, landing)
+        save_model(path, train(people.table, spec))
+    return path
+
+
+def bench_size(records: int, root: Path, console: Console, publish: bool = True, model: bool = False) -> dict:
     from batch import run
     from batch.components import components_spark, label_components
     from batch.resolve import edges_frame
     from infra.settings import get_settings
 
-    landing, customers = landing_for(records, root, console)
+    landing, customers = landing_for(records, root, console, hard_cases=model)
     lake = root / f"lake-{customers}"
     shutil.rmtree(lake, ignore_errors=True)
     settings = get_settings().model_copy(update={"lake_dir": lake, "landing_dir": landing})
+    if model:
+        settings = settings.model_copy(update={"match": settings.match.model_copy(
+            update={"model_file": trained_model(landing, settings, console)})})
+    if publish:
+        from bench.batch.publish import bench_keyspace
+
+        settings = bench_keyspace(settings)  # resolve reads the speed layer's rows there: none
     ctx = run.context(settings, now=1_790_000_000, run_id=f"bench-{customers}", report=lambda m: None)
     stages = {}
     for stage in STAGES:
@@ -103,11 +130,17 @@ def bench_size(records: int, root: Path, console: Console) -> dict:
     ids, _ = label_components(pdf["u"].to_numpy(), pdf["v"].to_numpy())
     scipy_s = time.perf_counter() - started
     assert len(ids) == n_nodes, "the two CC paths disagree on the node count"
+    published = None
+    if publish:
+        from bench.batch.publish import bench_publish
+
+        published = bench_publish(ctx, console)
     return {
-        "customers": customers, "records": n_records, "end_to_end_seconds": round(total, 1),
+        "customers": customers, "records": n_records, "model": str(settings.match.model_file) if model else None, "end_to_end_seconds": round(total, 1),
         "records_per_second": round(n_records / total), "stages": stages,
         "cc": {"edges": n_edges, "nodes": n_nodes, "spark_seconds": round(spark_s, 2),
                "scipy_seconds": round(scipy_s, 3), "ratio": round(spark_s / scipy_s, 1)},
+        "publish": published,
     }
 
 
@@ -116,6 +149,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, action="append", help="source records (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("bench/batch/results.json"))
     parser.add_argument("--root", type=Path, default=None, help="work folder (default: UCID_HOME/bench/batch)")
+    parser.add_argument("--no-publish", action="store_true", help="skip publish and its raw-writer reference")
+    parser.add_argument("--model", action="store_true", help="hard-case data, resolve with a trained match model")
     args = parser.parse_args()
     from infra.log import configure
     from infra.settings import get_settings
@@ -128,14 +163,17 @@ def main() -> None:
                "sizes": []}
     for records in args.records or [1_000_000]:
         console.print(f"[bold]batch benchmark: ~{records:,} records[/bold]")
-        results["sizes"].append(bench_size(records, root, console))
+        results["sizes"].append(bench_size(records, root, console, publish=not args.no_publish, model=args.model))
     table = Table(title="bench/batch")
-    for col in ("records", "end-to-end s", "records/s", "CC edges", "Spark CC s", "scipy s", "ratio"):
+    for col in ("records", "end-to-end s", "records/s", "CC edges", "Spark CC s", "scipy s", "ratio",
+                "publish rows/s", "raw rows/s", "publish/raw"):
         table.add_column(col, justify="right")
     for r in results["sizes"]:
         cc = r["cc"]
         table.add_row(f"{r['records']:,}", str(r["end_to_end_seconds"]), f"{r['records_per_second']:,}",
-                      f"{cc['edges']:,}", str(cc["spark_seconds"]), str(cc["scipy_seconds"]), f"{cc['ratio']}x")
+                      f"{cc['edges']:,}", str(cc["spark_seconds"]), str(cc["scipy_seconds"]), f"{cc['ratio']}x",
+                      *((f"{pub['rows_per_second']:,}", f"{pub['raw']['rows_per_second']:,}", str(pub["ratio"]))
+                        if (pub := r.get("publish")) else ("-", "-", "-")))
     console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -11,6 +11,7 @@ unit test holds it equal to DuckDB's on generated strings.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 PREFIX_WEIGHT = 0.1
 PREFIX_MAX = 4
@@ -59,3 +60,10 @@ def jaro_winkler(s: str | None, t: str | None) -> float | None:
         # separate roundings of plain Python land one bit off in about 1 % of the pairs)
         sim = float(Fraction(sim) + Fraction(prefix * PREFIX_WEIGHT) * Fraction(1.0 - sim))
     return sim
+
+
+@lru_cache(maxsize=1 << 20)
+def cached_jaro_winkler(s: str | None, t: str | None) -> float | None:
+    """:func:`jaro_winkler`, remembered per process (a Spark Python worker is reused): u by
+    random sampling compares every sampled pair, where a name pair repeats many times."""
+    return jaro_winkler(s, t)

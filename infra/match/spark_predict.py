@@ -43,7 +43,7 @@ def register_similarity(spark) -> None:
 
     @pandas_udf("double")
     def jaro_winkler(left: pd.Series, right: pd.Series) -> pd.Series:
-        from infra.match.similarity import jaro_winkler as jw
+        from infra.match.similarity import cached_jaro_winkler as jw
 
         return pd.Series([jw(a, b) for a, b in zip(left, right, strict=True)], dtype="float64")
 
@@ -71,6 +71,27 @@ def _spark_api(spark):
 
 
 @contextmanager
+def splink_on_spark(spark, people: DataFrame) -> Iterator[tuple]:
+    """``(api, name)``: Splink's ``SparkAPI`` (:func:`_spark_api`) with DuckDB's Jaro-Winkler
+    registered and ``people`` as the temporary view ``name``, for a ``Linker`` (scoring or
+    training). On leaving, what Splink persisted is released and its temporary views dropped."""
+    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
+    view = VIEW_PREFIX + uuid.uuid4().hex[:12]
+    people.createOrReplaceTempView(view)
+    api = _spark_api(spark)
+    try:
+        register_similarity(spark)  # after SparkAPI, which registers the jar's functions
+        yield api, view
+    finally:
+        for frame in api.frames:
+            if frame.is_cached:
+                frame.unpersist()
+        for table in spark.catalog.listTables():
+            if table.isTemporary and table.name.startswith((SPLINK_PREFIX, view)):
+                spark.catalog.dropTempView(table.name)
+
+
+@contextmanager
 def predictions(spark, people: DataFrame, model: TrainedModel) -> Iterator[DataFrame]:
     """Every blocked pair of ``people`` (``unique_id`` + the spec's columns) scored by ``model``:
     Splink's prediction frame (``unique_id_l`` / ``_r``, ``match_probability``, ``match_weight``,
@@ -79,12 +100,7 @@ def predictions(spark, people: DataFrame, model: TrainedModel) -> Iterator[DataF
     block; on leaving it, what Splink persisted is released and its temporary views dropped."""
     from splink import Linker
 
-    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
-    view = VIEW_PREFIX + uuid.uuid4().hex[:12]
-    people.createOrReplaceTempView(view)
-    api = _spark_api(spark)
-    try:
-        register_similarity(spark)  # after SparkAPI, which registers the jar's functions
+    with splink_on_spark(spark, people) as (api, view):
         settings = prediction_settings(trained_settings(model.splink, model.spec, "spark"))
         linker = Linker(api.register(view), settings, log_level=None)
         for column, frequencies in sorted((c, f) for c, f in model.tf.items() if f):  # the model's, as on DuckDB
@@ -92,10 +108,3 @@ def predictions(spark, people: DataFrame, model: TrainedModel) -> Iterator[DataF
             spark.createDataFrame(tf_table(column, frequencies).to_pandas()).createOrReplaceTempView(tf_view)
             linker.table_management.register_term_frequency_lookup(api.register(tf_view), column)
         yield linker.inference.predict(warning_mode="never").as_spark_dataframe()
-    finally:
-        for frame in api.frames:
-            if frame.is_cached:
-                frame.unpersist()
-        for table in spark.catalog.listTables():
-            if table.isTemporary and table.name.startswith((SPLINK_PREFIX, view)):
-                spark.catalog.dropTempView(table.name)

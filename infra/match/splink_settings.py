@@ -44,11 +44,16 @@ def _date_comparison(c: Comparison, dialect: str) -> cl.CustomComparison:
 def _similarity_comparison(c: Comparison) -> cl.CustomComparison:
     col = c.column
     levels = [cll.NullLevel(col), cll.ExactMatchLevel(col, term_frequency_adjustments=c.term_frequency)]
+    if c.max_edits:  # keying errors: a wrong, dropped, extra or swapped letter ("krnneth", "beenda")
+        edits = "one keying error" if c.max_edits == 1 else f"up to {c.max_edits} keying errors"
+        levels.append(cll.DamerauLevenshteinLevel(col, c.max_edits).configure(
+            label_for_charts=f"{edits} (Damerau-Levenshtein <= {c.max_edits})"))
     for t in c.thresholds:
         levels.append(cll.JaroWinklerLevel(col, t))
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(comparison_levels=levels, output_column_name=col,
-                               comparison_description=f"{col}: exact, then Jaro-Winkler")
+                               comparison_description=f"{col}: exact, {'keying errors, ' if c.max_edits else ''}"
+                                                      "then Jaro-Winkler")
 
 
 def _edit_comparison(c: Comparison) -> cl.CustomComparison:

@@ -1,4 +1,7 @@
-"""Training on DuckDB: lambda from the deterministic rules, u by random sampling, m by EM.
+"""Training: lambda from the deterministic rules, u by random sampling, m by EM.
+
+:func:`estimate` runs the steps on a linker of either backend: DuckDB here (:func:`train`),
+Spark in :mod:`infra.match.spark_train`.
 
 Deterministic for a given seed and input: u is sampled with Splink's seeded sampler, EM samples
 by a hash of the record ids (Splink 5), and the settings carry a fixed ``linker_uid``; a unit
@@ -17,7 +20,7 @@ from splink import DuckDBAPI, Linker, block_on
 
 from identity.match import MatchSpec
 from infra.log import get_logger
-from infra.match.model import TrainedModel
+from infra.match.model import TermFrequencies, TrainedModel
 from infra.match.splink_settings import splink_settings
 
 log = get_logger(__name__)
@@ -40,29 +43,59 @@ def train(table: pa.Table, spec: MatchSpec, on_step: Step | None = None) -> Trai
     table fills. The report holds the record count, lambda and each comparison level's m, u and
     match weight (log2 of m/u), what `ucid model train` prints.
     """
+    linker = _linker(table, splink_settings(spec))
+    splink_model = estimate(linker, spec, on_step)
+    return trained_model(splink_model, spec, table.num_rows, "duckdb", term_frequencies(linker, splink_model, on_step))
+
+
+def estimate(linker: Linker, spec: MatchSpec, on_step: Step | None = None, u_chunks: int | None = None) -> dict:
+    """The training steps on ``linker`` (any backend): lambda from the deterministic rules with
+    their assumed recall, u by random sampling with the spec's seed, m by EM on each of the
+    spec's EM blocking rules. Returns the linker's model as Splink JSON, in its backend's SQL.
+
+    ``u_chunks``: Splink's ``num_chunks`` for u (default 10: the sampled pairs are compared in
+    chunks, and a comparison stops early once each of its levels was seen 100 times). Spark
+    passes 1: every sampled pair in one job (a job costs seconds there, a chunk milliseconds
+    on DuckDB), which can move a u that DuckDB stops early on a little."""
     step = on_step or (lambda _: None)
     logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
-    linker = _linker(table, splink_settings(spec))
     t = spec.training
     step("lambda from the deterministic rules")
     linker.training.estimate_probability_two_random_records_match(
         [block_on(*rule) for rule in t.deterministic_rules], recall=t.deterministic_recall
     )
     step("u by random sampling")
-    linker.training.estimate_u_using_random_sampling(max_pairs=t.u_max_pairs, seed=spec.seed)
+    chunks = {} if u_chunks is None else {"num_chunks": u_chunks}
+    linker.training.estimate_u_using_random_sampling(max_pairs=t.u_max_pairs, seed=spec.seed, **chunks)
     for rule in t.em_blocking_rules:
         step(f"m by EM, blocked on {' + '.join(rule)}")
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
-    splink_model = linker.misc.save_model_to_json()
-    step("term frequencies of the training data")
-    tf = {}
+    return linker.misc.save_model_to_json()
+
+
+def term_frequencies(linker: Linker, splink_model: dict, on_step: Step | None = None) -> TermFrequencies:
+    """The training data's term frequencies of each column with a term-frequency adjustment
+    (:func:`tf_columns`), computed by ``linker`` (any backend: Splink's own SQL, a count over the
+    column's non-null values, so DuckDB and Spark give the same doubles). Kept in the model
+    file, every backend scores with them (:mod:`infra.match.model`)."""
+    (on_step or (lambda _: None))("term frequencies of the training data")
+    tf: TermFrequencies = {}
     for column in tf_columns(splink_model):
         data = linker.table_management.compute_tf_table(column).as_pyarrow_table().to_pydict()
         tf[column] = dict(sorted(zip(data[column], (float(f) for f in data[f"tf_{column}"]), strict=True)))
-    report = training_report(splink_model, table.num_rows)
-    log.info("match.trained", records=table.num_rows, comparisons=len(spec.comparisons),
+    return tf
+
+
+def trained_model(splink_model: dict, spec: MatchSpec, records: int, backend: str,
+                  tf: TermFrequencies | None = None) -> TrainedModel:
+    """The model of a training on ``backend`` (``duckdb`` or ``spark``) over ``records`` person
+    rows; ``splink_model`` must be DuckDB SQL (the model file's dialect), ``tf`` the training
+    data's term frequencies (:func:`term_frequencies`). The report says where it was trained
+    and on how many rows."""
+    report = {**training_report(splink_model, records), "backend": backend}
+    log.info("match.trained", records=records, backend=backend, comparisons=len(spec.comparisons),
              lam=report["probability_two_random_records_match"])
-    return TrainedModel(splink_model, spec, report, tf)
+    return TrainedModel(splink_model, spec, report, dict(tf or {}))
 
 
 def tf_columns(splink_model: dict) -> list[str]:

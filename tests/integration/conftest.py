@@ -130,7 +130,6 @@ def pytest_sessionfinish(session) -> None:
 # first, so neither worker is left with a long file at the end (``--no-loadscope-reorder`` keeps
 # this order; xdist's default would sort the files by their number of tests).
 LONGEST_FIRST = (
-    "batch/test_airflow_dags_test.py",
     "test_demo.py",
     "test_notebooks.py",
     "batch/test_pipeline.py",

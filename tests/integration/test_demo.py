@@ -6,10 +6,22 @@ the speed layer on the live stream and the API, and prints curl lines. The test 
 printed lines (``try.sh``, checked to be what was printed), including one resolving an identifier
 seen only in the live stream, then sends Ctrl-C (SIGINT) and checks that everything the demo
 started has stopped and the stack it did not start still runs.
+
+Then the DAG's failure path, on the demo's own Airflow database, lake and keyspace (one DAG run
+fewer than a test of its own, which ran the whole pipeline once more):
+
+1. the demo's run succeeded in every task, ``validate_published`` ran its suites, and Cassandra
+   holds every identifier of gold ``identity_state``;
+2. the next day's run with a deliberately failing expectation (``UCID_BATCH_MAX_CLUSTER_RECORDS=1``)
+   fails at ``validate_gold``; ``publish`` never runs, so no Cassandra row carries that run's
+   time; the failed run is recorded in ``gold/runs`` with the figures of the stages before it.
+   Its work stages (nothing new landed) are marked successful instead of run
+   (``--mark-success-pattern``).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -26,6 +38,11 @@ from .conftest import suite_env, suite_settings
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+CUSTOMERS, SEED = 300, 3
+STAGES = ["ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold", "publish",
+          "validate_published", "record_run"]
+WORK = "ingest|normalize|validate_input|resolve|profiles"
 
 
 def _free_port() -> int:
@@ -39,7 +56,7 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_the_demo_runs_end_to_end_and_its_curl_lines_work(stack, settings, tmp_path, airflow_db):
+def test_the_demo_runs_end_to_end_and_its_curl_lines_work(stack, settings, tmp_path, airflow_db, request):
     api_port, metrics_port = _free_port(), _free_port()
     # a keyspace, topics and consumer group of its own (``<base>_demo[_gwN]``)
     env = suite_env(suite_settings(stack, "demo"), UCID_LANDING_DIR=str(tmp_path / "landing"),
@@ -50,7 +67,7 @@ def test_the_demo_runs_end_to_end_and_its_curl_lines_work(stack, settings, tmp_p
     (work / "airflow").mkdir(parents=True)
     shutil.copyfile(airflow_db, work / "airflow" / "airflow.db")
     demo = subprocess.Popen(
-        [sys.executable, "-m", "ucid.cli", "demo", "--customers", "300", "--seed", "3", "--rate", "50", "--port",
+        [sys.executable, "-m", "ucid.cli", "demo", "--customers", str(CUSTOMERS), "--seed", str(SEED), "--rate", "50", "--port",
          str(api_port), "--metrics-port", str(metrics_port), "--dir", str(work)],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
@@ -92,3 +109,62 @@ def test_the_demo_runs_end_to_end_and_its_curl_lines_work(stack, settings, tmp_p
     from infra import stack as stack_mod
 
     assert all(s.answering for s in stack_mod.status(settings)), "the demo stopped a stack it did not start"
+
+    _the_dag_ran_then_a_failing_expectation_stops_publish(work, env, suite_settings(stack, "demo"), request)
+
+
+def _rows(settings, cql: str) -> list:
+    from infra.cql import cluster
+
+    c = cluster(settings.cassandra, request_timeout_s=60)
+    try:
+        return list(c.connect(settings.cassandra.keyspace).execute(cql))
+    finally:
+        c.shutdown()
+
+
+def _the_dag_ran_then_a_failing_expectation_stops_publish(work: Path, env: dict, world, request) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from infra.airflow import task_states
+    from ucid.demo import DemoConfig
+
+    day1 = DemoConfig(customers=CUSTOMERS, seed=SEED).cutoff
+    day2 = day1 + timedelta(days=1)
+    home = work / "airflow"
+    assert task_states(home, "ucid_batch", day1.isoformat()) == dict.fromkeys(STAGES, "success")
+    assert "validate published.identifiers" in (work / "logs" / "airflow-dag.log").read_text()
+
+    spark = request.getfixturevalue("spark")  # only now: no idle JVM while the demo runs
+    lake = Path(env["UCID_LAKE_DIR"])
+    gold = {(r.id_type, r.id_value) for r in spark.read.format("delta").load(str(lake / "gold" / "identity_state"))
+            .where("id_type != '_record'").select("id_type", "id_value").collect()}
+    assert len(gold) > CUSTOMERS
+    published = {(r.id_type, r.id_value) for r in _rows(world, "SELECT id_type, id_value FROM identifiers")}
+    assert gold <= published, sorted(gold - published)[:5]  # the speed layer added the live stream's
+    midnight = lambda d: datetime(d.year, d.month, d.day, tzinfo=timezone.utc)  # noqa: E731 - a run's clock
+    updated = {r.updated_at.replace(tzinfo=timezone.utc) for r in _rows(world, "SELECT updated_at FROM ucids")}
+    assert midnight(day1) in updated  # the demo's DAG run published at its own clock
+
+    airflow_env = {**env, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+                   "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                   "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+                   "UCID_BATCH_MAX_CLUSTER_RECORDS": "1"}
+    failing = subprocess.run([AIRFLOW, "dags", "test", "ucid_batch", day2.isoformat(), "--mark-success-pattern", WORK],
+                             env=airflow_env, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    log = failing.stdout + failing.stderr
+    assert failing.returncode != 0, log[-5000:]
+    states = task_states(home, "ucid_batch", day2.isoformat())
+    assert states["validate_input"] == "success", states
+    assert states["validate_gold"] == "failed", states
+    assert states["publish"] == "upstream_failed", states
+    assert "gold.clusters" in log and "no cluster over UCID_BATCH_MAX_CLUSTER_RECORDS records" in log
+    # nothing of day 2 was written: no ucids row carries its run's time
+    updated = {r.updated_at.replace(tzinfo=timezone.utc) for r in _rows(world, "SELECT updated_at FROM ucids")}
+    assert midnight(day2) not in updated
+    # the failed run is recorded too, by the failing task's callback, with the figures before it
+    runs = sorted(spark.read.format("delta").load(str(lake / "gold" / "runs")).collect(), key=lambda r: r.snapshot)
+    assert [r.status for r in runs][-2:] == ["succeeded", "failed at validate_gold"]
+    stats = json.loads(runs[-1].stats)
+    assert "no cluster over UCID_BATCH_MAX_CLUSTER_RECORDS records" in stats["validate_gold"]["error"]
+    assert set(stats) == {"ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold"}

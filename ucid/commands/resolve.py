@@ -154,7 +154,8 @@ def _score_with_model(console, local: Path, definitions, policy, model_path: Pat
     scoring.limits = model.spec.limits_for(policy.limits())
     get_logger(__name__).info("resolve.model", model=model.version, **scoring.stats)
     console.print(f"model {model.version}: {scoring.stats['pairs_linked']:,} pairs linked "
-                  f"({scoring.stats['model_edges']:,} edges), {review:,} pairs for review -> "
+                  f"({scoring.stats['model_edges']:,} edges), {review:,} pairs for review, "
+                  f"{scoring.stats['records_withholding']:,} records withholding a shared identifier -> "
                   f"{side_file(out, 'review')}", highlight=False)
     return scoring
 
@@ -200,7 +201,7 @@ def _resolve_with_progress(console, local: Path, definitions, policy, previous, 
         try:
             return resolve_local(local, definitions, policy, previous, run_time, on_file, on_progress,
                                  scoring.edges if scoring else (), scoring.limits if scoring else None,
-                                 scoring.conflicts if scoring else ())
+                                 scoring.conflicts if scoring else (), scoring.withheld if scoring else None)
         except LocalReadError as exc:
             console.print(f"[red]read error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from exc

@@ -16,7 +16,11 @@ keyed in, often none the customer's other records share; look-alikes included). 
 ``ucid model train --local`` on those landing files is in force in both layers
 (``UCID_MATCH_MODEL_FILE``): the speed layer links registrations in real time through the blocking
 index, and the batch must make the same decisions. The test fails if the speed layer made fewer
-than 5 model links (the model ignored) or the batch none.
+than 5 model links (the model ignored) or the batch none. A record the batch finds withholding a
+shared e-mail or phone (``shared`` in conf/match.yaml) is only put right by the batch: the speed
+layer does not link through it but leaves it, and its other identifiers, on the shared
+identifier's UCID (docs/matching.md, *Shared identifiers in real time*); such identifiers count
+against the 99.9 %.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ def test_batch_and_speed_put_999_permille_of_identifiers_on_the_same_ucid(speed_
     run = env.ucid("speed", "run", "--idle-exit", "2", timeout=600)
     model_links = [r for r in env.rows("links_by_ucid", "rule, match") if r.rule == "model:person"]
     summary = run.stdout + run.stderr
-    cost = {k: int(v) for k, v in re.findall(r"(person_events|model_links|match_ms)\W+(\d+)", summary)}
+    cost = {k: int(v) for k, v in re.findall(r"(person_events|model_links|model_withheld|match_ms)\W+(\d+)", summary)}
     print(f"person events {len(persons)}; speed: {len(model_links)} model links ({cost})")
     assert len(model_links) >= 5, f"the speed layer made {len(model_links)} model links: was the model ignored?"
     assert all(json.loads(r.match)["probability"] >= 0.999 for r in model_links)

@@ -53,7 +53,10 @@ def test_silver_rows_become_the_cores_person_rows() -> None:
     assert (billing["first_name"], billing["last_name"]) == ("elizabeth", "smith")
     assert billing["address"] == "12 main st apt 4" and billing["postal_code"] == "02134"
     assert billing["email"] is None and billing["birth_date"] is None
-    assert list(crm) == ["source", "record_id", *columns, "block_keys"]
+    assert list(crm) == ["source", "record_id", "ids", *columns, "block_keys"]
+    # the identifiers ride along as they are (strongest first): who withholds a shared one needs them
+    assert crm["ids"] == [{"type": "phone", "value": "+15550100999"}, {"type": "email", "value": "b@x.com"}]
+    assert billing["ids"] == []
     assert "first_name+last_name=william\x1fobrien" in crm["block_keys"]  # the speed layer's index keys
     assert billing["block_keys"] == ["address=12 main st apt 4", "first_name+last_name=elizabeth\x1fsmith",
                                      "last_name+postal_code=smith\x1f02134"]

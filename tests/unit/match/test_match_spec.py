@@ -31,6 +31,7 @@ def test_the_shipped_spec_loads_and_empty_means_defaults() -> None:
     assert shipped.rule == "model:person"
     assert spec_from_dict(None) == MatchSpec()
     assert [c.column for c in shipped.comparisons] == [c.column for c in MatchSpec().comparisons]
+    assert shipped.shared == MatchSpec().shared == ["email", "phone"]
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,8 @@ def test_the_shipped_spec_loads_and_empty_means_defaults() -> None:
         ({"comparisons": [{"column": "x", "method": "exact", "thresholds": [1]}]}, "not used by method"),
         ({"blocking_rules": [["nope"]]}, "blocking_rules.0: column(s) nope"),
         ({"vetoes": ["shoe_size"]}, "vetoes: shoe_size"),
+        ({"shared": ["fax"]}, "shared: fax"),
+        ({"comparisons": [{"column": "d", "method": "date", "thresholds": [31], "max_edits": 1}]}, "max_edits: only"),
         ({"comparisons": [{"column": "a", "method": "exact", "postal_code": "p"}]}, "only for method 'address'"),
     ],
 )

@@ -47,3 +47,10 @@ def test_textbook_transpositions_and_sql_nulls() -> None:
     assert jaro_winkler("martha", "marhta") == pytest.approx(0.961111, abs=1e-6)
     assert jaro_winkler(None, "a") is None and jaro_winkler("a", None) is None
     assert jaro_winkler("abc", "xyz") == 0.0
+
+
+def test_the_remembered_jaro_winkler_is_jaro_winkler() -> None:
+    from infra.match.similarity import cached_jaro_winkler, jaro_winkler
+
+    pairs = [("amanda", "amnda"), ("kenneth", "krnneth"), ("", "a"), (None, "a"), ("martha", "marhta")] * 3
+    assert [cached_jaro_winkler(a, b) for a, b in pairs] == [jaro_winkler(a, b) for a, b in pairs]

@@ -62,3 +62,59 @@ def test_an_exact_link_still_attaches_to_a_customer_the_model_joined_beyond_a_ru
     assert (got.kind, got.ucid, got.assign, got.refused) == ("attach", "U1", ((("device_id", "d-1"), "U1"),), ())
     other, _ = normalize_record(Record("stream", "e2", (("crm_id", "C1"), ("crm_id", "C3"))), POLICY)
     assert stitch(other, view, POLICY).refused
+
+
+def test_real_time_scoring_does_not_link_through_a_record_withholding_a_shared_identifier() -> None:
+    """Jane's store registration arrives on the stream with John's e-mail: the stitcher has put it
+    on John's UCID (exact rules) before the model scores it. The model finds it to be Jane
+    (candidates John's and Jane's CRM rows, from the blocking index). The batch withholds the
+    e-mail, re-anchors the registration and links it to Jane; the speed layer cannot take it off
+    John's UCID, and linking it to Jane there would merge John and Jane: the pair is left to the
+    next batch run. Without the withholding the same pair is linked (the old decision)."""
+    from types import SimpleNamespace
+
+    from identity.match import Level, MatchEvidence, MatchSpec, probability_of
+    from identity.records import Record, normalize_record
+    from infra.match.decision import decide_scored
+    from infra.match.predict import Scored
+    from speed.matching import candidate_identifiers, real_time_pairs
+
+    spec = MatchSpec()
+    family = ("email", "family@smith-home.org")
+    household = (Level("first_name", 0, "else", -6.2), Level("last_name", 4, "exact", 7.5),
+                 Level("birth_date", -1, "missing", 0.0), Level("address", 4, "same address", 13.3),
+                 Level("email", 4, "exact", 13.5), Level("phone", -1, "missing", 0.0))
+    same = (Level("first_name", 4, "exact", 7.7), Level("last_name", 4, "exact", 7.5),
+            Level("birth_date", 5, "exact", 13.5), Level("address", 4, "same address", 13.3),
+            Level("email", -1, "missing", 0.0), Level("phone", -1, "missing", 0.0))
+    apart = household[:4] + (Level("email", 0, "else", -3.5), household[5])
+
+    def scored(left: int, right: int, levels: tuple, values: dict) -> Scored:
+        weight = round(-14.4 + sum(lvl.weight for lvl in levels), 4)
+        ev = MatchEvidence("model:person", "v1", probability_of(weight), weight, levels)
+        return Scored(left, right, ev.probability, ev.weight, levels,
+                      tuple((lvl.comparison, *values.get(lvl.comparison, (None, None))) for lvl in levels))
+
+    event, _ = normalize_record(Record("stream", "reg-1", (family,)), POLICY)
+    assert event.identifiers == (family,)
+    # the candidates as the index holds them: anchor and person map (the e-mail column included)
+    john = candidate_identifiers(("crm_id", "JOHN"), {"first_name": "john", "email": family[1]}, spec)
+    jane = candidate_identifiers(("crm_id", "JANE"), {"first_name": "jane", "email": "jane@smith-home.org"}, spec)
+    assert john == (("crm_id", "JOHN"), family)
+    assert candidate_identifiers(("_record", "billing:B1"), {"first_name": "x"}, spec) == ()
+    keys = [("stream", "reg-1"), ("crm", "JOHN"), ("crm", "JANE")]
+    anchors = [event.anchor, ("crm_id", "JOHN"), ("crm_id", "JANE")]
+    rows = [scored(0, 1, household, {"email": (family[1], family[1])}), scored(0, 2, same, {}),
+            scored(1, 2, apart, {})]
+    model = SimpleNamespace(spec=spec, version="v1")
+    trust = {"stream": 8, "crm": 1}
+    fresh = {("stream", "reg-1")}
+
+    plain = decide_scored(rows, keys, anchors, model, 3, 3)
+    linked, left_over = real_time_pairs(plain, fresh)
+    assert [(p.left, p.right) for p in linked] == [(("stream", "reg-1"), ("crm", "JANE"))] and left_over == 0
+
+    got = decide_scored(rows, keys, anchors, model, 3, 3, [event.identifiers, john, jane], trust)
+    assert got.withheld == {("stream", "reg-1"): frozenset({family})}  # the batch's word on this record
+    linked, left_over = real_time_pairs(got, fresh)
+    assert linked == [] and left_over == 1

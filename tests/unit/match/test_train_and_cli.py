@@ -165,15 +165,18 @@ def test_the_trained_model_in_another_dialect_keeps_its_parameters(people, model
 
 def test_the_batch_pre_filter_keeps_exactly_the_pairs_the_decision_reads(people, model) -> None:  # type: ignore[no-untyped-def]
     """``batch.match.keep_condition`` (Spark SQL on Splink's columns) selects the same pairs as
-    ``infra.match.decision.kept``: the review band and up, and every vetoed pair."""
+    ``infra.match.decision.kept``: the review band and up, every vetoed pair, and every pair
+    holding one value of a shared identifier column."""
     import duckdb
     import pyarrow as pa
 
     rows, spec = people
     scored = score(rows.table, model, 0.0)
+    values = [{c: (lv, rv) for c, lv, rv in s.values} for s in scored]
     pairs = pa.table({"i": list(range(len(scored))), "match_probability": [s.probability for s in scored],
                       **{f"gamma_{c.column}": [next(lv.level for lv in s.levels if lv.comparison == c.column)
-                                               for s in scored] for c in spec.comparisons}})
+                                               for s in scored] for c in spec.comparisons},
+                      **{f"{c}_{side}": [v[c][n] for v in values] for c in spec.shared for n, side in enumerate("lr")}})
     got = {r[0] for r in duckdb.sql(f"SELECT i FROM pairs WHERE {keep_condition(spec)}").fetchall()}
     want = {i for i, s in enumerate(scored) if kept(s, spec)}
     assert got == want
@@ -203,3 +206,84 @@ def test_the_model_keeps_the_training_term_frequencies_and_scores_a_pair_alone_a
         for s in got:
             ref = whole[(s.left, s.right)]
             assert (s.probability, s.weight, s.levels) == (ref.probability, ref.weight, ref.levels)
+
+
+def test_a_model_trained_in_spark_sql_is_saved_as_the_duckdb_model(model) -> None:  # type: ignore[no-untyped-def]
+    """Training on Spark ends with Splink JSON in Spark SQL; turned back into DuckDB SQL
+    (``trained_settings(..., "duckdb")``, as :func:`infra.match.spark_train.train_on_spark` does)
+    it is the file a local training writes, parameter for parameter."""
+    on_spark = trained_settings(model.splink, model.spec, "spark")
+    back = trained_settings(on_spark, model.spec, "duckdb")
+    assert back["comparisons"] == model.splink["comparisons"]
+    assert back["probability_two_random_records_match"] == model.splink["probability_two_random_records_match"]
+    assert model.report["backend"] == "duckdb" and model.report["records"] > 0
+
+
+def test_the_training_steps_run_on_any_linker(people) -> None:  # type: ignore[no-untyped-def]
+    """:func:`infra.match.train.estimate` drives a linker of either backend: the spec's rules,
+    recall, pairs and seed; u in Splink's default chunks unless the backend asks otherwise."""
+    from infra.match.train import estimate
+
+    _, spec = people
+    calls: list[tuple[str, tuple, dict]] = []
+
+    class Training:
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return lambda *args, **kwargs: calls.append((name, args, kwargs))
+
+    class Misc:
+        def save_model_to_json(self) -> dict:
+            return {"saved": True}
+
+    class FakeLinker:
+        training, misc = Training(), Misc()
+
+    steps: list[str] = []
+    assert estimate(FakeLinker(), spec, steps.append) == {"saved": True}  # type: ignore[arg-type]
+    names = [c[0] for c in calls]
+    assert names == ["estimate_probability_two_random_records_match", "estimate_u_using_random_sampling",
+                     *["estimate_parameters_using_expectation_maximisation"] * len(spec.training.em_blocking_rules)]
+    assert calls[0][2] == {"recall": spec.training.deterministic_recall}
+    assert calls[1][2] == {"max_pairs": spec.training.u_max_pairs, "seed": spec.seed}
+    assert len(steps) == len(calls)
+    calls.clear()
+    estimate(FakeLinker(), spec, u_chunks=1)  # type: ignore[arg-type]
+    assert calls[1][2]["num_chunks"] == 1
+
+
+def test_the_term_frequencies_come_from_any_linker_as_the_local_training_keeps_them(people, model) -> None:  # type: ignore[no-untyped-def]
+    """:func:`infra.match.train.term_frequencies` asks the linker (DuckDB here, Spark in
+    :func:`infra.match.spark_train.train_on_spark`) for Splink's term-frequency table of each
+    adjusted column: a Spark-trained model keeps the training data's frequencies in its sidecar
+    as the local one does, so it scores a pair the same in the batch, locally and in real time."""
+    import pyarrow as pa
+
+    from infra.match.train import term_frequencies, tf_columns
+
+    asked: list[str] = []
+
+    class Frame:
+        def __init__(self, column: str) -> None:
+            self.column = column
+
+        def as_pyarrow_table(self) -> pa.Table:
+            freq = model.tf[self.column]
+            return pa.table({self.column: list(reversed(freq)), f"tf_{self.column}": list(reversed(freq.values()))})
+
+    class Tables:
+        def compute_tf_table(self, column: str) -> Frame:
+            asked.append(column)
+            return Frame(column)
+
+    class FakeLinker:
+        table_management = Tables()
+
+    steps: list[str] = []
+    got = term_frequencies(FakeLinker(), model.splink, steps.append)  # type: ignore[arg-type]
+    assert asked == tf_columns(model.splink) and steps == ["term frequencies of the training data"]
+    assert got == model.tf and all(list(f) == sorted(f) for f in got.values())  # sorted: one file, one version
+
+
+def test_cli_train_local_needs_out(landed: Path) -> None:
+    got = CliRunner().invoke(app, ["model", "train", "--local", str(landed)])
+    assert got.exit_code == 2 and "--out is required with --local" in got.output
