@@ -3,9 +3,14 @@
 1. **Person rows**: every silver record of the sources the model compares
    (:func:`identity.match.person_sources`) becomes the model's columns through
    :func:`identity.match.person_row`, run inside ``mapInArrow``: the core's cleaning, the same as
-   ``ucid resolve --local --model``, not a re-write in Spark SQL. Silver holds what it needs: the
-   profile attributes (by ucid name) and the valid, unblocked normalized identifiers. Records are
-   keyed by (source, record id) and anchored where the batch anchors them (``anchors_frame``).
+   ``ucid resolve --local --model``, not a re-write in Spark SQL. A record of an event source
+   (the stream) is a person row only when it carries a name
+   (:func:`identity.match.keeps_person_row`). Silver holds what it needs: the profile
+   attributes (by ucid name) and the valid, unblocked normalized identifiers. Records are keyed
+   by (source, record id) and anchored where the batch anchors them (``anchors_frame``). One
+   function (:func:`person_rows`) makes the rows for training (:func:`training_rows`), scoring
+   (:func:`person_frame`) and the speed layer's blocking index (:func:`blocks_of`): each row
+   carries its identifiers and its block keys (:func:`identity.match.block_keys`).
 2. **Scoring**: every blocked pair, by Splink's Spark backend (:mod:`infra.match.spark_predict`).
 3. **Decision on the driver**: the pairs that can matter -- at or above the review floor, or
    vetoed (:func:`infra.match.decision.kept`; about 100,000 for 20,000 customers) -- are
@@ -16,7 +21,9 @@
    shared identifiers (e-mail, phone) records withhold from exact linking because the model
    finds them to be another person than the identifier's other holders
    (:func:`identity.match.withheld_identifiers`); :func:`withhold_records` applies them to the
-   silver records before the exact links are built.
+   silver records before the exact links are built; and the person rows with their block keys
+   for ``gold/match_blocks`` (:func:`blocks_of`, anchored as the run finally anchors them by
+   :func:`anchored_blocks`), which the publish writes into the speed layer's blocking index.
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ REVIEW_ROW = (
 WITHHELD_ROW = "source string, record_id string, type string, value string"
 IDS = "array<struct<type:string,value:string>>"
 KEY_COLUMNS = ("source", "record_id", "a_type", "a_value", "ids")
+BLOCK_COLUMNS = ("source", "record_id", "a_type", "a_value", "block_keys", "person")
+BLOCK_ROW = ("source string, record_id string, a_type string, a_value string, block_keys array<string>, "
+             "person map<string,string>")
 
 
 class NothingToTrain(ValueError):
@@ -67,19 +77,26 @@ class Matched:
     withheld: DataFrame  # WITHHELD_ROW: (record, identifier) kept out of exact linking
     limits: dict[str, int]
     stats: dict[str, int] = field(default_factory=dict)
+    people: DataFrame | None = None  # BLOCK_ROW: the person rows, for the speed layer's blocking index
 
 
 def person_rows(records: DataFrame, sources: list[SourceDefinition], spec: MatchSpec) -> DataFrame:
-    """One row per silver record of the compared sources: ``source``, ``record_id``, the record's
-    identifiers (``ids``, strongest first) and the spec's columns, cleaned by
-    :func:`identity.match.person_row` (the local command's cleaning)."""
+    """One row per person record of the compared sources: ``source``, ``record_id``, the record's
+    identifiers (``ids``, strongest first), the spec's columns, cleaned by
+    :func:`identity.match.person_row` (the local command's cleaning), and ``block_keys``
+    (:func:`identity.match.block_keys`: the speed layer's index keys). A record of an event
+    source without a name is no person row (:func:`identity.match.keeps_person_row`). Training,
+    scoring and the blocking index all read these rows."""
     from pyspark.sql import functions as F
 
     columns = spec.columns()
-    allowed = {s.name: model_attributes(s.attributes, columns) for s in person_sources(sources, spec)}
+    compared = person_sources(sources, spec)
+    allowed = {s.name: model_attributes(s.attributes, columns) for s in compared}
+    kinds = {s.name: s.kind for s in compared}
     rows = records.where(F.col("source").isin(sorted(allowed))).select("source", "record_id", "attributes", "ids")
-    schema = ", ".join(["source string", "record_id string", f"ids {IDS}", *(f"`{c}` string" for c in columns)])
-    return rows.mapInArrow(_person_rows_fn(allowed, columns), schema)
+    schema = ", ".join(["source string", "record_id string", f"ids {IDS}", *(f"`{c}` string" for c in columns),
+                        "block_keys array<string>"])
+    return rows.mapInArrow(_person_rows_fn(allowed, kinds, columns, spec), schema)
 
 
 def person_frame(records: DataFrame, anchors: DataFrame, sources: list[SourceDefinition],
@@ -129,28 +146,32 @@ def train(spark, records: DataFrame, sources: list[SourceDefinition], spec: Matc
     return train_on_spark(spark, people, restricted, n, on_step)
 
 
-def _person_rows_fn(allowed: dict[str, list[str]], columns: list[str]):
+def _person_rows_fn(allowed: dict[str, list[str]], kinds: dict[str, str], columns: list[str], spec: MatchSpec):
     def fn(batches):
         import pyarrow as pa
 
-        from identity.match import person_row
+        from identity.match import block_keys, keeps_person_row, person_row
 
-        ids_type = pa.list_(pa.struct([("type", pa.string()), ("value", pa.string())]))
+        types = {"ids": pa.list_(pa.struct([("type", pa.string()), ("value", pa.string())])),
+                 "block_keys": pa.list_(pa.string())}
         for batch in batches:
-            out: dict[str, list] = {"source": [], "record_id": [], "ids": [], **{c: [] for c in columns}}
+            out: dict[str, list] = {"source": [], "record_id": [], "ids": [], **{c: [] for c in columns},
+                                    "block_keys": []}
             for r in batch.to_pylist():
                 names = allowed[r["source"]]
                 attrs = dict(r["attributes"] or ())
                 values = {a: attrs.get(a) for a in names}
                 ids = tuple((i["type"], i["value"]) for i in r["ids"] or ())
                 row = person_row(values, ids, columns)
+                if not keeps_person_row(kinds[r["source"]], row):
+                    continue  # an event without a name (a page view): not a person row
                 out["source"].append(r["source"])
                 out["record_id"].append(r["record_id"])
                 out["ids"].append([{"type": t, "value": v} for t, v in ids])
                 for c in columns:
                     out[c].append(row[c])
-            yield pa.RecordBatch.from_pydict(
-                {k: pa.array(v, ids_type if k == "ids" else pa.string()) for k, v in out.items()})
+                out["block_keys"].append(block_keys(row, spec))
+            yield pa.RecordBatch.from_pydict({k: pa.array(v, types.get(k, pa.string())) for k, v in out.items()})
 
     return fn
 
@@ -197,7 +218,29 @@ def match(spark, records: DataFrame, anchors: DataFrame, sources: list[SourceDef
         f"({stats['model_edges']:,} edges), {stats['pairs_review']:,} for review, "
         f"{stats['records_withholding']:,} records withholding a shared identifier")
     return Matched(edges_of(spark, scoring), conflicts_of(spark, scoring), review_of(spark, scoring, spec),
-                   withheld_of(spark, scoring), scoring.limits, stats)
+                   withheld_of(spark, scoring), scoring.limits, stats, blocks_of(people, spec))
+
+
+def blocks_of(people: DataFrame, spec: MatchSpec) -> DataFrame:
+    """The person rows as ``gold/match_blocks`` (``BLOCK_ROW``): record, anchor, block keys
+    (:func:`identity.match.block_keys`) and the model's input values; the publish writes them,
+    with each record's UCID, into the speed layer's blocking index (``match_blocks``). The
+    anchor is the one the model scored with; :func:`anchored_blocks` puts the run's final one
+    in (a record withholding a shared identifier is anchored on another)."""
+    from pyspark.sql import functions as F
+
+    person = F.map_filter(F.create_map(*[x for c in spec.columns() for x in (F.lit(c), F.col(c))]),
+                          lambda k, v: v.isNotNull())
+    return people.select("source", "record_id", "a_type", "a_value", "block_keys", person.alias("person"))
+
+
+def anchored_blocks(blocks: DataFrame, anchors: DataFrame) -> DataFrame:
+    """``blocks`` (``BLOCK_ROW``) with each record's anchor as the run finally anchors it
+    (``anchors``: after :func:`withhold_records`): the speed layer finds a candidate's live UCID
+    through its anchor, and a withheld shared e-mail or phone may belong to another customer."""
+    return (blocks.drop("a_type", "a_value")
+            .join(anchors.select("source", "record_id", "a_type", "a_value"), ["source", "record_id"])
+            .select(*BLOCK_COLUMNS))
 
 
 def _with_keys(pairs: DataFrame, people: DataFrame) -> DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from batch.tables import Lake
+from batch.tables import Lake, exists
 from infra.settings import BatchSettings, Settings
 
 Report = Callable[[str], None]
@@ -28,7 +28,7 @@ RECENT_EVENTS = 20  # newest events per UCID the batch publishes; the speed laye
 ORDER = (("ucids_live", "ucids"), ("identifiers_by_ucid", "identifiers_by_ucid"), ("identifiers", "identifiers"),
          ("ucid_aliases", "ucid_aliases"), ("retired_identifiers", "identifiers"), ("ucids_ended", "ucids"),
          ("profiles", "profiles"), ("identity_changes", "identity_changes"), ("links_by_ucid", "links_by_ucid"),
-         ("events_by_ucid", "events_by_ucid"))
+         ("events_by_ucid", "events_by_ucid"), ("match_blocks", "match_blocks"))
 STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
                 "retired_identifiers": "publish_retired_identifier"}
 
@@ -136,6 +136,14 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
         "ucid", "event_time", "record_id", "event_type", "channel", "source",
         F.map_filter(F.map_concat("attributes", F.transform_values("measures", lambda k, v: v.cast("string"))),
                      lambda k, v: v.isNotNull()))
+    # the match model's person rows under each block key, with their record's UCID: the speed
+    # layer's blocking index (an empty frame when no model ever ran)
+    from batch.match import BLOCK_ROW
+
+    blocks = gold("match_blocks") if exists(spark, lake.gold("match_blocks")) else spark.createDataFrame([], BLOCK_ROW)
+    out["match_blocks"] = blocks.join(assignments, ["source", "record_id"]).select(
+        F.explode("block_keys").alias("block_key"), "source", "record_id", "a_type", "a_value", "ucid", "person",
+        ts_now)
     return out
 
 

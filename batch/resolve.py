@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
 
 from batch.components import components_local, components_spark
-from batch.match import LEVELS, MATCH, REVIEW_ROW
+from batch.match import BLOCK_ROW, LEVELS, MATCH, REVIEW_ROW, anchored_blocks
 from batch.silver import cached_policy
 from batch.tables import Lake, exists
 from identity.cluster import EVIDENCE_SAMPLE, Edge
@@ -289,8 +289,13 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
     }
     if matched is not None:
         snapshots["match_review"] = matched.review.withColumn("run_id", F.lit(run_id))
+        # the blocking index finds a candidate's live UCID through its anchor: the run's final
+        # one (a record withholding a shared e-mail or phone is anchored on another identifier)
+        snapshots["match_blocks"] = anchored_blocks(matched.people, anchors)
     elif exists(spark, lake.gold("match_review")):  # no model now: no pairs are in review
         snapshots["match_review"] = spark.createDataFrame([], REVIEW_ROW).withColumn("run_id", F.lit(run_id))
+    if matched is None and exists(spark, lake.gold("match_blocks")):  # no model now: nothing to index
+        snapshots["match_blocks"] = spark.createDataFrame([], BLOCK_ROW)
     _write_gold(spark, lake, run_id, snapshots,
                 changes_frame(spark, members, prev.state, ids.to_mint, events, now, run_id))
 

@@ -6,7 +6,9 @@ that failed checks, with the reason; ``bronze/_ingest_log`` one row per landing 
 identifier values refused (invalid, blocked); ``silver/links`` anchor -> identifier links.
 ``gold/*`` what analysts and the publish read: state, ucids, assignments, changes, links,
 refused links, profiles, events (every event record on its UCID: the customers' timelines), runs,
-and the match model's review band (``match_review``: record pairs a data steward should look at).
+the match model's review band (``match_review``: record pairs a data steward should look at) and
+its person rows with their block keys (``match_blocks``: what the publish writes into the speed
+layer's blocking index).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
-    "profiles", "events", "runs", "match_review",
+    "profiles", "events", "runs", "match_review", "match_blocks",
 )
 
 

@@ -93,13 +93,21 @@ class LimitedUnionFind:
     so both apply exactly the same limit arithmetic.
     """
 
-    __slots__ = ("parent", "size", "kind", "counts", "limit_names", "limit_values", "max_size", "_kind_of")
+    __slots__ = ("parent", "size", "kind", "counts", "limit_names", "limit_values", "max_size", "_kind_of",
+                 "held_over")
 
-    def __init__(self, limits: Mapping[str, int], max_size: int | None = None) -> None:
+    def __init__(self, limits: Mapping[str, int], max_size: int | None = None, held_over: bool = False) -> None:
+        """``held_over``: a group (:meth:`add_group`) may already hold more of a type than its
+        limit -- a current UCID joined by the match model under its own limits (``crm_id: 2``) --
+        and a union adding no identifier of that type does not break it. The batch applies every
+        exact edge before the model's, so an exact edge there never meets such a cluster; the
+        speed layer stitches exact links to clusters the model already joined, and with this
+        gives them the batch's answer (an e-mail still attaches to a customer with two CRM ids)."""
         self.limit_names = sorted(limits)  # sorted: the first broken limit named is deterministic
         self.limit_values = [limits[n] for n in self.limit_names]
         self._kind_of = {n: i for i, n in enumerate(self.limit_names)}
         self.max_size = max_size
+        self.held_over = held_over
         self.parent: list[int] = []
         self.size: list[int] = []  # identifiers in the cluster (valid at roots)
         self.kind: list[int] = []  # limited-type index of a singleton node, -1 if unlimited
@@ -150,7 +158,7 @@ class LimitedUnionFind:
             return None
         ca, cb = self._counts(ra), self._counts(rb)
         for k, limit in enumerate(self.limit_values):
-            if ca[k] + cb[k] > limit:
+            if ca[k] + cb[k] > limit and not (self.held_over and (ca[k] == 0 or cb[k] == 0)):
                 return f"limit {self.limit_names[k]}: {ca[k] + cb[k]} > {limit}"
         return None
 

@@ -432,6 +432,37 @@ def person_row(
     return row
 
 
+def carries_person(row: Mapping[str, str | None]) -> bool:
+    """Whether a person row holds a name: what makes a record of an *event* source (a
+    registration, a profile change on the stream) a person row at all. A page view carries an
+    e-mail and nothing else; comparing every such event with every other would pair all the
+    events of one address and link on an identifier alone (which exact rules already do)."""
+    return bool(row.get("first_name") or row.get("last_name"))
+
+
+def keeps_person_row(kind: str, row: Mapping[str, str | None]) -> bool:
+    """Whether a record of a source of ``kind`` becomes a person row: every record of a profile
+    source, a record of an event source only when it :func:`carries_person` (batch, local
+    command and speed layer all apply this)."""
+    return kind != "event" or carries_person(row)
+
+
+BLOCK_SEPARATOR = "\x1f"
+
+
+def block_keys(row: Mapping[str, str | None], spec: MatchSpec) -> list[str]:
+    """The keys under which the speed layer's blocking index finds a person row: one per
+    blocking rule whose columns all hold a value, ``col+col=value<US>value``. Two rows share a
+    key exactly when Splink's blocking (``block_on``: equal, non-null values) pairs them on that
+    rule, so the candidates read by key are the pairs the batch scores. Sorted, no duplicates."""
+    keys = set()
+    for rule in spec.blocking_rules:
+        values = [row.get(c) for c in rule]
+        if all(v is not None and v != "" for v in values):
+            keys.add(f"{'+'.join(rule)}={BLOCK_SEPARATOR.join(values)}")
+    return sorted(keys)
+
+
 # ------------------------------------------------------------------------------------------------
 # decisions and edges
 # ------------------------------------------------------------------------------------------------

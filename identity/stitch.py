@@ -76,7 +76,9 @@ def stitch(record: NormalizedRecord, view: StitchView, policy: Policy) -> Stitch
     """Decide how one record changes the id map. Pure; see the module docstring for the
     contract with the batch layer."""
     nodes = record.identifiers or (record.anchor,)
-    uf = LimitedUnionFind(policy.limits(), policy.max_cluster_identifiers)
+    # a current UCID may hold more of a type than the rules allow when the match model joined it
+    # (its own limits): an identifier of another type still attaches, as in the batch
+    uf = LimitedUnionFind(policy.limits(), policy.max_cluster_identifiers, held_over=True)
     group_of: dict[str, int] = {}
     index: dict[Identifier, int] = {}
     for node in nodes:
@@ -172,3 +174,35 @@ def apply_stitch(state: State, decision: StitchDecision, now: int) -> None:
     for node, ucid in decision.assign:
         state.ucid_of[node] = ucid
         state.first_seen.setdefault(node, now)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLink:
+    """A model edge between two live UCIDs, decided: ``survivor`` / ``loser`` when they merge,
+    else ``refused`` says why (a limit, the size guard, a conflict)."""
+
+    survivor: str | None
+    loser: str | None
+    refused: str | None = None
+
+
+def link_ucids(a: str, b: str, views: Mapping[str, UcidView], policy: Policy,
+               match_limits: Mapping[str, int] | None = None, conflict: bool = False) -> ModelLink:
+    """Whether a probabilistic edge may join live UCIDs ``a`` and ``b`` (the speed layer's
+    real-time model link), with the arithmetic of :func:`~identity.cluster.cluster_edges`: the
+    rules' limits with ``match_limits`` replacing those of the types they name, the size guard,
+    and never across a ``conflict`` (the model found records of the two to be different people).
+    The survivor is the older UCID, as in :func:`stitch`. Pure."""
+    if a == b:
+        return ModelLink(a, None)
+    if conflict:
+        return ModelLink(None, None, "conflict: the model found records of the two clusters to be different people")
+    uf = LimitedUnionFind(policy.limits(), policy.max_cluster_identifiers)
+    values = None
+    if match_limits:
+        values = [match_limits.get(n, v) for n, v in zip(uf.limit_names, uf.limit_values, strict=True)]
+    reason = uf.union(uf.add_group(views[a].type_counts), uf.add_group(views[b].type_counts), values)
+    if reason is not None:
+        return ModelLink(None, None, reason)
+    survivor = min((a, b), key=lambda u: (views[u].minted_at, u))
+    return ModelLink(survivor, b if survivor == a else a)

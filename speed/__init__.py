@@ -3,6 +3,7 @@
 Modules: ``settings`` (``UCID_SPEED_*``), ``contract`` (the versioned event contract, its JSON
 Schema, message keys, landing rows), ``store`` (Cassandra statements), ``stitching`` (the
 identity core's :func:`~identity.stitch.stitch` applied under leases, written atomically),
+``matching`` (real-time scoring with the match model: the blocking index, the batch's decision),
 ``profile`` (incremental, idempotent profile summaries), ``triggers`` (configured event
 triggers), ``landing`` (JSON-lines files for the batch layer's bronze table), ``metrics``,
 ``consumer`` (the ``ucid speed run`` loop) and ``produce`` (``ucid produce``).

@@ -10,8 +10,12 @@ partitions (a Kafka consumer group). Per poll, per partition, in offset order:
 3. stitch each event (:mod:`speed.stitching`), then write its profile effects: the
    ``events_by_ucid`` and ``profile_updates`` rows (keyed by event id) and the partition's
    profile shard (counts an offset once, :mod:`speed.profile`); evaluate the triggers;
-4. land the valid events (:mod:`speed.landing`), mark the events applied, flush the producer;
-5. only then commit the offsets: at least once, and every effect idempotent, so a replay or a
+4. land the valid events (:mod:`speed.landing`);
+5. with a match model in force (``UCID_MATCH_MODEL_FILE``, as the batch), once for the whole
+   poll: score the applied events carrying person attributes against their candidates in the
+   blocking index and link as the batch would (:mod:`speed.matching`);
+6. mark the events applied, flush the producer;
+7. only then commit the offsets: at least once, and every effect idempotent, so a replay or a
    restart after SIGKILL changes nothing and loses nothing.
 
 A batch that fails (Cassandra timeout, ...) is logged, its in-memory state dropped and its
@@ -73,6 +77,11 @@ class RunStats:
     triggers: int = 0
     lease_retries: int = 0
     batches: int = 0
+    model_links: int = 0
+    model_refused: int = 0
+    model_withheld: int = 0  # linked pairs left to the batch: a record withholds a shared identifier
+    person_events: int = 0
+    match_ms: float = 0.0
     latencies: deque = field(default_factory=lambda: deque(maxlen=200_000))
 
 
@@ -106,6 +115,12 @@ class SpeedConsumer:
         self.landing = LandingWriter(settings.landing / "stream")
         self.shards: dict[tuple[str, int], Shard] = {}
         self._seeked: set[Any] = set()
+        self.model = None
+        if settings.match.model_file is not None:
+            from infra.match.model import load_model
+
+            self.model = load_model(settings.match.model_file)
+        self.matcher = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
@@ -124,6 +139,12 @@ class SpeedConsumer:
         self.stitcher = Stitcher(
             self.store, self.policy, self.speed.lock_ttl_s, self.speed.stitch_timeout_s, self.speed.cache_size
         )
+        if self.model is not None:
+            from identity.sources import load_sources
+            from speed.matching import SpeedMatcher
+
+            sources = load_sources(self.settings.conf_dir / "sources", known_types=set(self.policy.types))
+            self.matcher = SpeedMatcher.create(self.store, self.stitcher, self.policy, self.model, sources)
         bootstrap = self.settings.kafka.bootstrap_servers
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         self.consumer = KafkaConsumer(
@@ -205,6 +226,9 @@ class SpeedConsumer:
         return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates,
                 "dead_letters": s.dead_letters, "refused_links": s.refused, "triggers": s.triggers,
                 "lease_retries": s.lease_retries,
+                **({"person_events": s.person_events, "model_links": s.model_links,
+                    "model_refused": s.model_refused, "model_withheld": s.model_withheld,
+                    "match_ms": round(s.match_ms)} if self.matcher else {}),
                 **{f"stitch_{k}": v for k, v in sorted(s.outcomes.items())}}
 
     # -- one batch -----------------------------------------------------------------------------
@@ -216,8 +240,11 @@ class SpeedConsumer:
             # partitions are independent (identity conflicts between them are serialized by
             # leases, as between processes): overlap their Cassandra round trips
             futures = [self.pool.submit(self._partition, tp, msgs) for tp, msgs in polled.items()]
-            for future in futures:
-                future.result()
+            results = [future.result() for future in futures]
+            if self.matcher is not None:
+                self._match([(ev, out) for _, done in results for _, ev, out in done])
+            for tp, done in results:
+                self._mark_applied(tp, done)
             self.producer.flush()
         except Exception as exc:  # noqa: BLE001 -- any failure: rewind, retry, never commit
             log.error("batch failed; rewinding and retrying", error=repr(exc))
@@ -237,10 +264,11 @@ class SpeedConsumer:
         self.stats.batches += 1
         m.BATCH.observe(time.monotonic() - started)
 
-    def _partition(self, tp: Any, messages: list[Any]) -> None:
+    def _partition(self, tp: Any, messages: list[Any]) -> tuple[Any, list[tuple[Any, Event, Any]]]:
         """Apply one partition's messages of a poll, in offset order: check the contract, skip
         events already applied, stitch identities, write profiles and triggers, land the
-        events for the batch layer, then mark them applied (last: a crash before it replays)."""
+        events for the batch layer. Returns the applied events, which :meth:`_mark_applied`
+        marks after the poll's model step (last: a crash before it replays)."""
         shard = tp.partition
         with self._stats_lock:
             self.stats.consumed += len(messages)
@@ -250,11 +278,29 @@ class SpeedConsumer:
         now_ms = int(time.time() * 1000)
         self._write_profiles(shard, done, now_ms)
         self._land(shard, valid, applied_at)
-        self.store.write_all(("applied", (ev.event_id, out.ucid, out.kind, tp.topic, shard, msg.offset, ts(now_ms)))
-                             for msg, ev, out in done)
+        return tp, done
+
+    def _mark_applied(self, tp: Any, done: list[tuple[Any, Event, Any]]) -> None:
+        now_ms = int(time.time() * 1000)
+        self.store.write_all(("applied", (ev.event_id, out.ucid, out.kind, tp.topic, tp.partition, msg.offset,
+                                          ts(now_ms))) for msg, ev, out in done)
         with self._stats_lock:
             self.stats.applied += len(done)
         m.EVENTS.labels("applied").inc(len(done))
+
+    def _match(self, applied: list[tuple[Event, Any]]) -> None:
+        """The poll's real-time model step (:mod:`speed.matching`); its merges are announced on
+        the identity-changes topic like the stitcher's."""
+        got = self.matcher.match(applied)
+        self.stats.person_events += got.rows
+        self.stats.model_links += got.merges
+        self.stats.model_refused += got.refused
+        self.stats.model_withheld += got.withheld
+        self.stats.match_ms += got.ms
+        for event_id, loser, survivor in got.merged:
+            change = {"kind": "merge", "survivor": survivor, "merged": loser, "event_id": event_id,
+                      "layer": "speed", "rule": self.matcher.spec.rule, "at": utc_iso(int(time.time() * 1000))}
+            self.producer.send(self.changes_topic, key=survivor.encode(), value=json.dumps(change).encode())
 
     def _valid(self, messages: list[Any]) -> list[tuple[Any, Event]]:
         """The messages that meet the event contract; the others go to the dead-letter topic."""

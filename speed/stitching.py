@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 
 from identity.records import NormalizedRecord, normalize_record
 from identity.rules import Policy
-from identity.stitch import StitchDecision, StitchView, UcidView, stitch
+from identity.match import MatchEvidence
+from identity.stitch import StitchDecision, StitchView, UcidView, link_ucids, stitch
 from identity.types import Identifier
 from infra.store import Store, ts
 from speed.contract import Event
@@ -184,6 +185,72 @@ class Stitcher:
                 pass
         pending.clear()
 
+    def link_model(self, a: Identifier, b: Identifier, evidence: MatchEvidence, record: tuple[str, str],
+                   event: Event, limits: dict[str, int], apart: Callable[[str, str], bool]) -> Outcome:
+        """Apply one model edge between the clusters of anchors ``a`` and ``b`` (the speed layer's
+        real-time match, :mod:`speed.matching`): the same leases, re-read and all-or-nothing
+        write as :meth:`stitch_event`, the decision :func:`~identity.stitch.link_ucids` (model
+        limits, size guard, ``apart``: a conflict between the two live UCIDs). ``record`` is the
+        new record that caused the edge (the link's evidence). Outcome ``merge`` (``merged``
+        names loser -> survivor), ``unchanged`` (already one customer), or ``refused``."""
+        deadline = time.monotonic() + self.timeout_s
+        contended = 0
+        self._settle_unlocks()
+        while True:
+            view = self._read_view((a, b), issued=False)
+            ua, ub = view.view.ucid_of.get(a), view.view.ucid_of.get(b)
+            if ua is None or ub is None or ua == ub:
+                return Outcome("unchanged", ua or ub, contended=contended)
+            names = sorted({f"u:{ua}", f"u:{ub}"})
+            started = time.monotonic()
+            if self.store.lock(names, self.owner, self.lock_ttl_s):
+                try:
+                    result = self._link_locked(a, b, names, started, evidence, record, event, limits, apart)
+                finally:
+                    self._pending_unlocks().extend(self.store.unlock(names, self.owner, wait=False))
+                if result is not None:
+                    result.contended = contended
+                    return result
+            contended += 1
+            if time.monotonic() > deadline:
+                raise StitchTimeout(f"event {event.event_id}: identity leases busy for {self.timeout_s}s")
+            time.sleep(random.uniform(0.001, 0.005) * min(contended, 20))
+
+    def _link_locked(self, a: Identifier, b: Identifier, names: list[str], started: float,
+                     evidence: MatchEvidence, record: tuple[str, str], event: Event, limits: dict[str, int],
+                     apart: Callable[[str, str], bool]) -> Outcome | None:
+        view = self._read_view((a, b))
+        ua, ub = view.view.ucid_of.get(a), view.view.ucid_of.get(b)
+        if ua is None or ub is None or ua == ub:
+            return Outcome("unchanged", ua or ub)
+        if sorted({f"u:{ua}", f"u:{ub}"}) != names:
+            return None  # merged by someone else between our read and our leases
+        decision = link_ucids(ua, ub, view.view.ucids, self.policy, limits, apart(ua, ub))
+        if decision.refused is not None:
+            return Outcome("refused", ua, refused=1)
+        if time.monotonic() - started > self.lock_ttl_s / 2:
+            return None
+        survivor, loser = decision.survivor, decision.loser
+        now = int(self.clock() * 1000)
+        now_ts, seen = ts(now), ts(event.time_ms)
+        link_id = hashlib.sha1(f"{a}\x1f{b}".encode()).hexdigest()[:20]
+        change_id = f"{event.event_id}:model:{link_id}"
+        rule = evidence.rule
+        out: list[tuple[str, tuple]] = [("merged", (survivor, now_ts, loser)),
+                                        ("alias", (loser, survivor, now_ts, rule, change_id))]
+        for t, v in view.members.get(loser, []):
+            out.append(("member", (survivor, t, v, "merge", seen, seen)))
+            out.append(("repoint", (survivor, [loser], t, v)))
+        out.append(("change", (survivor, now_ts, change_id, "merge", {loser}, rule,
+                               json.dumps([[list(a), list(b), record[0], record[1]]]))))
+        out.append(("link_match", (survivor, link_id, a[0], a[1], b[0], b[1], rule, record[0], record[1], seen,
+                                   match_json(evidence))))
+        self.store.atomic(out)
+        when = self.clock()
+        for ident in view.members.get(loser, []):
+            self.cache.put(ident, survivor, when)
+        return Outcome("merge", survivor, merged=((loser, survivor),))
+
     # -- steps -----------------------------------------------------------------------------
     def _fast_path(self, norm: NormalizedRecord) -> str | None:
         """The UCID if every identifier is cached on one UCID (nothing to change), else None."""
@@ -296,3 +363,12 @@ def _lease_names(norm: NormalizedRecord, view: _View) -> list[str]:
     names = {f"u:{u}" for u in view.view.ucids}
     names |= {f"i:{t}:{v}" for t, v in norm.identifiers if (t, v) not in view.view.ucid_of}
     return sorted(names)
+
+
+def match_json(evidence: MatchEvidence) -> str:
+    """A model link's evidence as the batch publishes it (``links_by_ucid.match``: the JSON of
+    the gold ``match`` struct), which ``/v1/explain`` reads."""
+    return json.dumps({"rule": evidence.rule, "model": evidence.model, "probability": evidence.probability,
+                       "weight": evidence.weight,
+                       "levels": [{"comparison": lv.comparison, "level": lv.level, "label": lv.label,
+                                   "weight": lv.weight} for lv in evidence.levels]}, separators=(",", ":"))

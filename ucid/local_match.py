@@ -21,6 +21,7 @@ from identity.match import (
     MatchSpec,
     MatchSpecError,
     ScoredPair,
+    keeps_person_row,
     model_attributes,
     person_row,
 )
@@ -82,6 +83,8 @@ def read_person_rows(root: Path, sources: list[SourceDefinition], policy: Policy
                 norm, _ = normalize_record(record, policy)
                 values = {a: data[c][i] for a, c in zip(attrs, attr_cols)}
                 row = person_row(values, norm.identifiers, columns)
+                if not keeps_person_row(source.kind, row):
+                    continue  # an event without a name: not a person row (as in the batch)
                 out[ID_COLUMN].append(len(result.keys))
                 for c in columns:
                     out[c].append(row[c])

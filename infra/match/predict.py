@@ -81,16 +81,82 @@ def scored_rows(data: dict[str, list], splink_settings: dict) -> list[Scored]:
     return out
 
 
+def tf_table(column: str, frequencies: dict[str, float]) -> pa.Table:
+    """A model's term frequencies of ``column`` as Splink's lookup table (``column``, ``tf_column``)."""
+    values = sorted(frequencies)
+    return pa.table({column: pa.array(values, pa.string()),
+                     f"tf_{column}": pa.array([frequencies[v] for v in values], pa.float64())})
+
+
+def register_tf(linker: Linker, db_api: DuckDBAPI, model: TrainedModel, names: dict[str, str]) -> None:
+    """Score with the model's term frequencies (``names``: column -> DuckDB table holding them),
+    not with ones computed from the scored data (:mod:`infra.match.model`)."""
+    for column, table_name in names.items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(table_name), column)
+
+
+def _tf_tables(db_api: DuckDBAPI, model: TrainedModel, prefix: str) -> dict[str, str]:
+    names = {}
+    for column, frequencies in sorted((c, f) for c, f in model.tf.items() if f):
+        name = f"{prefix}{column}"
+        db_api.duckdb_con.register(f"{name}_arrow", tf_table(column, frequencies))
+        db_api.duckdb_con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
+        db_api.duckdb_con.unregister(f"{name}_arrow")
+        names[column] = name
+    return names
+
+
 def score(table: pa.Table, model: TrainedModel, floor: float, threads: int = 2) -> list[Scored]:
     """Scored pairs with match probability >= ``floor`` (0: every blocked pair), sorted by
-    (left, right). Each pair's
-    figures are computed row by row, so the result does not depend on ``threads``."""
+    (left, right). Each pair's figures are computed row by row (with the model's term
+    frequencies, when it has them), so the result does not depend on ``threads`` nor on the
+    other rows of ``table``."""
     logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels show in the report
     splink_model = prediction_settings(model.splink)
     db_api = DuckDBAPI()
     db_api.duckdb_con.execute(f"SET threads TO {int(threads)}")
     linker = Linker(db_api.register(table), splink_model, log_level=None)
+    register_tf(linker, db_api, model, _tf_tables(db_api, model, "ucid_tf_"))
     result = linker.inference.predict(threshold_match_probability=floor or None, warning_mode="never").as_pyarrow_table()
     out = scored_rows(result.to_pydict(), splink_model)
     log.info("match.scored", rows=table.num_rows, pairs=len(out), floor=floor)
     return out
+
+
+class Scorer:
+    """A warm DuckDB scoring small tables one after another (the speed layer: once per poll).
+
+    The linker, its settings and the model's term-frequency tables are built once; each
+    :meth:`score` replaces the rows of one DuckDB table and invalidates Splink's cache (the
+    blocked pairs and the input with term frequencies are per call). One thread, not thread safe:
+    one caller at a time. The scores are :func:`score`'s for the same pairs (a unit test)."""
+
+    TABLE = "ucid_speed_rows"
+
+    def __init__(self, model: TrainedModel, threads: int = 1) -> None:
+        logging.getLogger("splink").setLevel(logging.ERROR)
+        self.model = model
+        self.settings = prediction_settings(model.splink)
+        self.db_api = DuckDBAPI()
+        self.con = self.db_api.duckdb_con
+        self.con.execute(f"SET threads TO {int(threads)}")
+        columns = [c for c in model.spec.columns()]
+        empty = pa.table({ID_COLUMN: pa.array([], pa.int64()), **{c: pa.array([], pa.string()) for c in columns}})
+        self._replace(empty)
+        self.linker = Linker(self.db_api.register(self.TABLE), self.settings, log_level=None)
+        self.tf_names = _tf_tables(self.db_api, model, "ucid_speed_tf_")
+
+    def _replace(self, table: pa.Table) -> None:
+        self.con.register("ucid_speed_arrow", table)
+        self.con.execute(f"CREATE OR REPLACE TABLE {self.TABLE} AS SELECT * FROM ucid_speed_arrow")
+        self.con.unregister("ucid_speed_arrow")
+
+    def score(self, table: pa.Table) -> list[Scored]:
+        """Every blocked pair of ``table`` (``unique_id`` + the spec's columns), sorted."""
+        if table.num_rows < 2:
+            return []
+        self._replace(table)
+        self.linker.table_management.invalidate_cache()
+        register_tf(self.linker, self.db_api, self.model, self.tf_names)
+        result = self.linker.inference.predict(warning_mode="never").as_pyarrow_table()
+        return scored_rows(result.to_pydict(), self.settings)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pandas as pd  # pandas UDF type hints are resolved in this module
 
 from infra.match.model import TrainedModel
-from infra.match.predict import prediction_settings
+from infra.match.predict import prediction_settings, tf_table
 from infra.match.splink_settings import trained_settings
 
 if TYPE_CHECKING:
@@ -103,4 +103,8 @@ def predictions(spark, people: DataFrame, model: TrainedModel) -> Iterator[DataF
     with splink_on_spark(spark, people) as (api, view):
         settings = prediction_settings(trained_settings(model.splink, model.spec, "spark"))
         linker = Linker(api.register(view), settings, log_level=None)
+        for column, frequencies in sorted((c, f) for c, f in model.tf.items() if f):  # the model's, as on DuckDB
+            tf_view = f"{view}_tf_{column}"
+            spark.createDataFrame(tf_table(column, frequencies).to_pandas()).createOrReplaceTempView(tf_view)
+            linker.table_management.register_term_frequency_lookup(api.register(tf_view), column)
         yield linker.inference.predict(warning_mode="never").as_spark_dataframe()

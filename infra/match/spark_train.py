@@ -11,7 +11,11 @@ The model must mean on Spark what it means on DuckDB, and its file must be the o
 * the trained Spark settings are turned back into DuckDB SQL
   (:func:`infra.match.splink_settings.trained_settings` with ``"duckdb"``): built again from
   the spec, lambda, m and u copied level by level. The file therefore scores with
-  ``ucid resolve --local --model`` and, rebuilt for Spark the same way, in the batch.
+  ``ucid resolve --local --model`` and, rebuilt for Spark the same way, in the batch;
+* the training data's term frequencies are computed by the Spark linker with Splink's own SQL
+  (:func:`infra.match.train.term_frequencies`, the local training's step) and kept in the
+  sidecar, so the Spark-trained model scores a pair the same in the batch, the local command
+  and the speed layer (:mod:`infra.match.model`).
 
 Spark Connect works: nothing here reads ``sparkContext`` or an RDD (Splink persists rather than
 checkpoints, :mod:`infra.match.spark_predict`).
@@ -24,7 +28,7 @@ from typing import TYPE_CHECKING
 from identity.match import ID_COLUMN, MatchSpec
 from infra.match.model import TrainedModel
 from infra.match.splink_settings import splink_settings, trained_settings
-from infra.match.train import Step, estimate, trained_model
+from infra.match.train import Step, estimate, term_frequencies, trained_model
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -46,4 +50,5 @@ def train_on_spark(spark, people: DataFrame, spec: MatchSpec, records: int,
     with splink_on_spark(spark, people.select(ID_COLUMN, *spec.columns())) as (api, view):
         linker = Linker(api.register(view), splink_settings(spec, "spark"), log_level=None)
         spark_model = estimate(linker, spec, on_step, u_chunks=U_CHUNKS)
-    return trained_model(trained_settings(spark_model, spec, "duckdb"), spec, records, "spark")
+        tf = term_frequencies(linker, spark_model, on_step)  # inside: the view is dropped on leaving
+    return trained_model(trained_settings(spark_model, spec, "duckdb"), spec, records, "spark", tf)

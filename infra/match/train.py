@@ -20,7 +20,7 @@ from splink import DuckDBAPI, Linker, block_on
 
 from identity.match import MatchSpec
 from infra.log import get_logger
-from infra.match.model import TrainedModel
+from infra.match.model import TermFrequencies, TrainedModel
 from infra.match.splink_settings import splink_settings
 
 log = get_logger(__name__)
@@ -44,7 +44,8 @@ def train(table: pa.Table, spec: MatchSpec, on_step: Step | None = None) -> Trai
     match weight (log2 of m/u), what `ucid model train` prints.
     """
     linker = _linker(table, splink_settings(spec))
-    return trained_model(estimate(linker, spec, on_step), spec, table.num_rows, "duckdb")
+    splink_model = estimate(linker, spec, on_step)
+    return trained_model(splink_model, spec, table.num_rows, "duckdb", term_frequencies(linker, splink_model, on_step))
 
 
 def estimate(linker: Linker, spec: MatchSpec, on_step: Step | None = None, u_chunks: int | None = None) -> dict:
@@ -72,14 +73,40 @@ def estimate(linker: Linker, spec: MatchSpec, on_step: Step | None = None, u_chu
     return linker.misc.save_model_to_json()
 
 
-def trained_model(splink_model: dict, spec: MatchSpec, records: int, backend: str) -> TrainedModel:
+def term_frequencies(linker: Linker, splink_model: dict, on_step: Step | None = None) -> TermFrequencies:
+    """The training data's term frequencies of each column with a term-frequency adjustment
+    (:func:`tf_columns`), computed by ``linker`` (any backend: Splink's own SQL, a count over the
+    column's non-null values, so DuckDB and Spark give the same doubles). Kept in the model
+    file, every backend scores with them (:mod:`infra.match.model`)."""
+    (on_step or (lambda _: None))("term frequencies of the training data")
+    tf: TermFrequencies = {}
+    for column in tf_columns(splink_model):
+        data = linker.table_management.compute_tf_table(column).as_pyarrow_table().to_pydict()
+        tf[column] = dict(sorted(zip(data[column], (float(f) for f in data[f"tf_{column}"]), strict=True)))
+    return tf
+
+
+def trained_model(splink_model: dict, spec: MatchSpec, records: int, backend: str,
+                  tf: TermFrequencies | None = None) -> TrainedModel:
     """The model of a training on ``backend`` (``duckdb`` or ``spark``) over ``records`` person
-    rows; ``splink_model`` must be DuckDB SQL (the model file's dialect). The report says where
-    it was trained and on how many rows."""
+    rows; ``splink_model`` must be DuckDB SQL (the model file's dialect), ``tf`` the training
+    data's term frequencies (:func:`term_frequencies`). The report says where it was trained
+    and on how many rows."""
     report = {**training_report(splink_model, records), "backend": backend}
     log.info("match.trained", records=records, backend=backend, comparisons=len(spec.comparisons),
              lam=report["probability_two_random_records_match"])
-    return TrainedModel(splink_model, spec, report)
+    return TrainedModel(splink_model, spec, report, dict(tf or {}))
+
+
+def tf_columns(splink_model: dict) -> list[str]:
+    """The input columns of the model's term-frequency adjustments."""
+    out = []
+    for comp in splink_model["comparisons"]:
+        for level in comp["comparison_levels"]:
+            column = level.get("tf_adjustment_column")
+            if column and column not in out:
+                out.append(column)
+    return out
 
 
 def training_report(splink_model: dict, records: int) -> dict:

@@ -51,6 +51,14 @@ STATEMENTS: dict[str, str] = {
             "record_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "repoint": "UPDATE {ks}.identifiers SET ucid = ?, status = 'live', merged_from = ?, layer = 'speed' "
                "WHERE id_type = ? AND id_value = ?",
+    # a link the match model made in real time (with its evidence, as the batch publishes it)
+    "link_match": "INSERT INTO {ks}.links_by_ucid (ucid, link_id, from_type, from_value, to_type, to_value, rule, "
+                  "source, record_id, seen_at, match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    # -- the match model's blocking index (speed reads and writes it; the batch publishes it) ---
+    "get_block": "SELECT block_key, source, record_id, anchor_type, anchor_value, ucid, person FROM {ks}.match_blocks "
+                 "WHERE block_key = ? LIMIT ?",
+    "put_block": "INSERT INTO {ks}.match_blocks (block_key, source, record_id, anchor_type, anchor_value, ucid, person, "
+                 "layer, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'speed', ?)",
     # -- leases ---------------------------------------------------------------------------------
     "lock": "INSERT INTO {ks}.speed_locks (name, owner, acquired_at) VALUES (?, ?, toTimestamp(now())) "
             "IF NOT EXISTS USING TTL ?",
@@ -107,6 +115,8 @@ STATEMENTS: dict[str, str] = {
     "publish_links_by_ucid": "INSERT INTO {ks}.links_by_ucid (ucid, link_id, from_type, from_value, to_type, "
                              "to_value, rule, source, record_id, seen_at, match) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    "publish_match_blocks": "INSERT INTO {ks}.match_blocks (block_key, source, record_id, anchor_type, anchor_value, "
+                            "ucid, person, layer, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'batch', ?) USING TIMESTAMP ?",
     "publish_events_by_ucid": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, "
                               "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     # -- whole-table scans (validation of what was published; speed state read back by token range)

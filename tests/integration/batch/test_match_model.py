@@ -181,7 +181,10 @@ def test_training_on_spark_gives_the_local_model(runs, spark, tmp_path):
     on the landed files (DuckDB): lambda equal (exact counts of the deterministic rules), every
     level's match weight within 0.25 (EM on the same rows and levels; u is counted over every
     sampled pair at once on Spark where DuckDB may stop a comparison early: the first name's
-    levels differ most), and a model file the local scorer reads. Determinism: the row ids do
+    levels differ most), the training data's term frequencies kept in the sidecar as the local
+    training keeps them (the same person rows: the same frequencies, so the Spark-trained model
+    scores a pair the same in the batch, locally and in the speed layer), and a model file the
+    local scorer reads. Determinism: the row ids do
     not depend on silver's partitioning (below) and Splink samples by seeded hashing of them, so
     the same lake gives the same file (by hand: in process and on Spark Connect, one version);
     training twice here would double the test's time."""
@@ -209,11 +212,17 @@ def test_training_on_spark_gives_the_local_model(runs, spark, tmp_path):
                 worst = max(worst, abs(w - w_local))
     print(f"lambda {lam:.6g} (local {lam_local:.6g}); largest match-weight difference {worst:.4f}")
     assert worst < 0.25
+    # the term frequencies of the training data, computed by the Spark linker, are the local ones
+    assert model.tf and set(model.tf) == set(local.tf)
+    for column, freq in model.tf.items():
+        assert list(freq) == list(local.tf[column]), column
+        assert list(freq.values()) == pytest.approx(list(local.tf[column].values()), rel=1e-12), column
     # the file is DuckDB SQL: loaded and scored by the local command's scorer
     path = tmp_path / "spark-model.json"
     save_model(path, model)
     loaded = load_model(path)
     assert loaded.version == model.version and loaded.report["backend"] == "spark"
+    assert loaded.tf == model.tf  # kept in the sidecar
     people = read_person_rows(runs["data"], ctx.sources, ctx.policy, loaded.spec)
     scored = score(people.table, loaded, 0.0)
     assert len(scored) == runs["stats"]["pairs_blocked"]
@@ -272,3 +281,24 @@ def test_explain_shows_a_model_links_probability_and_comparisons(runs, served):
     assert match["model"] == runs["model"].version and match["probability"] == pytest.approx(link.match.probability)
     assert [c["comparison"] for c in match["comparisons"]] == [c.column for c in spec.comparisons]
     assert f"{link.match.probability:.4f}" in match["summary"] and "for: " in match["summary"]
+
+
+def test_the_publish_fills_the_speed_layers_blocking_index(runs, served, spark):
+    """gold/match_blocks (every person row with its block keys) is published into Cassandra's
+    match_blocks with each record's UCID: the speed layer's candidates for records it never saw."""
+    from identity.match import block_keys
+    from infra.store import Store
+
+    ctx = runs["ctx"]
+    spec = runs["model"].spec
+    gold = spark.read.format("delta").load(ctx.lake.gold("match_blocks")).collect()
+    assert gold and all(r.block_keys == block_keys(dict(r.person), spec) for r in gold)
+    with Store.connect(ctx.settings.cassandra) as store:
+        published = [r for r in store.session.execute(
+            f"SELECT block_key, source, record_id, ucid, person, layer FROM {store.keyspace}.match_blocks")]
+    assert len(published) == sum(len(r.block_keys) for r in gold)
+    assert {r.layer for r in published} == {"batch"}
+    assert all(runs["batch"][(r.source, r.record_id)] == r.ucid for r in published)
+    row = next(r for r in gold if len(r.block_keys) > 2)
+    got = {p.block_key: dict(p.person) for p in published if (p.source, p.record_id) == (row.source, row.record_id)}
+    assert got == {k: dict(row.person) for k in row.block_keys}

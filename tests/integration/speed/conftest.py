@@ -167,10 +167,13 @@ def speed_env(speed_world, tmp_path: Path, request) -> Iterator[SpeedEnv]:
 
 @pytest.fixture(scope="session")
 def stream_file(tmp_path_factory) -> Path:
-    """A small generated stream (200 customers, 3 days: ~900 events), made once per session."""
+    """A small generated stream (200 customers, 3 days: ~900 events), made once per session. The
+    landing files beside it (``landing/``) have the hard cases (store registrations, look-alikes),
+    which only add rows there, never change the stream: the agreement test makes person events of
+    them."""
     out = tmp_path_factory.mktemp("gen")
     subprocess.run([*UCID, "generate", "--customers", "200", "--seed", "11", "--days", "3", "--out",
-                    str(out / "landing"), "--stream", str(out / "stream.jsonl"), "--quiet"],
+                    str(out / "landing"), "--stream", str(out / "stream.jsonl"), "--hard-cases", "--quiet"],
                    cwd=REPO, check=True, capture_output=True, timeout=300)
     return out / "stream.jsonl"
 

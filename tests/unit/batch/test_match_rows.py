@@ -43,7 +43,8 @@ def test_silver_rows_become_the_cores_person_rows() -> None:
     ], schema=pa.schema([("source", pa.string()), ("record_id", pa.string()),
                          ("attributes", pa.map_(pa.string(), pa.string())),
                          ("ids", pa.list_(pa.struct([("type", pa.string()), ("value", pa.string())])))]))
-    out = [b.to_pylist() for b in _person_rows_fn(allowed, columns)(iter([batch]))]
+    kinds = {s.name: s.kind for s in chosen}
+    out = [b.to_pylist() for b in _person_rows_fn(allowed, kinds, columns, spec)(iter([batch]))]
     crm, billing = out[0]
     assert crm["source"] == "crm" and crm["record_id"] == "c1"
     assert (crm["first_name"], crm["last_name"], crm["birth_date"]) == ("william", "obrien", "1984-03-12")
@@ -52,7 +53,29 @@ def test_silver_rows_become_the_cores_person_rows() -> None:
     assert (billing["first_name"], billing["last_name"]) == ("elizabeth", "smith")
     assert billing["address"] == "12 main st apt 4" and billing["postal_code"] == "02134"
     assert billing["email"] is None and billing["birth_date"] is None
-    assert list(crm) == ["source", "record_id", "ids", *columns]
+    assert list(crm) == ["source", "record_id", "ids", *columns, "block_keys"]
     # the identifiers ride along as they are (strongest first): who withholds a shared one needs them
     assert crm["ids"] == [{"type": "phone", "value": "+15550100999"}, {"type": "email", "value": "b@x.com"}]
     assert billing["ids"] == []
+    assert "first_name+last_name=william\x1fobrien" in crm["block_keys"]  # the speed layer's index keys
+    assert billing["block_keys"] == ["address=12 main st apt 4", "first_name+last_name=elizabeth\x1fsmith",
+                                     "last_name+postal_code=smith\x1f02134"]
+
+
+def test_an_event_source_record_is_a_person_row_only_with_a_name() -> None:
+    spec = MatchSpec()
+    columns = spec.columns()
+    stream = SourceDefinition.model_validate({
+        "name": "stream", "location": "stream", "format": "jsonl", "record_id": "event_id", "priority": 8,
+        "kind": "event", "event_time": "event_time", "identifiers": [{"column": "email", "type": "email"}],
+        "attributes": {"first_name": "first_name", "last_name": "last_name"}})
+    allowed = {"stream": model_attributes(stream.attributes, columns)}
+    batch = pa.RecordBatch.from_pylist([
+        {"source": "stream", "record_id": "page-view", "attributes": [], "ids": [{"type": "email", "value": "a@b.org"}]},
+        {"source": "stream", "record_id": "registration", "attributes": [("first_name", "Ann"), ("last_name", "Lee")],
+         "ids": [{"type": "email", "value": "a@b.org"}]},
+    ], schema=pa.schema([("source", pa.string()), ("record_id", pa.string()),
+                         ("attributes", pa.map_(pa.string(), pa.string())),
+                         ("ids", pa.list_(pa.struct([("type", pa.string()), ("value", pa.string())])))]))
+    rows = [r for b in _person_rows_fn(allowed, {"stream": "event"}, columns, spec)(iter([batch])) for r in b.to_pylist()]
+    assert [r["record_id"] for r in rows] == ["registration"]

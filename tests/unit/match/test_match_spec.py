@@ -166,7 +166,8 @@ def test_person_sources_are_the_specs_or_every_source_declaring_a_name() -> None
 
     policy = load_policy(REPO / "conf" / "rules.yaml")
     sources = load_sources(REPO / "conf" / "sources", known_types=set(policy.types))
-    assert [s.name for s in person_sources(sources, MatchSpec())] == ["billing", "crm", "loyalty", "store"]
+    # the stream declares names too: its registrations and profile changes (speed layer, docs/matching.md)
+    assert [s.name for s in person_sources(sources, MatchSpec())] == ["billing", "crm", "loyalty", "store", "stream"]
     assert [s.name for s in person_sources(sources, MatchSpec(sources=["store", "crm"]))] == ["crm", "store"]
     with pytest.raises(MatchSpecError, match="unknown source.*nowhere"):
         person_sources(sources, MatchSpec(sources=["crm", "nowhere"]))

@@ -184,6 +184,30 @@ def test_the_batch_pre_filter_keeps_exactly_the_pairs_the_decision_reads(people,
     assert len(want) < len(scored)
 
 
+def test_the_model_keeps_the_training_term_frequencies_and_scores_a_pair_alone_as_in_the_whole(people, model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The speed layer scores a record against a few candidates; the batch scores the whole
+    lake. With the model's term frequencies (not the scored data's) a pair gets one score either
+    way, and the warm scorer (one DuckDB, many small tables) gives the one-shot scorer's."""
+    from infra.match.predict import Scorer
+
+    rows, spec = people
+    assert set(model.tf) == {"first_name", "last_name", "email"}
+    assert all(0 < f <= 1 for freq in model.tf.values() for f in freq.values())
+    path = tmp_path / "m.json"
+    save_model(path, model)
+    assert load_model(path).tf == model.tf and load_model(path).version == model.version
+    whole = {(s.left, s.right): s for s in score(rows.table, model, 0.0)}
+    scorer = Scorer(model)
+    for start in (0, 150, 300):
+        part = rows.table.slice(start, 150)
+        got = scorer.score(part)
+        ids = set(part.column("unique_id").to_pylist())
+        assert {(s.left, s.right) for s in got} == {k for k in whole if k[0] in ids and k[1] in ids}
+        for s in got:
+            ref = whole[(s.left, s.right)]
+            assert (s.probability, s.weight, s.levels) == (ref.probability, ref.weight, ref.levels)
+
+
 def test_a_model_trained_in_spark_sql_is_saved_as_the_duckdb_model(model) -> None:  # type: ignore[no-untyped-def]
     """Training on Spark ends with Splink JSON in Spark SQL; turned back into DuckDB SQL
     (``trained_settings(..., "duckdb")``, as :func:`infra.match.spark_train.train_on_spark` does)
@@ -225,6 +249,39 @@ def test_the_training_steps_run_on_any_linker(people) -> None:  # type: ignore[n
     calls.clear()
     estimate(FakeLinker(), spec, u_chunks=1)  # type: ignore[arg-type]
     assert calls[1][2]["num_chunks"] == 1
+
+
+def test_the_term_frequencies_come_from_any_linker_as_the_local_training_keeps_them(people, model) -> None:  # type: ignore[no-untyped-def]
+    """:func:`infra.match.train.term_frequencies` asks the linker (DuckDB here, Spark in
+    :func:`infra.match.spark_train.train_on_spark`) for Splink's term-frequency table of each
+    adjusted column: a Spark-trained model keeps the training data's frequencies in its sidecar
+    as the local one does, so it scores a pair the same in the batch, locally and in real time."""
+    import pyarrow as pa
+
+    from infra.match.train import term_frequencies, tf_columns
+
+    asked: list[str] = []
+
+    class Frame:
+        def __init__(self, column: str) -> None:
+            self.column = column
+
+        def as_pyarrow_table(self) -> pa.Table:
+            freq = model.tf[self.column]
+            return pa.table({self.column: list(reversed(freq)), f"tf_{self.column}": list(reversed(freq.values()))})
+
+    class Tables:
+        def compute_tf_table(self, column: str) -> Frame:
+            asked.append(column)
+            return Frame(column)
+
+    class FakeLinker:
+        table_management = Tables()
+
+    steps: list[str] = []
+    got = term_frequencies(FakeLinker(), model.splink, steps.append)  # type: ignore[arg-type]
+    assert asked == tf_columns(model.splink) and steps == ["term frequencies of the training data"]
+    assert got == model.tf and all(list(f) == sorted(f) for f in got.values())  # sorted: one file, one version
 
 
 def test_cli_train_local_needs_out(landed: Path) -> None:
