@@ -77,6 +77,16 @@ def suite_env(world: Settings, **extra: str) -> dict[str, str]:
             "UCID_SPEED_GROUP_ID": world.speed.group_id, **extra}
 
 
+def truncate_keyspace(session, keyspace: str) -> None:
+    """Empty every table of ``keyspace`` but ``schema_migrations`` (an empty one is skipped:
+    a TRUNCATE costs a flush on every node), so a rerun on a stack kept up starts clean."""
+    tables = [r.table_name for r in session.execute(
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))]
+    for table in tables:
+        if table != "schema_migrations" and session.execute(f"SELECT * FROM {keyspace}.{table} LIMIT 1").one():
+            session.execute(f"TRUNCATE {keyspace}.{table}", timeout=120)
+
+
 # -- the shared stack: started once per run, also under xdist -------------------------------------
 
 RUN_ENV = "UCID_TESTS_RUN"  # the run's id, set by the controller before xdist starts its workers

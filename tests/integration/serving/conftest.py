@@ -44,16 +44,16 @@ MERGE_EVENT = "evt-merge-serving"
 
 
 def _load_suite_helpers():
-    """``suite_settings`` / ``suite_env`` of the root integration conftest (a pytest conftest is
+    """``suite_settings`` / ``suite_env`` / ``truncate_keyspace`` of the root integration conftest (a pytest conftest is
     not importable by name; it is already loaded, find it in ``sys.modules``)."""
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None) or ""
         if path.endswith("tests/integration/conftest.py") and hasattr(module, "suite_settings"):
-            return module.suite_settings, module.suite_env
+            return module.suite_settings, module.suite_env, module.truncate_keyspace
     raise RuntimeError("tests/integration/conftest.py is not loaded")
 
 
-suite_settings, suite_env = _load_suite_helpers()
+suite_settings, suite_env, truncate_keyspace = _load_suite_helpers()
 
 
 @dataclass
@@ -213,12 +213,7 @@ def cql_session(stack):
 def serving_settings(stack, cql_session):
     """The suite's own keyspace (migrated, every table truncated so reruns start clean) and topics."""
     world = suite_settings(stack, "serving")
-    ks = world.cassandra.keyspace
-    tables = [r.table_name for r in cql_session.execute(
-        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (ks,))]
-    for table in tables:
-        if table != "schema_migrations" and cql_session.execute(f"SELECT * FROM {ks}.{table} LIMIT 1").one():
-            cql_session.execute(f"TRUNCATE {ks}.{table}", timeout=120)
+    truncate_keyspace(cql_session, world.cassandra.keyspace)
     return world
 
 

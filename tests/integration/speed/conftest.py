@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import suite_env, suite_settings, with_world
+from ..conftest import suite_env, suite_settings, truncate_keyspace, with_world
 
 REPO = Path(__file__).resolve().parents[3]
 UCID = [sys.executable, "-m", "ucid.cli"]
@@ -97,14 +97,6 @@ def wait_applied(env: "SpeedEnv", target: int, what: str, stall_s: float = 120, 
         if now - started > limit_s:
             pytest.fail(f"{what}: only {n}/{target} applied events after {limit_s:.0f}s")
         time.sleep(0.5)
-
-
-def truncate_keyspace(session, keyspace: str) -> None:
-    tables = [r.table_name for r in session.execute(
-        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))]
-    for table in tables:
-        if table != "schema_migrations":
-            session.execute(f"TRUNCATE {keyspace}.{table}", timeout=120)
 
 
 def create_topics(settings, prefix: str, partitions: dict[str, int] | None = None) -> None:
