@@ -2,8 +2,8 @@
 files (bronze, via conf/sources/stream.yaml) agrees with it: at least 99.9 % of the stream's
 identifiers are in the same cluster (the same set of identifiers shares their UCID).
 
-Needs the batch layer: runs ``ucid batch run`` in a subprocess when ``batch/run.py`` exists,
-otherwise skips. Batch answers come from its gold ``identity_state`` Delta table (its own
+Needs the batch layer: runs ``ucid batch run --stages ingest,normalize,resolve`` in a subprocess
+when ``batch/run.py`` exists, otherwise skips. Batch answers come from its gold ``identity_state`` Delta table (its own
 result, before Cassandra's last-write-wins mixes the two layers' writes). The batch reads the
 speed layer's real-time UCIDs back as previous state (``UCID_BATCH_SPEED_STATE``, on by
 default), so the UCID *values* agree too, not only the clusters.
@@ -38,7 +38,7 @@ from identity.rules import load_policy
 from .checks import groups, live_partition
 from .conftest import REPO, read_events
 
-# a speed run, then a whole `ucid batch run` (allowed 1800 s below) in a subprocess on a busy 2-core box
+# a speed run, then `ucid batch run` up to resolve (allowed 1800 s below) in a subprocess on a busy 2-core box
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 
