@@ -60,7 +60,7 @@ def audit(
     except Exception as exc:  # NoHostAvailable and friends: say what to do, not a traceback
         err.print(f"[red]cannot reach Cassandra at {settings.hosts}:[/red] {exc}")
         raise typer.Exit(1) from exc
-    with store:
+    with store, cql.quiet_driver():  # a missing table is told below, without the driver's traceback
         try:
             rows = [entry(r) for r in store.all("get_audit", ucid, limit)]
         except Exception as exc:
@@ -74,8 +74,10 @@ def audit(
     if not rows:
         err.print(f"no recorded read of {ucid} in keyspace {settings.keyspace}")
         return
-    table = Table("when (UTC)", "action", "key id", "key name", "via", "requested UCID",
-                  title=f"audit trail of {ucid}, newest first ({len(rows)} rows)")
+    table = Table(title=f"audit trail of {ucid}, newest first ({len(rows)} rows)")
+    for header in ("when (UTC)", "action", "key id", "key name", "via", "requested UCID"):
+        table.add_column(header, overflow="fold")  # a narrow terminal wraps values, never cuts them
     for r in rows:
         table.add_row(r["at"], r["action"], r["key_id"], r["key_name"], r["via"], r["requested_ucid"] or "-")
-    Console().print(table)
+    out = Console()
+    (out if out.is_terminal else Console(width=160)).print(table)  # piped: one line per row
