@@ -41,8 +41,11 @@ Channel systems ask ucid "who is this, and what do we know about them?".
 * read the **360 profile** (the rationalized customer document) by UCID or by any identifier;
 * **explain** why two identifiers are the same customer.
 
-Answers combine the batch view with the speed layer's newer writes. Every `/v1` call needs an
-API key (`X-API-Key` header) with the call's scope: `resolve`, `profile:read` or `explain`.
+Answers combine the batch view with the speed layer's newer writes. Every profile, timeline
+and explain answer is recorded in an audit trail (API key, UCID, what, when; never an identifier
+value) before it is returned: if it cannot be recorded, the call is answered 503. Every `/v1`
+call needs an API key (`X-API-Key` header) with the call's scope: `resolve`, `profile:read` or
+`explain`.
 The key is checked before the request body is read. Errors are JSON `{"error", "detail"}`:
 401, 403, 404, 413 (body over `UCID_SERVING_MAX_BODY_BYTES`), 422 (a value the schema allows
 but the identity core refuses says why: invalid, blocked, placeholder, control character), and

@@ -6,7 +6,8 @@ Answers 401 (no key, malformed, unknown, revoked) or 403 (valid key without the 
 
 The key of a ``/v1`` call is checked by :class:`serving.gate.RequestGate` before the body is
 read, and the record is left in the ASGI scope (``SCOPE_KEY``); :func:`caller` takes it from
-there, and checks the key itself only when no gate ran.
+there, and checks the key itself only when no gate ran (and leaves it there too: the audit trail,
+:mod:`serving.audit`, reads the caller's key from the scope).
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ async def authenticate(state: AppState, token: str | None) -> keys.KeyRecord:
 async def caller(request: Request, token: Annotated[str | None, Security(api_key_header)]) -> keys.KeyRecord:
     """The key record of the caller (as the gate checked it); raises 401 when there is no valid key."""
     checked = request.scope.get(SCOPE_KEY)
-    if checked is not None:
-        return checked
-    return await authenticate(state_of(request), token)
+    if checked is None:  # no gate ran: check it here, and leave it where the audit looks for it
+        checked = request.scope[SCOPE_KEY] = await authenticate(state_of(request), token)
+    return checked
 
 
 Caller = Annotated[keys.KeyRecord, Depends(caller)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from ucid.commands import (
+    audit,
     batch,
     demo,
     evaluate,
@@ -54,6 +55,7 @@ app.add_typer(speed.app, name="speed")
 app.command("produce")(produce.produce)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+app.command("audit")(audit.audit)
 app.add_typer(batch.app, name="batch")
 app.add_typer(batch.export_app, name="export")
 app.command("validate")(validate.validate)

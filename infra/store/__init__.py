@@ -6,7 +6,7 @@ session. Following a merged UCID to the live one is the identity core's
 :func:`identity.aliases.follow` for both.
 """
 
-from infra.store.aio import ApiReads, AsyncStore, StoreUnavailable, follow_async
+from infra.store.aio import ApiReads, AsyncStore, MissingTable, StoreUnavailable, follow_async
 from infra.store.sync import Store, ms, ts
 
-__all__ = ["ApiReads", "AsyncStore", "Store", "StoreUnavailable", "follow_async", "ms", "ts"]
+__all__ = ["ApiReads", "AsyncStore", "MissingTable", "Store", "StoreUnavailable", "follow_async", "ms", "ts"]

@@ -1,7 +1,8 @@
 """The asyncio store of the API: the same named statements, awaited without blocking the loop.
 
 One :class:`AsyncStore` per process, opened in the app's lifespan (never at import time). Every
-read runs with the serving read consistency and request timeout; rows come back as dicts. Any
+read runs with the serving read consistency and request timeout; rows come back as dicts. The
+API's one write is the audit trail (``audit_by_ucid``, append-only), at the write consistency. Any
 driver failure is raised as :class:`StoreUnavailable`, which the API answers with 503 and retry
 advice, never 500. The driver has no native asyncio API: ``execute_async`` callbacks run on the
 driver's I/O thread and hand results to the loop with ``call_soon_threadsafe``.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,6 +21,7 @@ from cassandra import ConsistencyLevel, DriverException
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
 from cassandra.connection import ConnectionException
 from cassandra.query import dict_factory
+from cassandra.util import uuid_from_time
 
 from identity.aliases import MAX_ALIAS_HOPS, Followed, UcidRecord, follow_steps
 from infra import cql
@@ -36,10 +39,16 @@ Row = dict[str, Any]
 # the statements the API runs; a table missing from the keyspace leaves its reads unprepared
 API_READS = ("get_identifier", "get_identifiers_in", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
              "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key")
+# ... and its one write (issue 16): without the table, audited reads answer 503, never unaudited
+API_WRITES = ("put_audit",)
 
 
 class StoreUnavailable(RuntimeError):
     """Cassandra did not answer (down, timed out, or the keyspace is not migrated)."""
+
+
+class MissingTable(StoreUnavailable):
+    """The keyspace lacks the table of a statement (not migrated: run ``ucid stack up``)."""
 
 
 def _set_result(future: asyncio.Future, value: Any) -> None:
@@ -75,8 +84,9 @@ async def execute(session, statement, params=None, *, profile=None, timeout=None
 
 
 class ApiReads(Protocol):
-    """What the API reads: :class:`AsyncStore` against Cassandra, a dict-backed fake in unit
-    tests. Every method raises :class:`StoreUnavailable` when the store does not answer."""
+    """What the API reads, and its one write (the audit trail): :class:`AsyncStore` against
+    Cassandra, a dict-backed fake in unit tests. Every method raises :class:`StoreUnavailable`
+    when the store does not answer."""
 
     has_speed_updates: bool
 
@@ -90,13 +100,15 @@ class ApiReads(Protocol):
     async def changes(self, ucid: str) -> list[Row]: ...
     async def links(self, ucid: str) -> list[Row]: ...
     async def api_key(self, key_id: str) -> Row | None: ...
+    async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
+                            requested_ucid: str | None) -> None: ...
     async def schema_version(self) -> int: ...
     async def refresh_tables(self, force: bool = False) -> None: ...
 
 
 @dataclass
 class AsyncStore:
-    """Prepared reads against one keyspace; build with :meth:`connect`."""
+    """Prepared reads (and the audit write) against one keyspace; build with :meth:`connect`."""
 
     cluster: Any
     session: Any
@@ -108,6 +120,7 @@ class AsyncStore:
     updates_by_time: bool = False  # profile_updates has applied_at as its first clustering column
     tables_checked_at: float = 0.0
     coalescer: Coalescer | None = None  # identifier reads of one loop turn fetched together
+    write_consistency: int = ConsistencyLevel.LOCAL_QUORUM  # of the audit write
 
     @classmethod
     def connect(cls, cassandra: CassandraSettings, serving: ServingSettings) -> AsyncStore:
@@ -128,7 +141,8 @@ class AsyncStore:
             consistency_level=ConsistencyLevel.name_to_value[level],
             request_timeout=serving.request_timeout_s,
         )
-        store = cls(cluster, session, cassandra.keyspace, serving.request_timeout_s, profile)
+        store = cls(cluster, session, cassandra.keyspace, serving.request_timeout_s, profile,
+                    write_consistency=ConsistencyLevel.name_to_value[cassandra.write_consistency])
         if serving.coalesce_max > 1:
             store.coalescer = Coalescer(store._identifiers, serving.coalesce_max)
         try:
@@ -146,7 +160,11 @@ class AsyncStore:
     # -- schema ---------------------------------------------------------------------------------
 
     def _prepare(self, name: str) -> None:
-        self.prepared[name] = self.session.prepare(STATEMENTS[name].format(ks=self.keyspace))
+        statement = self.session.prepare(STATEMENTS[name].format(ks=self.keyspace))
+        if name in API_WRITES:  # a write: at the write consistency, safe to retry (its key is fixed)
+            statement.consistency_level = self.write_consistency
+            statement.is_idempotent = True
+        self.prepared[name] = statement
 
     def _refresh_tables_sync(self) -> None:
         try:
@@ -155,7 +173,7 @@ class AsyncStore:
                 (self.keyspace,), execution_profile=self.exec_profile,
             )
             tables = frozenset(r["table_name"] for r in rows)
-            for name in API_READS:
+            for name in API_READS + API_WRITES:
                 if name not in self.prepared and table_of(name) in tables:
                     self._prepare(name)
             if "profile_updates" in tables and "updates" not in self.prepared:
@@ -187,7 +205,7 @@ class AsyncStore:
     async def _rows(self, name: str, *params: Any) -> list[Row]:
         statement = self.prepared.get(name)
         if statement is None:
-            raise StoreUnavailable(f"keyspace {self.keyspace} lacks the table for {name!r}: run `ucid stack up`")
+            raise MissingTable(f"keyspace {self.keyspace} lacks the table for {name!r}: run `ucid stack up`")
         try:
             return await execute(self.session, statement, params, profile=self.exec_profile, timeout=self.timeout_s)
         except DRIVER_ERRORS as exc:
@@ -253,6 +271,15 @@ class AsyncStore:
     async def api_key(self, key_id: str) -> Row | None:
         return await self._one("get_api_key", key_id)
 
+    async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
+                            requested_ucid: str | None) -> None:
+        """Append one row to the audit trail (``audit_by_ucid``), at a fresh timeuuid. A keyspace
+        without the table (looked for again first, at most once a minute) raises
+        :class:`MissingTable`."""
+        if "put_audit" not in self.prepared:
+            await self.refresh_tables()
+        await self._rows("put_audit", ucid, new_timeuuid(), action, key_id, key_name, via, requested_ucid)
+
     async def schema_version(self) -> int:
         """Highest applied migration (0 if none); raises :class:`StoreUnavailable` if unreachable."""
         try:
@@ -263,6 +290,11 @@ class AsyncStore:
         except DRIVER_ERRORS as exc:
             raise StoreUnavailable(f"schema_migrations: {type(exc).__name__}: {exc}") from exc
         return max((r["version"] for r in rows), default=0)
+
+
+def new_timeuuid() -> uuid.UUID:
+    """A version-1 UUID of now (random node and clock sequence: no host address in it)."""
+    return uuid_from_time(time.time())
 
 
 async def follow_async(store: ApiReads, ucid: str, max_hops: int = MAX_ALIAS_HOPS) -> Followed:

@@ -96,6 +96,11 @@ STATEMENTS: dict[str, str] = {
     "all_api_keys": "SELECT key_id, secret_hash, name, scopes, created_at, revoked_at FROM {ks}.api_keys",
     "put_api_key": "INSERT INTO {ks}.api_keys (key_id, secret_hash, name, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
     "revoke_api_key": "UPDATE {ks}.api_keys SET revoked_at = ? WHERE key_id = ?",
+    # -- the audit trail (append-only: the API only inserts; `ucid audit` reads newest first) --
+    "put_audit": "INSERT INTO {ks}.audit_by_ucid (ucid, at, action, key_id, key_name, via, requested_ucid) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "get_audit": "SELECT ucid, at, action, key_id, key_name, via, requested_ucid FROM {ks}.audit_by_ucid "
+                 "WHERE ucid = ? LIMIT ?",
     # -- batch publish (USING TIMESTAMP: the lambda contract) -----------------------------------
     "publish_ucids": "INSERT INTO {ks}.ucids (ucid, minted_at, status, merged_into, updated_at, layer) "
                      "VALUES (?, ?, ?, ?, ?, 'batch') USING TIMESTAMP ?",

@@ -1,14 +1,18 @@
-"""``/v1/explain``: why two identifiers are the same customer."""
+"""``/v1/explain``: why two identifiers are the same customer.
+
+Each customer of the answer (one, or two) is recorded in the audit trail (:mod:`serving.audit`)
+before it is returned."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from identity.aliases import MAX_ALIAS_HOPS
+from serving import audit, resolver
 from serving import explain as explaining
-from serving import resolver
 from serving.auth import require
 from serving.errors import invalid, not_found
 from serving.models import TYPE_MAX, VALUE_MAX, Explanation
@@ -53,10 +57,16 @@ async def explain(
         answers.append(found)
     a, b = answers
     steps, detail = await explaining.chain(store, a, b)
-    return {
+    answer = {
         "a": resolution(a),
         "b": resolution(b),
         "same_customer": a.followed.ucid == b.followed.ucid,
         "chain": steps,
         "detail": detail,
     }
+    types_of: dict[str, list[str]] = {}  # one audit row per customer, with the types that led to it
+    for found in answers:
+        types_of.setdefault(found.followed.ucid, []).append(found.id_type)
+    await asyncio.gather(*(audit.record(request, ucid, audit.EXPLAIN, audit.via_identifier(*types))
+                           for ucid, types in types_of.items()))
+    return answer

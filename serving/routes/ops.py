@@ -42,7 +42,7 @@ async def ready(request: Request) -> Response:
         return _unready(body, state.serving.retry_after_s)
     state.schema_version = version
     body.update(cassandra=True, schema_version=version, speed_layer_table=store.has_speed_updates)
-    missing = sorted({"identifiers", "ucids", "ucid_aliases", "api_keys"} - store.tables)
+    missing = sorted({"identifiers", "ucids", "ucid_aliases", "api_keys", "audit_by_ucid"} - store.tables)
     if missing:
         body.update(status="unavailable", detail=f"tables missing: {', '.join(missing)}; run `ucid stack up`")
         return _unready(body, state.serving.retry_after_s)

@@ -1,4 +1,6 @@
-"""``/v1/profiles``: the 360 document by UCID or by any identifier, and the event timeline."""
+"""``/v1/profiles``: the 360 document by UCID or by any identifier, and the event timeline.
+
+Every answer is recorded in the audit trail (:mod:`serving.audit`) before it is returned."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from identity.aliases import MAX_ALIAS_HOPS
-from serving import profile, resolver, timeline
+from serving import audit, profile, resolver, timeline
 from serving.auth import require
 from serving.errors import invalid, not_found
 from serving.models import UCID_PATTERN, Customer360, EventsPage
@@ -63,7 +65,9 @@ async def by_identifier(
         raise invalid(str(exc)) from exc
     if found is None:
         raise not_found(f"no customer holds {id_type}:{value}")
-    return await _document(state, found.followed, f"{id_type}:{found.value}", limit, cursor)
+    doc = await _document(state, found.followed, f"{id_type}:{found.value}", limit, cursor)
+    await audit.record(request, found.followed.ucid, audit.PROFILE_READ, audit.via_identifier(found.id_type))
+    return doc
 
 
 @router.get(
@@ -78,7 +82,10 @@ async def by_ucid(request: Request, ucid: Ucid, limit: Limit = None, cursor: Cur
     batch and speed parts), ``identity``, ``profile``, consents, preferences, traits and one page
     of ``events``. A merged-away UCID answers with its survivor's document (``_id.merged``)."""
     state = state_of(request)
-    return await _document(state, await _follow(state, ucid), ucid, limit, cursor)
+    followed = await _follow(state, ucid)
+    doc = await _document(state, followed, ucid, limit, cursor)
+    await audit.record(request, followed.ucid, audit.PROFILE_READ, audit.VIA_UCID, requested=ucid)
+    return doc
 
 
 @router.get(
@@ -102,4 +109,6 @@ async def events(request: Request, ucid: Ucid, limit: Limit = None, cursor: Curs
     store = state.require_store()
     ucids = await profile.members(store, followed.ucid, followed.merged_from)
     rows, nxt = await timeline.page(store, ucids, page_size, cursor)
-    return {"events": profile.events(rows), "nextCursor": nxt}
+    page = {"events": profile.events(rows), "nextCursor": nxt}
+    await audit.record(request, followed.ucid, audit.PROFILE_EVENTS, audit.VIA_UCID, requested=ucid)
+    return page

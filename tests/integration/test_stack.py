@@ -35,7 +35,7 @@ def test_cqlsh_lists_keyspace_and_tables(stack):
     )
     assert out.returncode == 0, out.stderr
     for table in ("identifiers", "identifiers_by_ucid", "ucids", "ucid_aliases", "profiles",
-                  "events_by_ucid", "identity_changes", "links_by_ucid", "schema_migrations"):
+                  "events_by_ucid", "identity_changes", "links_by_ucid", "audit_by_ucid", "schema_migrations"):
         assert f"CREATE TABLE {stack.cassandra.keyspace}.{table} (" in out.stdout
 
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra.settings import ServingSettings
-from infra.store.aio import StoreUnavailable
+from infra.store.aio import MissingTable, StoreUnavailable
 from serving import keys
 from serving.app import create_app
 
@@ -17,7 +17,8 @@ T = datetime(2026, 1, 31, 12, 0)
 
 
 class FakeStore:
-    """The :class:`infra.store.AsyncStore` reads over dicts; ``down`` makes every read fail."""
+    """The :class:`infra.store.AsyncStore` reads over dicts; ``down`` makes every read fail;
+    audit rows are appended to ``audited`` (``audit_error`` makes that write fail)."""
 
     has_speed_updates = False
     tables = frozenset({"identifiers", "ucids", "ucid_aliases", "api_keys"})
@@ -29,6 +30,8 @@ class FakeStore:
         self.ucids = {A: {"status": "merged", "merged_into": B}, B: {"status": "live"}, C: {"status": "merged"}}
         self.aliases = {A: {"ucid": B}, C: {"ucid": C}}
         self.key_rows: dict[str, dict] = {}
+        self.audited: list[tuple] = []
+        self.audit_error: StoreUnavailable | None = None
 
     def _check(self):
         if self.down:
@@ -69,6 +72,12 @@ class FakeStore:
 
     async def links(self, u):
         return []
+
+    async def record_access(self, ucid, action, key_id, key_name, via, requested_ucid):
+        self._check()
+        if self.audit_error is not None:
+            raise self.audit_error
+        self.audited.append((ucid, action, key_name, via, requested_ucid))
 
     async def schema_version(self):
         self._check()
@@ -289,3 +298,55 @@ def test_the_body_limit_must_hold_the_largest_valid_batch():
     with pytest.raises(ValueError, match="below the largest valid batch"):
         ServingSettings(batch_max=1000)
     assert ServingSettings(batch_max=1000, max_body_bytes=5_000_000).batch_max == 1000
+
+
+# --- the audit trail (issue 16): every answered read recorded before it leaves, nothing else ----
+
+
+def test_each_answered_read_is_audited_with_the_key_and_how_the_customer_was_addressed(client, store):
+    assert client.get(f"/v1/profiles/{A}").status_code == 200  # merged away into B
+    assert client.get(f"/v1/profiles/{B}/events").status_code == 200
+    assert client.get("/v1/profiles/by-identifier", params={"type": "email", "value": " Ann@X.org "}).status_code == 200
+    params = {"a_type": "email", "a_value": "ann@x.org", "b_type": "crm_id", "b_value": "C1"}
+    assert client.get("/v1/explain", params=params).status_code == 200  # one customer: one row
+    assert store.audited == [
+        (B, "profile.read", "t", "ucid", A),
+        (B, "profile.events", "t", "ucid", None),
+        (B, "profile.read", "t", "identifier:email", None),
+        (B, "explain", "t", "identifier:email,crm_id", None),
+    ]
+    assert "ann@x.org" not in str(store.audited).lower()
+
+
+def test_an_explain_of_two_customers_is_one_row_each(client, store):
+    store.identifiers[("crm_id", "C2")] = {"ucid": "U" + "D" * 20, "source": "crm", "layer": "batch"}
+    store.ucids["U" + "D" * 20] = {"status": "live"}
+    params = {"a_type": "email", "a_value": "ann@x.org", "b_type": "crm_id", "b_value": "C2"}
+    assert client.get("/v1/explain", params=params).status_code == 200
+    assert sorted(store.audited) == [(B, "explain", "t", "identifier:email", None),
+                                     ("U" + "D" * 20, "explain", "t", "identifier:crm_id", None)]
+
+
+def test_refused_calls_and_resolves_record_nothing(client, store):
+    assert client.get(f"/v1/profiles/U{'Z' * 20}").status_code == 404
+    assert client.get("/v1/profiles/by-identifier", params={"type": "email", "value": "bob@x.org"}).status_code == 404
+    assert client.get("/v1/profiles/by-identifier", params={"type": "email", "value": "N/A"}).status_code == 422
+    assert client.get(f"/v1/profiles/{B}/events", params={"cursor": "%%%"}).status_code == 422
+    assert client.get(f"/v1/profiles/{B}", headers={"X-API-Key": ""}).status_code == 401
+    assert client.get(f"/v1/profiles/{B}", headers={"X-API-Key": _key(store, "resolve")}).status_code == 403
+    assert client.get("/v1/resolve", params={"type": "email", "value": "ann@x.org"}).status_code == 200
+    assert store.audited == []
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (StoreUnavailable("put_audit: OperationTimedOut"), "Cassandra did not answer the audit write"),
+    (MissingTable("keyspace ks lacks the table for 'put_audit'"), "migration 007"),
+])
+def test_a_failed_audit_write_is_503_with_the_reason_and_no_profile(client, store, error, reason):
+    store.audit_error = error
+    for path in (f"/v1/profiles/{B}", f"/v1/profiles/{B}/events"):
+        r = client.get(path)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "2" and r.json()["error"] == "unavailable"
+        assert "audit trail" in r.json()["detail"] and reason in r.json()["detail"]
+        assert "profile" not in r.json() and "events" not in r.json()
