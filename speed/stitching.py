@@ -141,10 +141,8 @@ class Stitcher:
         fast = self._fast_path(norm)
         if fast is not None:
             return Outcome("unchanged", fast)
-        deadline = time.monotonic() + self.timeout_s
-        contended = 0
-        self._settle_unlocks()
-        while True:
+
+        def plan(contended: int) -> list[str] | Outcome:
             # optimistic read without leases: most events need no change; this decision only
             # tells whether to lease and what (minting does not need the issued check here)
             view = self._read_view(norm.identifiers, issued=False)
@@ -152,13 +150,30 @@ class Stitcher:
             if _trivial(decision):
                 self._remember(norm, decision, view)
                 return Outcome("unchanged", decision.ucid, len(decision.refused), (), contended)
-            names = _lease_names(norm, view)
+            return _lease_names(norm, view)
+
+        return self._under_leases(event, plan, lambda names, started: self._decide_and_write(norm, event, names,
+                                                                                              started))
+
+    def _under_leases(self, event: Event, plan: Callable[[int], list[str] | Outcome],
+                      write: Callable[[list[str], float], Outcome | None]) -> Outcome:
+        """The lease loop of every identity change: ``plan`` (given the retries so far) reads
+        without leases and answers either an outcome (nothing to change) or the lease names;
+        with all of them held, ``write`` re-reads, decides and writes (``None``: the graph moved,
+        plan again). Leases are released in the background and waited for before this thread's
+        next change; busy leases are retried with a growing random pause until ``timeout_s``."""
+        deadline = time.monotonic() + self.timeout_s
+        contended = 0
+        self._settle_unlocks()
+        while True:
+            names = plan(contended)
+            if isinstance(names, Outcome):
+                return names
             started = time.monotonic()
             if self.store.lock(names, self.owner, self.lock_ttl_s):
                 try:
-                    result = self._decide_and_write(norm, event, names, started)
+                    result = write(names, started)
                 finally:
-                    # released in the background; waited for before this thread's next event
                     self._pending_unlocks().extend(self.store.unlock(names, self.owner, wait=False))
                 if result is not None:
                     result.contended = contended
@@ -193,28 +208,16 @@ class Stitcher:
         limits, size guard, ``apart``: a conflict between the two live UCIDs). ``record`` is the
         new record that caused the edge (the link's evidence). Outcome ``merge`` (``merged``
         names loser -> survivor), ``unchanged`` (already one customer), or ``refused``."""
-        deadline = time.monotonic() + self.timeout_s
-        contended = 0
-        self._settle_unlocks()
-        while True:
+
+        def plan(contended: int) -> list[str] | Outcome:
             view = self._read_view((a, b), issued=False)
             ua, ub = view.view.ucid_of.get(a), view.view.ucid_of.get(b)
             if ua is None or ub is None or ua == ub:
                 return Outcome("unchanged", ua or ub, contended=contended)
-            names = sorted({f"u:{ua}", f"u:{ub}"})
-            started = time.monotonic()
-            if self.store.lock(names, self.owner, self.lock_ttl_s):
-                try:
-                    result = self._link_locked(a, b, names, started, evidence, record, event, limits, apart)
-                finally:
-                    self._pending_unlocks().extend(self.store.unlock(names, self.owner, wait=False))
-                if result is not None:
-                    result.contended = contended
-                    return result
-            contended += 1
-            if time.monotonic() > deadline:
-                raise StitchTimeout(f"event {event.event_id}: identity leases busy for {self.timeout_s}s")
-            time.sleep(random.uniform(0.001, 0.005) * min(contended, 20))
+            return sorted({f"u:{ua}", f"u:{ub}"})
+
+        return self._under_leases(event, plan, lambda names, started: self._link_locked(
+            a, b, names, started, evidence, record, event, limits, apart))
 
     def _link_locked(self, a: Identifier, b: Identifier, names: list[str], started: float,
                      evidence: MatchEvidence, record: tuple[str, str], event: Event, limits: dict[str, int],
