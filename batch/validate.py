@@ -36,7 +36,6 @@ from infra.settings import BatchSettings
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 LAYERS = ("bronze", "silver", "gold", "published")
 LAKE_LAYERS = ("bronze", "silver", "gold")
-UCID_PATTERN = r"^U[0-9A-HJKMNP-TV-Z]{20}$"
 RECORD_TYPE = "_record"
 ALIAS_MAX_HOPS = MAX_ALIAS_HOPS  # the identity core's one hop limit
 

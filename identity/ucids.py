@@ -32,6 +32,9 @@ from identity.explain import explain
 from identity.types import Identifier
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+UCID_PATTERN = r"^U[0-9A-HJKMNP-TV-Z]{20}$"
+"""What :func:`mint_ucid` gives: ``U`` and 20 characters of :data:`CROCKFORD` (the API's path
+pattern, the DQ suites' and ``ucid audit``'s check)."""
 
 
 def mint_ucid(seed: Identifier, salt: int = 0) -> str:

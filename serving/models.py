@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-UCID_PATTERN = r"^U[0-9A-HJKMNP-TV-Z]{20}$"
 TYPE_MAX = 64
 VALUE_MAX = 256
 """Longest raw identifier value the API takes: the event contract's limit

@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from identity.aliases import MAX_ALIAS_HOPS
+from identity.ucids import UCID_PATTERN
 from serving import audit, profile, resolver, timeline
 from serving.auth import require
 from serving.errors import invalid, not_found
-from serving.models import UCID_PATTERN, Customer360, EventsPage
+from serving.models import Customer360, EventsPage
 from serving.routes.common import AUTHED, IdType, IdValue, problems
 from serving.state import AppState, state_of
 

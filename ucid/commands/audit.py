@@ -18,9 +18,9 @@ COLUMNS = ("at", "action", "key_id", "key_name", "via", "requested_ucid")
 
 
 def check_ucid(value: str) -> str:
-    """``value`` if it is a well-formed UCID (``serving.models.UCID_PATTERN``), else a usage error
+    """``value`` if it is a well-formed UCID (``identity.ucids.UCID_PATTERN``), else a usage error
     (exit 2) saying what a UCID looks like."""
-    from serving.models import UCID_PATTERN
+    from identity.ucids import UCID_PATTERN
 
     value = value.strip()
     if not re.fullmatch(UCID_PATTERN, value):
