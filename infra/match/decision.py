@@ -75,6 +75,7 @@ def decide_scored(scored: Iterable[Scored], keys: Keys, anchors: Anchors, model:
     conflicts and review rows. Without ``identifiers`` nothing is withheld.
     """
     spec = model.spec
+    version = model.version  # a hash of the whole model, term frequencies included: once, not per pair
     kept_rows: list[Scored] = []
     every: list[ScoredPair] = []
     for s in scored:
@@ -83,7 +84,7 @@ def decide_scored(scored: Iterable[Scored], keys: Keys, anchors: Anchors, model:
         kept_rows.append(s)
         every.append(ScoredPair(
             keys[s.left], keys[s.right], anchors[s.left], anchors[s.right],
-            MatchEvidence(spec.rule, model.version, s.probability, round(s.weight, 4), s.levels),
+            MatchEvidence(spec.rule, version, s.probability, round(s.weight, 4), s.levels),
         ))
     withheld: dict[tuple[str, str], frozenset[Identifier]] = {}
     if identifiers is not None and spec.shared:
