@@ -14,10 +14,14 @@ run time from the rules (``max_cluster_identifiers``, the identifier types) and 
 settings (``max_cluster_records``, ``max_quarantine_rate``), so the suites never restate them.
 
 The GX context is ephemeral (in memory): nothing is written to the repository or the lake.
-Lake tables are validated as Spark DataFrames (a Spark data source, one DataFrame asset and a
-whole-DataFrame batch definition per suite); the ``published`` suites read the Cassandra
-``identifiers``, ``ucids`` and ``ucid_aliases`` tables into pandas (a full scan: meant for the
-check after a publish, not for a hot path).
+A lake table or view is validated where it is cheapest: up to ``UCID_BATCH_VALIDATE_IN_MEMORY_ROWS``
+rows, the columns its suite names are collected once (Arrow) and GX checks them with pandas --
+a GX Spark validation runs a few Spark jobs per expectation, seconds per suite even on a small
+lake; larger ones are validated as Spark DataFrames (a Spark data source, one DataFrame asset and
+a whole-DataFrame batch definition per suite). Row conditions are GX's engine-neutral conditions
+(``{"type": "comparison", ...}``), so one suite file means the same on both engines. The
+``published`` suites read the Cassandra ``identifiers``, ``ucids`` and ``ucid_aliases`` tables
+into pandas (a full scan: meant for the check after a publish, not for a hot path).
 """
 
 from __future__ import annotations
@@ -201,12 +205,23 @@ def _record_coverage(inp: Inputs):
         assignments.select("source", "record_id", "ucid"), ["source", "record_id"], "left")
 
 
+def _ingest_log(inp: Inputs):
+    """The ingest log, with ``origin``: ``file`` for a landing file, ``delta`` for a Delta-table
+    source's version (named ``delta:...``; it has no content digest)."""
+    from pyspark.sql import functions as F
+
+    log = inp.table(inp.lake.ingest_log)
+    if log is None:
+        return None
+    return log.withColumn("origin", F.when(F.col("file").startswith("delta:"), "delta").otherwise("file"))
+
+
 def _gold(name: str) -> Callable[[Inputs], object]:
     return lambda inp: inp.table(inp.lake.gold(name))
 
 
 VIEWS: dict[str, Callable[[Inputs], object]] = {
-    "bronze.ingest_log": lambda inp: inp.table(inp.lake.ingest_log),
+    "bronze.ingest_log": _ingest_log,
     "bronze.rows": _bronze_rows,
     "bronze.quarantine_rates": _quarantine_rates,
     "silver.records": lambda inp: inp.table(inp.lake.silver("records")),
@@ -364,6 +379,40 @@ def _column(kwargs: dict) -> str | None:
     return None
 
 
+def _condition_columns(condition) -> set[str]:
+    if isinstance(condition, dict):
+        if condition.get("type") in ("and", "or"):
+            return set().union(*(_condition_columns(c) for c in condition.get("conditions", [])))
+        name = (condition.get("column") or {}).get("name")
+        return {name} if name else set()
+    return set()
+
+
+def suite_columns(suite_data: dict) -> list[str] | None:
+    """The columns a suite's expectations and row conditions name, in first-use order; ``None``
+    when that is not known (a condition string) or none is named (then all are collected)."""
+    seen: dict[str, None] = {}
+    for e in suite_data["expectations"]:
+        kw = e.get("kwargs", {})
+        names = [kw.get("column"), kw.get("column_A"), kw.get("column_B"), *(kw.get("column_list") or [])]
+        names += sorted(_condition_columns(kw.get("row_condition")))
+        seen.update((n, None) for n in names if n)
+        if isinstance(kw.get("row_condition"), str):
+            return None  # an engine-specific condition string: its columns are not known here
+    return list(seen) or None
+
+
+def in_memory(frame, columns: list[str] | None, max_rows: int):
+    """``frame``'s named columns as pandas (one Arrow collect) when it has at most ``max_rows``
+    rows, else ``None`` (validate it on Spark). One job either way: a table over the limit costs
+    a collect of ``max_rows + 1`` rows in vain, small beside its validation on Spark."""
+    if max_rows <= 0:
+        return None
+    cols = [c for c in (columns or frame.columns) if c in frame.columns] or frame.columns[:1]
+    pdf = frame.select(*cols).limit(max_rows + 1).toPandas()
+    return pdf if len(pdf) <= max_rows else None
+
+
 def _run_suite(context, source, suite_data: dict, frame, params: dict, table: str) -> list[dict]:
     """Validate ``frame`` with one suite; one result dict per expectation.
 
@@ -418,7 +467,8 @@ def validate_lake(spark, lake: Lake, batch_settings: BatchSettings, policy, run_
     inp = Inputs(spark, lake, run_id, sources, settings)
     context = _context()
     spark_source = context.data_sources.add_spark(name="lake") if set(layers) & set(LAKE_LAYERS) else None
-    pandas_source = context.data_sources.add_pandas(name="cassandra") if "published" in layers else None
+    pandas_source = context.data_sources.add_pandas(name="in_memory")
+    max_rows = batch_settings.validate_in_memory_rows
     gold_counts = _gold_counts(inp) if "published" in layers else {}
     params = parameters(policy, batch_settings, gold_counts)
     published = None
@@ -443,17 +493,20 @@ def validate_lake(spark, lake: Lake, batch_settings: BatchSettings, policy, run_
                 res = [{"suite": name, "table": table, "expectation": "table_exists", "column": None,
                         "success": ok, "detail": "skipped: not there yet" if ok else "table missing",
                         "why": "the suite's table must exist"}]
-                rows = 0
+                rows, engine = 0, None
             else:
                 if layer != "published":
-                    frame = frame.localCheckpoint()  # one computation for all its expectations
-                    rows = frame.count()
-                else:
-                    rows = len(frame)
+                    small = in_memory(frame, suite_columns(data), max_rows)
+                    if small is not None:
+                        frame, source = small, pandas_source
+                    else:
+                        frame = frame.localCheckpoint()  # one computation for all its expectations
+                engine = "spark" if source is spark_source else "pandas"
+                rows = len(frame) if engine == "pandas" else frame.count()
                 res = _run_suite(context, source, data, frame, params, table)
             failed = sum(1 for r in res if not r["success"])
             suites[name] = {"table": table, "rows": rows, "expectations": len(res), "failed": failed,
-                            "seconds": round(time.perf_counter() - started, 2)}
+                            "engine": engine, "seconds": round(time.perf_counter() - started, 2)}
             say(f"validate {name}: {len(res) - failed}/{len(res)} passed ({rows:,} rows)")
             results.extend(res)
     failures = [r for r in results if not r["success"]]

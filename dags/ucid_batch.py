@@ -9,7 +9,9 @@ never from the wall clock, so every task of a run -- and every retry -- agrees o
 re-run of the same interval is a replay (stages are idempotent). A failing suite
 (``batch.validate.ValidationFailed``) fails its task at once, without retries (the data would
 not change), so ``publish`` never runs on data that failed validation. A run that fails is
-recorded in ``gold/runs`` as ``failed at <stage>`` by the failing task's callback.
+recorded in ``gold/runs`` as ``failed at <stage>`` by the failing task's callback. A run with
+nothing new (``batch.run.unchanged_since``, decided by ``ingest`` and passed on in its XCom)
+skips every later stage without opening a Spark session; only ``record_run`` writes.
 
 Nothing happens at import time but building the DAG: ``batch``, Spark and GX are imported in
 the tasks. Settings come from the environment (``UCID_LANDING_DIR``, ``UCID_LAKE_DIR``,
@@ -52,6 +54,10 @@ def run_stage(stage: str, context) -> dict:
     settings = get_settings()  # no infra.log.configure(): Airflow owns logging (structlog) in a task
     run_id, now = run_clock(context)
     params = context["params"]
+    since = unchanged_since(stage, context)
+    if since is not None:  # decided once, by ingest: no Spark session, no lake read
+        print(f"ucid batch {stage}: run {run_id}: skipped, nothing new since run {since}")
+        return {"stage": stage, "seconds": 0.0, "result": {"skipped": f"nothing new since run {since}"}}
     ctx = pipeline.context(settings, full=bool(params.get("full")), now=now, run_id=run_id,
                            region=params.get("region"), report=print)
     print(f"ucid batch {stage}: run {run_id}, now {now}, landing {ctx.landing}, lake {ctx.lake.root}")
@@ -59,9 +65,22 @@ def run_stage(stage: str, context) -> dict:
         result = pipeline.run_stage(ctx, stage)
     except ValidationFailed as exc:
         raise AirflowFailException(f"{stage}: {exc}") from exc  # no retry: the data would not change
+    out = {"stage": stage, "seconds": ctx.stats[stage]["seconds"]}
+    if stage == "ingest":  # the same check every later stage would make (batch.run.unchanged_since)
+        out["unchanged_since"] = pipeline.unchanged_since(ctx)
     # XComs are JSON: keep the figures, drop anything that is not
-    return {"stage": stage, "seconds": ctx.stats[stage]["seconds"],
-            "result": json.loads(json.dumps(result, default=str))}
+    return {**out, "result": json.loads(json.dumps(result, default=str))}
+
+
+def unchanged_since(stage: str, context) -> str | None:
+    """The run this one repeats, as the ``ingest`` task of this DAG run found it (its XCom), for a
+    stage that a run with nothing new skips; else ``None``. The digest of the inputs is taken
+    right after ingest, which is what moves it."""
+    from batch.run import SKIPPABLE
+
+    if stage not in SKIPPABLE or context["params"].get("full"):
+        return None
+    return (context["ti"].xcom_pull(task_ids="ingest") or {}).get("unchanged_since")
 
 
 def record(context, status: str, stages: tuple[str, ...], extra: dict | None = None) -> str:

@@ -184,6 +184,12 @@ class BatchSettings(BaseSettings):
     max_cluster_records: int = Field(
         1000, ge=1, description="validation fails if one UCID holds more records than this"
     )
+    validate_in_memory_rows: int = Field(
+        500_000, ge=0,
+        description="a lake table or view of at most this many rows is validated in the driver: its "
+        "columns the suite names are collected once (Arrow) and Great Expectations checks them with "
+        "pandas; larger ones are validated on Spark; 0 = always Spark",
+    )
 
 
 class SpeedSettings(BaseSettings):

@@ -17,7 +17,9 @@ fewer than a test of its own, which ran the whole pipeline once more):
    fails at ``validate_gold``; ``publish`` never runs, so no Cassandra row carries that run's
    time; the failed run is recorded in ``gold/runs`` with the figures of the stages before it.
    Its work stages (nothing new landed) are marked successful instead of run
-   (``--mark-success-pattern``).
+   (``--mark-success-pattern``);
+3. the day after, with the usual settings and still nothing new landed, the DAG runs for real:
+   every stage after ``ingest`` is skipped, the run is recorded, and Cassandra gets no write.
 """
 
 from __future__ import annotations
@@ -170,6 +172,33 @@ def _the_dag_ran_then_a_failing_expectation_stops_publish(work: Path, env: dict,
     stats = json.loads(runs[-1].stats)
     assert "no cluster over UCID_BATCH_MAX_CLUSTER_RECORDS records" in stats["validate_gold"]["error"]
     assert set(stats) == {"ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold"}
+
+    # 3. day 3, the usual settings again and nothing new landed (the live stream's events, landed
+    # by the demo's speed layer, set aside: they would be new): ingest finds the good run's
+    # inputs, every later stage is skipped (no Spark), and Cassandra gets no write
+    day3 = day2 + timedelta(days=1)
+    stream = Path(env["UCID_LANDING_DIR"]) / "stream"  # what the demo's speed layer landed since
+    if stream.exists():
+        stream.rename(stream.with_name("stream-set-aside"))
+
+    def newest_write() -> int:
+        return max(r[0] for cql in ("SELECT writetime(status) FROM ucids", "SELECT writetime(ucid) FROM identifiers")
+                   for r in _rows(world, cql))
+
+    newest = newest_write()
+    del airflow_env["UCID_BATCH_MAX_CLUSTER_RECORDS"]
+    started = time.monotonic()
+    quiet = subprocess.run([AIRFLOW, "dags", "test", "ucid_batch", day3.isoformat()],
+                           env=airflow_env, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    seconds = time.monotonic() - started
+    assert task_states(home, "ucid_batch", day3.isoformat()) == dict.fromkeys(STAGES, "success"), \
+        (quiet.stdout + quiet.stderr)[-5000:]
+    print(f"\nDAG run with nothing new: {seconds:.1f} s (airflow dags test, whole command)")
+    assert newest_write() == newest, "a run with nothing new wrote to Cassandra"
+    last = max(spark.read.format("delta").load(str(lake / "gold" / "runs")).collect(), key=lambda r: r.snapshot)
+    stats = json.loads(last.stats)
+    assert last.status == "succeeded" and stats["ingest"]["result"]["crm"]["files_new"] == 0
+    assert {s for s, f in stats.items() if "skipped" in (f["result"] or {})} == set(STAGES) - {"ingest", "record_run"}
 
 
 def _every_suite_passed_on_the_good_run(stats: dict) -> None:

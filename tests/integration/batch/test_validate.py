@@ -59,7 +59,13 @@ def _append_duplicate_identifier(ctx) -> tuple[str, str]:
     return first.id_type, first.id_value
 
 
-def test_alias_pointing_nowhere_fails(good, tmp_path):
+def _verdicts(summary) -> list[tuple]:
+    return [(r["suite"], r["expectation"], r["column"], r["success"]) for r in summary["results"]]
+
+
+def test_alias_pointing_nowhere_fails_on_either_engine(good, tmp_path):
+    """Validated in memory (pandas, the default for a lake this size) and on Spark (forced): the
+    same failure, and the same verdict for every other expectation of the gold suites."""
     from pyspark.sql import functions as F
 
     from batch.validate import ValidationFailed
@@ -76,6 +82,16 @@ def test_alias_pointing_nowhere_fails(good, tmp_path):
     assert [f["column"] for f in failures] == ["target_status"]
     assert "'missing'" in failures[0]["detail"]
     assert "gold.aliases (table gold/ucids): expect_column_values_to_be_in_set(target_status)" in str(err.value)
+    in_memory = err.value.summary
+    assert {s["engine"] for s in in_memory["suites"].values()} - {None} == {"pandas"}
+    on_spark = _validate(broken, ("gold",), raise_on_failure=False,
+                         batch=broken.batch.model_copy(update={"validate_in_memory_rows": 0}))
+    assert {s["engine"] for s in on_spark["suites"].values()} - {None} == {"spark"}
+    assert _verdicts(on_spark) == _verdicts(in_memory)
+    def details(summary):
+        return [r["detail"] for r in summary["results"] if not r["success"]]
+
+    assert details(on_spark) == details(in_memory)
 
 
 def test_cluster_size_guard_comes_from_the_settings(good):
