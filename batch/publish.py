@@ -8,12 +8,15 @@ re-pointed to their live UCID before the UCIDs merged away are marked so -- and 
 deleted, so at no moment does an identifier resolve to nothing, to a UCID without a row, or (read
 in one round trip, ``status = 'live'``) to a UCID already merged away. Rows are keyed by their natural keys and carry the same ``S`` on a retry, so a
 publish is idempotent. Each Spark partition writes with its own driver session, prepared
-statements and a bounded number of writes in flight.
+statements and a bounded number of writes in flight; the tables keyed by UCID with several rows
+per UCID (:data:`GROUPED`) get one unlogged single-partition batch per UCID (an atomic mutation
+on the replica; each statement keeps its own ``USING TIMESTAMP``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 
 from batch.tables import Lake, exists
@@ -31,29 +34,48 @@ ORDER = (("ucids_live", "ucids"), ("identifiers_by_ucid", "identifiers_by_ucid")
          ("events_by_ucid", "events_by_ucid"), ("match_blocks", "match_blocks"))
 STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
                 "retired_identifiers": "publish_retired_identifier"}
+# steps whose table is partitioned by its first column (the UCID) with several rows per
+# partition: their rows are brought together by UCID and written one batch per partition
+GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid", "events_by_ucid"})
 
 
-def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: bool = False):
+def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: bool = False,
+            grouped: bool = False):
     """A ``mapInArrow`` function writing one Spark partition's rows (Arrow batches, without the
     timestamp) with the data-access store's ``statement``; the timestamp goes last, or first
-    (``first``: UPDATE). Yields the partition's row count. DataFrame operations only (no RDD):
-    the same on a Spark Connect session."""
+    (``first``: UPDATE). ``grouped``: the first column is the partition key, a partition's rows
+    go as one unlogged batch (:meth:`infra.store.Store.write_grouped`). Yields the partition's
+    row count. DataFrame operations only (no RDD): the same on a Spark Connect session."""
 
     def write(batches: Iterable) -> Iterable:
         import pyarrow as pa
 
-        from infra.settings import CassandraSettings
-        from infra.store import Store
-
         n = 0
-        with Store.connect(CassandraSettings(**cassandra), request_timeout_s=30, concurrency=concurrency) as store:
-            for batch in batches:
-                rows = [(ts, *row) if first else (*row, ts) for row in _tuples(batch)]
-                for i in range(0, len(rows), 2000):
-                    n += store.write_many(statement, rows[i:i + 2000])
+        store = _worker_store(cassandra, concurrency)
+        for batch in batches:
+            rows = [(ts, *row) if first else (*row, ts) for row in _tuples(batch)]
+            for i in range(0, len(rows), 2000):
+                chunk = rows[i:i + 2000]
+                n += store.write_grouped(statement, chunk, key=1) if grouped else store.write_many(statement, chunk)
         yield pa.RecordBatch.from_pydict({"n": [n]}, schema=pa.schema([("n", pa.int64())]))
 
     return write
+
+
+_STORES: dict[str, object] = {}
+
+
+def _worker_store(cassandra: dict, concurrency: int):
+    """The Python worker's store for these settings, connected once and kept: Spark reuses its
+    Python workers, so the publish steps after the first skip the connection set-up (about a
+    second per task and step). The driver reconnects by itself if a node restarts."""
+    from infra.settings import CassandraSettings
+    from infra.store import Store
+
+    key = json.dumps([cassandra, concurrency], sort_keys=True)
+    if key not in _STORES:
+        _STORES[key] = Store.connect(CassandraSettings(**cassandra), request_timeout_s=30, concurrency=concurrency)
+    return _STORES[key]
 
 
 def _tuples(batch) -> Iterable[tuple]:
@@ -174,13 +196,18 @@ def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: in
     data = frames(spark, lake, now, settings)
     for step, table in ORDER:
         statement = STATEMENT_OF.get(step, f"publish_{step}")
-        write = _writer(cassandra, statement, batch.publish_concurrency, ts, first=step == "retired_identifiers")
+        grouped = step in GROUPED
+        write = _writer(cassandra, statement, batch.publish_concurrency, ts, first=step == "retired_identifiers",
+                        grouped=grouped)
         frame = data[step]
         # positional names: the statement binds by position, and a derived column's name (e.g.
         # "CAST(m.at AS TIMESTAMP)") would not resolve as mapInArrow's input
         frame = frame.toDF(*[f"c{i}" for i in range(len(frame.columns))])
+        if grouped:  # a UCID's rows in one Spark partition, next to each other
+            frame = frame.repartition("c0").sortWithinPartitions("c0")
+        started = time.perf_counter()
         n = sum(r.n for r in frame.mapInArrow(write, "n long").collect())
         if step != "retired_identifiers":
             written[table] = written.get(table, 0) + n
-        say(f"publish {step}: {n:,} rows")
+        say(f"publish {step}: {n:,} rows in {time.perf_counter() - started:.1f} s")
     return written

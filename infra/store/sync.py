@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cassandra import ConsistencyLevel
-from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from identity.aliases import MAX_ALIAS_HOPS, Followed, UcidRecord, follow
@@ -119,6 +119,36 @@ class Store:
         failed = [r for ok, r in results if not ok]
         if failed:
             raise RuntimeError(f"{name}: {len(failed)} of {len(rows)} writes failed, first: {failed[0]!r}")
+        return len(rows)
+
+    def write_grouped(self, name: str, rows: Sequence[Sequence[Any]], key: int, max_batch: int = 20,
+                      concurrency: int | None = None) -> int:
+        """Like :meth:`write_many`, for a table whose partition key is each row's first ``key``
+        values: the rows of one partition go as one UNLOGGED batch (at most ``max_batch``
+        statements) -- one request and one mutation on the replica instead of one per row; a
+        partition's lone row goes as a plain write. Returns rows written."""
+        if not rows:
+            return 0
+        statement = self.statement(name)
+        groups: dict[tuple, list[Sequence[Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row[:key]), []).append(row)
+        requests: list[tuple[Any, Any]] = []
+        for members in groups.values():
+            for i in range(0, len(members), max_batch):
+                chunk = members[i:i + max_batch]
+                if len(chunk) == 1:
+                    requests.append((statement, chunk[0]))
+                    continue
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=self.write_cl)
+                for row in chunk:
+                    batch.add(statement, row)
+                requests.append((batch, None))
+        results = execute_concurrent(self.session, requests, concurrency=concurrency or self.concurrency,
+                                     raise_on_first_error=False)
+        failed = [r for ok, r in results if not ok]
+        if failed:
+            raise RuntimeError(f"{name}: {len(failed)} of {len(requests)} grouped writes failed, first: {failed[0]!r}")
         return len(rows)
 
     def write_all(self, writes: Iterable[tuple[str, Sequence[Any]]]) -> None:
