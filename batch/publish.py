@@ -7,8 +7,9 @@ in dependency order (:data:`ORDER`) -- a live UCID's row before anything points 
 re-pointed to their live UCID before the UCIDs merged away are marked so -- and nothing is ever
 deleted, so at no moment does an identifier resolve to nothing, to a UCID without a row, or (read
 in one round trip, ``status = 'live'``) to a UCID already merged away. Rows are keyed by their natural keys and carry the same ``S`` on a retry, so a
-publish is idempotent. Each Spark partition writes with its own driver session, prepared
-statements and a bounded number of writes in flight; the tables keyed by UCID with several rows
+publish is idempotent. Each Spark partition writes through its Python worker's driver session
+(one per worker, kept across tasks and steps), prepared statements and a bounded number of
+writes in flight; the tables keyed by UCID with several rows
 per UCID (:data:`GROUPED`) get one unlogged single-partition batch per UCID (an atomic mutation
 on the replica; each statement keeps its own ``USING TIMESTAMP``).
 """
