@@ -79,6 +79,18 @@ def _java(settings: Settings, main: str, *args: str, heap: str | None = None) ->
     ]
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, url-safe base64 without padding.
+
+    Like Kafka's own `Uuid.randomUuid`, never one that starts with "-" (1 in 64 would), which a
+    command line would read as an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_storage(settings: Settings) -> bool:
     """Format the KRaft log dir once (a new single-node cluster); False if already formatted."""
     config = _write_config(settings)
@@ -86,10 +98,11 @@ def format_storage(settings: Settings) -> bool:
         return False
     cluster_id_file = _home(settings) / "cluster.id"
     if not cluster_id_file.exists():
-        # a KRaft cluster id is 16 random bytes, url-safe base64 without padding
-        cluster_id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        cluster_id_file.write_text(new_cluster_id())
+    # `--cluster-id=ID`, not `-t ID`: an id read from an older file may still start with "-",
+    # which the tool's argument parser would take for an option
     argv = _java(settings, "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", cluster_id_file.read_text().strip(), "-c", str(config))
+                 f"--cluster-id={cluster_id_file.read_text().strip()}", "-c", str(config))
     argv.remove(managed(settings).marker)
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:

@@ -168,3 +168,20 @@ def test_down_stops_everything_and_up_brings_back_the_same_data(own_stack, setti
     assert marker.encode() in _consume_all(stack, topic)
     assert {m.name: proc.running_pid(m) for m in (kafka.managed(settings), cassandra.managed(settings))} == shared, \
         "the shared stack's servers were touched"
+
+
+def test_kafka_storage_formats_with_a_cluster_id_that_starts_with_a_dash(settings, tmp_path):
+    """A `cluster.id` written before ids were drawn without a leading "-" still formats (CI once
+    failed on one: the storage tool read `-t -xyz` as a missing value)."""
+    from infra.settings import Settings
+
+    home = tmp_path / "home"
+    own = Settings(home=home, cache_dir=settings.cache, data_dir=home / "data", log_dir=home / "logs",
+                   conf_dir=settings.conf_dir)
+    cluster_id = "-" + kafka.new_cluster_id()[1:]
+    (own.data / "kafka").mkdir(parents=True)
+    (own.data / "kafka" / "cluster.id").write_text(cluster_id)
+    assert kafka.format_storage(own) is True
+    meta = (own.data / "kafka" / "logs" / "meta.properties").read_text()
+    assert f"cluster.id={cluster_id}" in meta
+    assert kafka.format_storage(own) is False  # formatted once
