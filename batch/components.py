@@ -8,9 +8,12 @@ limits, and clustering a union of components equals clustering each of them (see
 Two paths with one contract -- ``(node, component)`` for every edge endpoint, the component
 being the smallest node id of its component:
 
-* :func:`components_spark`: the alternating large-star / small-star algorithm (Kiveris et al.,
-  "Connected Components in MapReduce and Beyond", SoCC 2014), O(log^2 n) rounds of joins and
-  aggregations, each round's result checkpointed to cut the lineage;
+* :func:`components_spark`: first each Spark task labels a chunk of the edges with scipy (at
+  most ``chunk_edges`` per task), which contracts every component a chunk holds whole to its
+  smallest node; what crosses chunks is left as a much smaller graph of local roots, solved by
+  the alternating large-star / small-star algorithm (Kiveris et al., "Connected Components in
+  MapReduce and Beyond", SoCC 2014): O(log^2 n) rounds of joins and aggregations, each round
+  checkpointed to cut the lineage and checked for convergence in one job;
 * :func:`components_local`: ``scipy.sparse.csgraph.connected_components`` on the driver, for
   graphs below ``UCID_BATCH_LOCAL_CC_MAX_EDGES`` edges where shipping them is cheaper than rounds.
 """
@@ -47,30 +50,92 @@ def _small_star(edges):
     return moved.unionByName(own).where(F.col("u") != F.col("v")).distinct()
 
 
-def components_spark(edges, max_rounds: int = 60, on_round: Callable[[int, int], None] | None = None):
-    """``edges``: DataFrame of ``u, v`` (long). Returns ``node, component`` for every endpoint."""
+def _chunk_labels(batches):
+    """A ``mapInPandas`` function: scipy's components of all the edges of one partition, as
+    ``node, root`` (the smallest node of the node's component within the partition)."""
+    import numpy as np
+    import pandas as pd
+
+    us, vs = [], []
+    for batch in batches:
+        us.append(batch["u"].to_numpy())
+        vs.append(batch["v"].to_numpy())
+    if us:
+        ids, roots = label_components(np.concatenate(us), np.concatenate(vs))
+        yield pd.DataFrame({"node": ids.astype(np.int64), "root": roots.astype(np.int64)})
+
+
+def _contract(edges, n_edges: int, chunk_edges: int):
+    """``(first, cross)``: ``first`` maps every endpoint to the smallest of its local roots (one
+    per chunk that holds it); ``cross`` links the local roots of nodes held by several chunks
+    (``u, v``), the graph left to solve. A component a chunk holds whole leaves no cross edge."""
     from pyspark.sql import functions as F
 
-    current = edges.select(F.col("u").cast("long"), F.col("v").cast("long")).where("u != v").distinct()
-    current = current.localCheckpoint()
-    nodes = current.select(F.col("u").alias("node")).unionByName(current.select(F.col("v").alias("node"))).distinct()
+    chunks = -(-n_edges // chunk_edges)
+    labels = edges.repartition(chunks).mapInPandas(_chunk_labels, "node long, root long").localCheckpoint()
+    first = labels.groupBy("node").agg(F.min("root").alias("root")).localCheckpoint()
+    cross = (
+        labels.join(first.withColumnRenamed("root", "m"), "node").where(F.col("root") != F.col("m"))
+        .select(F.col("m").alias("u"), F.col("root").alias("v")).distinct()
+    )
+    return first, cross
+
+
+def _stars(current, nodes, max_rounds: int, on_round):
+    """Large-star / small-star rounds until every edge is (child -> root); ``node, component``
+    for every one of ``nodes``."""
+    from pyspark.sql import functions as F
+
     for n in range(1, max_rounds + 1):
         nxt = _small_star(_large_star(current)).localCheckpoint()
-        # converged when every edge is (child -> root): one parent per child, and no root is a child
-        children = nxt.select("u").distinct()
-        parents = nxt.select(F.col("v").alias("u")).distinct()
-        one_parent = nxt.count() == children.count()
-        stars = one_parent and parents.join(children, "u").limit(1).count() == 0
+        # converged when every edge is (child -> root): one parent per child, and no root is a
+        # child -- one job: each edge, flagged when its parent is itself a child
+        children = nxt.select(F.col("u").alias("v"), F.lit(1).alias("parent_is_child")).distinct()
+        edges, distinct_children, parent_is_child = (
+            nxt.join(children, "v", "left")
+            .agg(F.count("*"), F.countDistinct("u"), F.max("parent_is_child"))
+            .first()
+        )
         if on_round is not None:
-            on_round(n, nxt.count())
+            on_round(n, edges)
         current = nxt
-        if stars:
+        if edges == distinct_children and parent_is_child is None:
             roots = current.select(F.col("u").alias("node"), F.col("v").alias("component"))
             return (
                 nodes.join(roots, "node", "left")
                 .select("node", F.coalesce("component", "node").alias("component"))
             )
     raise ComponentsDidNotConverge(f"connected components did not converge in {max_rounds} rounds")
+
+
+def components_spark(edges, max_rounds: int = 60, on_round: Callable[[int, int], None] | None = None,
+                     chunk_edges: int = 0):
+    """``edges``: DataFrame of ``u, v`` (long). Returns ``node, component`` for every endpoint.
+
+    ``chunk_edges`` > 0: contract each chunk of that many edges with scipy in a Spark task
+    first (see the module docstring); 0: large-star / small-star on the whole graph.
+    ``on_round(n, edges)`` is told of each star round."""
+    from pyspark.sql import functions as F
+
+    current = edges.select(F.col("u").cast("long"), F.col("v").cast("long")).where("u != v").distinct()
+    current = current.localCheckpoint()
+    if chunk_edges <= 0:
+        nodes = current.select(F.col("u").alias("node")).unionByName(current.select(F.col("v").alias("node")))
+        return _stars(current, nodes.distinct(), max_rounds, on_round)
+    n_edges = current.count()
+    if n_edges == 0:
+        return current.select(F.col("u").alias("node"), F.col("v").alias("component"))
+    first, cross = _contract(current, n_edges, chunk_edges)
+    cross = cross.localCheckpoint()
+    if cross.isEmpty():  # every component held whole by one chunk
+        return first.select("node", F.col("root").alias("component"))
+    roots = cross.select(F.col("u").alias("node")).unionByName(cross.select(F.col("v").alias("node"))).distinct()
+    of_roots = _stars(cross, roots, max_rounds, on_round).withColumnRenamed("node", "root")
+    # a node's component is its smallest local root's (the smallest node of all, see above)
+    return (
+        first.join(of_roots, "root", "left")
+        .select("node", F.coalesce("component", "root").alias("component"))
+    )
 
 
 def label_components(u, v):

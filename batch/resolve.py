@@ -237,7 +237,7 @@ def edges_frame(records):
 
 def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now: int, run_id: str,
             local_cc_max_edges: int, max_rounds: int = 60, report: Report | None = None,
-            speed=None, model=None, sources=None) -> ResolveResult:
+            speed=None, model=None, sources=None, cc_chunk_edges: int = 2_000_000) -> ResolveResult:
     """Resolve every silver record; write the gold identity tables. See the module docstring.
 
     ``speed``: the speed layer's real-time assignments (:func:`batch.speed_state.read`), taken
@@ -272,7 +272,8 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
     stats["edges"] = n_edges
 
     # 3. raw components, then the identity core per component
-    comps, stats["cc_rounds"] = _components(spark, edges, n_edges, local_cc_max_edges, max_rounds, say)
+    comps, stats["cc_rounds"] = _components(spark, edges, n_edges, local_cc_max_edges, max_rounds, say,
+                                            cc_chunk_edges)
     clustered = cluster_frame(edges, comps.localCheckpoint(), rules_path, region,
                               matched.limits if matched else None,
                               matched.conflicts if matched else None, n_edges=n_edges,
@@ -332,7 +333,8 @@ def anchors_frame(records, prio):
     )
 
 
-def _components(spark, edges, n_edges: int, local_cc_max_edges: int, max_rounds: int, say: Report):
+def _components(spark, edges, n_edges: int, local_cc_max_edges: int, max_rounds: int, say: Report,
+                cc_chunk_edges: int = 0):
     """``(node -> component frame, rounds)``: on the driver (scipy, 0 rounds) up to
     ``local_cc_max_edges`` edges, else distributed, reporting each round."""
     if n_edges <= local_cc_max_edges:
@@ -340,7 +342,8 @@ def _components(spark, edges, n_edges: int, local_cc_max_edges: int, max_rounds:
         return components_local(spark, edges), 0
     rounds = []
     comps = components_spark(
-        edges, max_rounds, on_round=lambda n, m: (rounds.append(n), say(f"CC round {n}: {m:,} edges")))
+        edges, max_rounds, on_round=lambda n, m: (rounds.append(n), say(f"CC round {n}: {m:,} edges")),
+        chunk_edges=cc_chunk_edges)
     return comps, len(rounds)
 
 

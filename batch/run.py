@@ -146,7 +146,8 @@ def resolve(ctx: Context) -> dict:
     model = ctx.model
     result = run_resolve(ctx.spark, ctx.lake, ctx.policy, str(ctx.rules_path), ctx.region, ctx.now, ctx.run_id,
                          ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report, speed=speed,
-                         model=model, sources=ctx.sources if model is not None else None)
+                         model=model, sources=ctx.sources if model is not None else None,
+                         cc_chunk_edges=ctx.batch.cc_chunk_edges)
     return result.stats
 
 

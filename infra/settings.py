@@ -167,7 +167,14 @@ class BatchSettings(BaseSettings):
         200_000,
         ge=0,
         description="graphs with at most this many edges get connected components on the driver "
-        "(scipy); larger ones run the distributed large-star/small-star algorithm; 0 = always Spark",
+        "(scipy); larger ones run distributed (see cc_chunk_edges); 0 = always Spark",
+    )
+    cc_chunk_edges: int = Field(
+        2_000_000,
+        ge=0,
+        description="distributed connected components: each Spark task first labels a chunk of this "
+        "many edges with scipy (about 100 MB of a Python worker per million edges), then "
+        "large-star/small-star rounds solve what crosses chunks; 0 = star rounds on the whole graph",
     )
     cc_max_iterations: int = Field(60, ge=1, description="give up (error) after this many CC rounds")
     speed_state: bool = Field(

@@ -6,8 +6,11 @@ For each size: generates a landing zone of about that many source records (cache
 ``.ucid/bench/batch``), runs ingest -> normalize -> resolve -> profiles on a fresh lake, and
 reports seconds, records/s and peak memory (RSS of this process tree: driver JVM + Python
 workers, sampled every 0.2 s) per stage. Then, on the same edges in the same run, times the
-distributed connected components (large-star/small-star, forced) against
-``scipy.sparse.csgraph.connected_components`` on the driver, and prints the ratio (goal <= 10x).
+distributed connected components (forced, as resolve runs them above
+``UCID_BATCH_LOCAL_CC_MAX_EDGES``: scipy in Spark tasks on chunks of ``UCID_BATCH_CC_CHUNK_EDGES``,
+then large-star/small-star across chunks) against ``scipy.sparse.csgraph.connected_components``
+on the driver, and prints the ratio (goal <= 10x). For comparison it also times the distributed
+path with the graph cut into four chunks (star rounds across them) and with star rounds only.
 Then publish, against a raw ``execute_concurrent`` writer of the same rows in the same run
 (:mod:`bench.batch.publish`, goal >= 0.5x; ``--no-publish`` skips it).
 
@@ -121,10 +124,18 @@ def bench_size(records: int, root: Path, console: Console, publish: bool = True,
     # the CC step, both ways, on the same edges
     edges = edges_frame(spark.read.format("delta").load(ctx.lake.silver("records"))).select("u", "v").localCheckpoint()
     n_edges = edges.count()
-    started = time.perf_counter()
-    comps = components_spark(edges).localCheckpoint()
-    n_nodes = comps.count()
-    spark_s = time.perf_counter() - started
+
+    def distributed(chunk_edges: int) -> tuple[float, int, int]:
+        rounds = []
+        started = time.perf_counter()
+        comps = components_spark(edges, on_round=lambda n, m: rounds.append(m), chunk_edges=chunk_edges)
+        n_nodes = comps.localCheckpoint().count()
+        return time.perf_counter() - started, n_nodes, len(rounds)
+
+    spark_s, n_nodes, spark_rounds = distributed(settings.batch.cc_chunk_edges)
+    four_s, four_nodes, four_rounds = distributed(-(-n_edges // 4))
+    stars_s, stars_nodes, stars_rounds = distributed(0)
+    assert n_nodes == four_nodes == stars_nodes, "the distributed CC variants disagree on the node count"
     pdf = edges.toPandas()
     started = time.perf_counter()
     ids, _ = label_components(pdf["u"].to_numpy(), pdf["v"].to_numpy())
@@ -138,8 +149,13 @@ def bench_size(records: int, root: Path, console: Console, publish: bool = True,
     return {
         "customers": customers, "records": n_records, "model": str(settings.match.model_file) if model else None, "end_to_end_seconds": round(total, 1),
         "records_per_second": round(n_records / total), "stages": stages,
-        "cc": {"edges": n_edges, "nodes": n_nodes, "spark_seconds": round(spark_s, 2),
-               "scipy_seconds": round(scipy_s, 3), "ratio": round(spark_s / scipy_s, 1)},
+        "cc": {"edges": n_edges, "nodes": n_nodes, "chunk_edges": settings.batch.cc_chunk_edges,
+               "spark_seconds": round(spark_s, 2), "spark_star_rounds": spark_rounds,
+               "scipy_seconds": round(scipy_s, 3), "ratio": round(spark_s / scipy_s, 1),
+               "four_chunks": {"seconds": round(four_s, 2), "star_rounds": four_rounds,
+                               "ratio": round(four_s / scipy_s, 1)},
+               "stars_only": {"seconds": round(stars_s, 2), "star_rounds": stars_rounds,
+                              "ratio": round(stars_s / scipy_s, 1)}},
         "publish": published,
     }
 
@@ -166,12 +182,14 @@ def main() -> None:
         results["sizes"].append(bench_size(records, root, console, publish=not args.no_publish, model=args.model))
     table = Table(title="bench/batch")
     for col in ("records", "end-to-end s", "records/s", "CC edges", "Spark CC s", "scipy s", "ratio",
+                "4 chunks", "stars only",
                 "publish rows/s", "raw rows/s", "publish/raw"):
         table.add_column(col, justify="right")
     for r in results["sizes"]:
         cc = r["cc"]
         table.add_row(f"{r['records']:,}", str(r["end_to_end_seconds"]), f"{r['records_per_second']:,}",
                       f"{cc['edges']:,}", str(cc["spark_seconds"]), str(cc["scipy_seconds"]), f"{cc['ratio']}x",
+                      f"{cc['four_chunks']['ratio']}x", f"{cc['stars_only']['ratio']}x",
                       *((f"{pub['rows_per_second']:,}", f"{pub['raw']['rows_per_second']:,}", str(pub["ratio"]))
                         if (pub := r.get("publish")) else ("-", "-", "-")))
     console.print(table)

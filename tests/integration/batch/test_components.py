@@ -23,9 +23,12 @@ def _graphs():
         yield f"random {n}", edges
 
 
-def test_spark_components_equal_scipy(spark):
+@pytest.mark.parametrize("chunk_edges", [0, 97, 1_000_000], ids=["stars only", "small chunks", "one chunk"])
+def test_spark_components_equal_scipy(spark, chunk_edges):
     """Every shaped graph at once, as one graph of disjoint parts (one Spark run: its rounds are
-    the longest part's, the path's), each part checked on its own."""
+    the longest part's, the path's), each part checked on its own: by star rounds alone, by
+    chunks contracted with scipy in Spark tasks and star rounds on what crosses them, and by one
+    chunk holding the whole graph (no star round)."""
     import numpy as np
 
     from batch.components import components_spark, label_components
@@ -38,7 +41,9 @@ def test_spark_components_equal_scipy(spark):
             assert part_of.setdefault(a, name) == name and part_of.setdefault(b, name) == name
             edges.append((a, b))
     df = spark.createDataFrame(edges, "u long, v long")
-    got = {r.node: r.component for r in components_spark(df).collect()}
+    rounds = []
+    got = {r.node: r.component for r in
+           components_spark(df, on_round=lambda n, m: rounds.append(m), chunk_edges=chunk_edges).collect()}
     u = np.array([a for a, b in edges if a != b], dtype=np.int64)
     v = np.array([b for a, b in edges if a != b], dtype=np.int64)
     ids, roots = label_components(u, v)
@@ -47,6 +52,10 @@ def test_spark_components_equal_scipy(spark):
     wrong = sorted({part_of[n] for n in want if got[n] != want[n]})
     assert not wrong, f"wrong components in: {', '.join(wrong)}"
     assert len(set(want.values())) > len(list(_graphs())), "the parts are not disjoint"
+    if chunk_edges == 1_000_000:
+        assert rounds == []  # one chunk solved it all
+    else:
+        assert len(rounds) >= 2  # really iterated
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,13 +111,15 @@ def test_distributed_path_above_the_threshold_equals_scipy(spark, tmp_path, sett
     monkeypatch.setenv("UCID_BATCH_LOCAL_CC_MAX_EDGES", "1000")
     threshold = BatchSettings().local_cc_max_edges
     assert threshold == 1000
+    chunk = 700  # about 5 chunks contracted with scipy in Spark tasks, then star rounds across them
 
     seen = {}
 
-    def spy_spark(edges, max_rounds=60, on_round=None):
+    def spy_spark(edges, max_rounds=60, on_round=None, chunk_edges=0):
+        assert chunk_edges == chunk
         seen["edges"] = [tuple(r) for r in edges.select("u", "v", "a_value", "b_value").collect()]
         seen["rounds"] = []
-        comps = real_spark(edges, max_rounds, on_round=lambda n, m: seen["rounds"].append(n))
+        comps = real_spark(edges, max_rounds, on_round=lambda n, m: seen["rounds"].append(n), chunk_edges=chunk_edges)
         seen["components"] = {r.node: r.component for r in comps.collect()}
         raise _StopAfterComponents
 
@@ -121,7 +132,7 @@ def test_distributed_path_above_the_threshold_equals_scipy(spark, tmp_path, sett
     policy = load_policy(settings.conf_dir / "rules.yaml")
     with pytest.raises(_StopAfterComponents):
         resolve_mod.resolve(spark, lake, policy, str(settings.conf_dir / "rules.yaml"), None, 1_790_000_000,
-                            "cc-above-threshold", local_cc_max_edges=threshold)
+                            "cc-above-threshold", local_cc_max_edges=threshold, cc_chunk_edges=chunk)
 
     distinct = {frozenset(p) for p in pairs if p[0] != p[1]}
     assert len(seen["edges"]) == len(distinct) > threshold, seed
