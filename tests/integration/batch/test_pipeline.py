@@ -49,11 +49,38 @@ def _local(landing: Path, now: int, state: Path, settings):
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory, spark, batch_world):
-    """Runs 1..3 (no speed state), in the batch suite's world (its keyspace, for the publish below)."""
+def two_keyspaces(stack):
+    """Two empty keyspaces of their own: run 1 then run 2 published into the first, run 1 then
+    run 2 --full into the second."""
+    from infra import cql
+
+    from ..conftest import suite_settings, truncate_keyspace
+
+    worlds = suite_settings(stack, "batch_incremental"), suite_settings(stack, "batch_full")
+    cluster = cql.cluster(stack.cassandra)
+    session = cluster.connect()
+    for world in worlds:
+        truncate_keyspace(session, world.cassandra.keyspace)
+    yield worlds, session
+    cluster.shutdown()
+
+
+def _publish(spark, lake, world, now: int, run_id: str) -> dict:
+    from batch.publish import publish
+    from infra.settings import BatchSettings
+
+    return publish(spark, lake, world, BatchSettings(speed_state=False), now, run_id)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, spark, batch_world, two_keyspaces):
+    """Runs 1..3 (no speed state), in the batch suite's world (its keyspace, for the publish
+    below); runs 1, 2 and 2 --full published into ``two_keyspaces`` as they go."""
     from batch import run
     from infra.settings import BatchSettings
     from ucid.generate import GenerateConfig, generate_dataset
+
+    (incremental_world, full_world), _ = two_keyspaces
 
     base = tmp_path_factory.mktemp("batch")
     full = base / "generated"
@@ -82,6 +109,8 @@ def chain(tmp_path_factory, spark, batch_world):
     out["run1"] = _assignment(spark, ctx1.lake)
     out["state1"] = {(r.id_type, r.id_value): r.ucid for r in _gold(spark, ctx1.lake, "identity_state").collect()}
     out["local1"] = _local(landing, T1, state, test_settings)
+    for world in (incremental_world, full_world):
+        _publish(spark, ctx1.lake, world, T1, "run1")
     shutil.copytree(base / "lake", base / "lake-full")  # run 1's lake, for run 2 --full
     for src in full.iterdir():
         last = src / days[-1]
@@ -95,8 +124,10 @@ def chain(tmp_path_factory, spark, batch_world):
     out["counts2"] = _counts(spark, ctx2.lake)
     out["local2"] = _local(landing, T2, state, test_settings)
     out["tables2"] = _tables(spark, ctx2.lake)  # before run 3 re-stamps the profiles
+    out["published2"] = _publish(spark, ctx2.lake, incremental_world, T2, "run2")
     out["full2"] = batch_run(T2, "run2", test_settings.model_copy(update={"lake_dir": base / "lake-full"}), full=True)
     out["tables_full2"] = _tables(spark, out["full2"].lake)
+    out["published_full2"] = _publish(spark, out["full2"].lake, full_world, T2, "run2")
     ctx3 = batch_run(T3, "run3")
     out["ctx3"] = ctx3
     return out
@@ -147,6 +178,28 @@ def test_an_incremental_run_equals_a_full_run_over_the_same_data(chain):
     assert set(a) == set(b) and len(a) >= 8
     for name in a:
         assert a[name] == b[name], f"{name} differs between the incremental and the full run"
+
+
+def _cassandra_rows(session, keyspace: str) -> dict[str, list[str]]:
+    """Every table of ``keyspace`` but ``schema_migrations``, as sorted rows."""
+    tables = sorted(r.table_name for r in session.execute(
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)))
+    return {t: sorted(repr(tuple(r)) for r in session.execute(f"SELECT * FROM {keyspace}.{t}"))
+            for t in tables if t != "schema_migrations"}
+
+
+def test_cassandra_after_an_incremental_run_equals_after_a_full_run(chain, two_keyspaces):
+    """Run 1 then run 2 published into one keyspace, run 1 then run 2 --full into another:
+    every Cassandra table holds the same rows, those run 1 wrote and run 2 left as they were
+    included (publish deletes nothing)."""
+    (incremental_world, full_world), session = two_keyspaces
+    assert chain["published2"] == chain["published_full2"]
+    assert chain["published2"]["identifiers"] > 1000 and chain["published2"]["events_by_ucid"] > 1000
+    a = _cassandra_rows(session, incremental_world.cassandra.keyspace)
+    b = _cassandra_rows(session, full_world.cassandra.keyspace)
+    assert a.keys() == b.keys() and {"identifiers", "ucids", "profiles", "events_by_ucid"} <= a.keys()
+    for table in a:
+        assert a[table] == b[table], f"{table} differs between the incremental and the full run"
 
 
 def test_new_day_keeps_existing_identifiers_on_their_ucid(chain):
