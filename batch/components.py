@@ -10,8 +10,9 @@ being the smallest node id of its component:
 
 * :func:`components_spark`: first each Spark task labels a chunk of the edges with scipy (at
   most ``chunk_edges`` per task), which contracts every component a chunk holds whole to its
-  smallest node; what crosses chunks is left as a much smaller graph of local roots, solved by
-  the alternating large-star / small-star algorithm (Kiveris et al., "Connected Components in
+  smallest node; what crosses chunks is left as a smaller graph of local roots, contracted the
+  same way while each pass at least halves it (a pass that fits one chunk finishes), else solved
+  by the alternating large-star / small-star algorithm (Kiveris et al., "Connected Components in
   MapReduce and Beyond", SoCC 2014): O(log^2 n) rounds of joins and aggregations, each round
   checkpointed to cut the lineage and checked for convergence in one job;
 * :func:`components_local`: ``scipy.sparse.csgraph.connected_components`` on the driver, for
@@ -81,12 +82,12 @@ def _contract(edges, n_edges: int, chunk_edges: int):
     return first, cross
 
 
-def _stars(current, nodes, max_rounds: int, on_round):
+def _stars(current, nodes, told):
     """Large-star / small-star rounds until every edge is (child -> root); ``node, component``
-    for every one of ``nodes``."""
+    for every one of ``nodes``. ``told(edges)`` after each round (it raises past the limit)."""
     from pyspark.sql import functions as F
 
-    for n in range(1, max_rounds + 1):
+    while True:
         nxt = _small_star(_large_star(current)).localCheckpoint()
         # converged when every edge is (child -> root): one parent per child, and no root is a
         # child -- one job: each edge, flagged when its parent is itself a child
@@ -96,45 +97,68 @@ def _stars(current, nodes, max_rounds: int, on_round):
             .agg(F.count("*"), F.countDistinct("u"), F.max("parent_is_child"))
             .first()
         )
-        if on_round is not None:
-            on_round(n, edges)
         current = nxt
         if edges == distinct_children and parent_is_child is None:
+            told(edges)
             roots = current.select(F.col("u").alias("node"), F.col("v").alias("component"))
             return (
                 nodes.join(roots, "node", "left")
                 .select("node", F.coalesce("component", "node").alias("component"))
             )
-    raise ComponentsDidNotConverge(f"connected components did not converge in {max_rounds} rounds")
+        told(edges)
 
 
 def components_spark(edges, max_rounds: int = 60, on_round: Callable[[int, int], None] | None = None,
                      chunk_edges: int = 0):
     """``edges``: DataFrame of ``u, v`` (long). Returns ``node, component`` for every endpoint.
 
-    ``chunk_edges`` > 0: contract each chunk of that many edges with scipy in a Spark task
-    first (see the module docstring); 0: large-star / small-star on the whole graph.
-    ``on_round(n, edges)`` is told of each star round."""
+    ``chunk_edges`` > 0: contract each chunk of that many edges with scipy in a Spark task, and
+    again on the graph of local roots left crossing chunks while that halves the graph; star
+    rounds finish what does not (see the module docstring). 0: large-star / small-star on the
+    whole graph. ``on_round(n, edges)`` is told of each pass or star round that leaves work."""
     from pyspark.sql import functions as F
 
     current = edges.select(F.col("u").cast("long"), F.col("v").cast("long")).where("u != v").distinct()
     current = current.localCheckpoint()
+    rounds = iter(range(1, max_rounds + 1))
+
+    def told(edges: int) -> None:
+        n = next(rounds, None)
+        if n is None:
+            raise ComponentsDidNotConverge(f"connected components did not converge in {max_rounds} rounds")
+        if on_round is not None:
+            on_round(n, edges)
+
     if chunk_edges <= 0:
         nodes = current.select(F.col("u").alias("node")).unionByName(current.select(F.col("v").alias("node")))
-        return _stars(current, nodes.distinct(), max_rounds, on_round)
+        return _stars(current, nodes.distinct(), told)
     n_edges = current.count()
     if n_edges == 0:
         return current.select(F.col("u").alias("node"), F.col("v").alias("component"))
+    return _contracted(current, n_edges, chunk_edges, told)
+
+
+def _contracted(current, n_edges: int, chunk_edges: int, told):
+    """Components by chunk contraction: this pass, then the graph it leaves (again by chunks
+    when it fits one chunk or is at most half this one, else by star rounds)."""
+    from pyspark.sql import functions as F
+
     first, cross = _contract(current, n_edges, chunk_edges)
     cross = cross.localCheckpoint()
-    if cross.isEmpty():  # every component held whole by one chunk
+    left = cross.count()
+    if left == 0:  # every component held whole by one chunk
         return first.select("node", F.col("root").alias("component"))
-    roots = cross.select(F.col("u").alias("node")).unionByName(cross.select(F.col("v").alias("node"))).distinct()
-    of_roots = _stars(cross, roots, max_rounds, on_round).withColumnRenamed("node", "root")
+    told(left)
+    if left <= chunk_edges or left <= n_edges // 2:  # one more pass finishes it, or halves it again
+        of_roots = _contracted(cross, left, chunk_edges, told)
+    else:
+        roots = cross.select(F.col("u").alias("node")).unionByName(cross.select(F.col("v").alias("node")))
+        of_roots = _stars(cross, roots.distinct(), told)
     # a node's component is its smallest local root's (the smallest node of all, see above)
     return (
-        first.join(of_roots, "root", "left")
+        first.join(of_roots.withColumnRenamed("node", "root"), "root", "left")
         .select("node", F.coalesce("component", "root").alias("component"))
+        .localCheckpoint()
     )
 
 

@@ -8,7 +8,7 @@ re-pointed to their live UCID before the UCIDs merged away are marked so -- and 
 deleted, so at no moment does an identifier resolve to nothing, to a UCID without a row, or (read
 in one round trip, ``status = 'live'``) to a UCID already merged away. Rows are keyed by their natural keys and carry the same ``S`` on a retry, so a
 publish is idempotent. Each Spark partition writes through its Python worker's driver session
-(one per worker, kept across tasks and steps), prepared statements and a bounded number of
+(:func:`batch.workers.worker_store`: one per worker, kept across tasks and steps), prepared statements and a bounded number of
 writes in flight; the tables keyed by UCID with several rows
 per UCID (:data:`GROUPED`) get one unlogged single-partition batch per UCID (an atomic mutation
 on the replica; each statement keeps its own ``USING TIMESTAMP``).
@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from batch.tables import Lake, exists
+from batch.workers import worker_store
 from infra.settings import BatchSettings, Settings
 
 Report = Callable[[str], None]
@@ -52,7 +53,7 @@ def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: b
         import pyarrow as pa
 
         n = 0
-        store = _worker_store(cassandra, concurrency)
+        store = worker_store(cassandra, concurrency)
         for batch in batches:
             rows = [(ts, *row) if first else (*row, ts) for row in _tuples(batch)]
             for i in range(0, len(rows), 2000):
@@ -61,22 +62,6 @@ def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: b
         yield pa.RecordBatch.from_pydict({"n": [n]}, schema=pa.schema([("n", pa.int64())]))
 
     return write
-
-
-_STORES: dict[str, object] = {}
-
-
-def _worker_store(cassandra: dict, concurrency: int):
-    """The Python worker's store for these settings, connected once and kept: Spark reuses its
-    Python workers, so the publish steps after the first skip the connection set-up (about a
-    second per task and step). The driver reconnects by itself if a node restarts."""
-    from infra.settings import CassandraSettings
-    from infra.store import Store
-
-    key = json.dumps([cassandra, concurrency], sort_keys=True)
-    if key not in _STORES:
-        _STORES[key] = Store.connect(CassandraSettings(**cassandra), request_timeout_s=30, concurrency=concurrency)
-    return _STORES[key]
 
 
 def _tuples(batch) -> Iterable[tuple]:

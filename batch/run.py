@@ -98,13 +98,19 @@ class Context:
 
 
 def context(settings: Settings, landing: Path | None = None, full: bool = False, now: int | None = None,
-            run_id: str | None = None, report: Report = print, region: str | None = None) -> Context:
-    return Context(
+            run_id: str | None = None, report: Report = print, region: str | None = None,
+            unchanged: tuple[str | None] | None = None) -> Context:
+    """``unchanged``: ``(run id or None,)`` when :func:`unchanged_since` was already decided for
+    this run (by its ingest, in another process): the later stages need not look again."""
+    ctx = Context(
         settings=settings, batch=settings.batch, landing=landing or settings.landing,
         lake=Lake(settings.lake), rules_path=settings.conf_dir / "rules.yaml", region=region,
         run_id=run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6],
         now=now if now is not None else int(time.time()), full=full, report=report,
     )
+    if unchanged is not None and not full:
+        ctx._unchanged = unchanged
+    return ctx
 
 
 def ingest(ctx: Context) -> dict:

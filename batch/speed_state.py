@@ -9,7 +9,8 @@ real time, instead of minting its own -- so both layers answer with the same UCI
 Only rows the batch's own state does not know are taken (identifiers first seen in real time,
 UCIDs minted in real time); a merge the speed layer made between batch UCIDs is re-derived by
 the batch from the events themselves. The scan is split into token ranges read in parallel by
-Spark tasks, each with its own driver session, so nothing is collected on the driver.
+Spark tasks, each through its Python worker's kept driver session
+(:func:`batch.workers.worker_store`), so nothing is collected on the driver.
 """
 
 from __future__ import annotations
@@ -38,22 +39,21 @@ def _scanner(cassandra: dict, table: str, columns: tuple[str, ...]):
     def scan(ranges):
         import pandas as pd
 
-        from infra.settings import CassandraSettings
-        from infra.store import Store
+        from batch.workers import worker_store
 
-        with Store.connect(CassandraSettings(**cassandra), request_timeout_s=60) as store:
-            rows: list[tuple] = []
-            for frame in ranges:
-                for start, end in zip(frame["start"], frame["end"], strict=True):
-                    name = f"range_{table}_first" if start == MIN_TOKEN else f"range_{table}"
-                    for row in store.scan(name, int(start), int(end)):
-                        if row.layer == "speed":
-                            rows.append(tuple(row))
-                            if len(rows) >= CHUNK:
-                                yield pd.DataFrame(rows, columns=list(columns))
-                                rows = []
-            if rows:
-                yield pd.DataFrame(rows, columns=list(columns))
+        store = worker_store(cassandra, request_timeout_s=60)  # the worker's, kept across tasks
+        rows: list[tuple] = []
+        for frame in ranges:
+            for start, end in zip(frame["start"], frame["end"], strict=True):
+                name = f"range_{table}_first" if start == MIN_TOKEN else f"range_{table}"
+                for row in store.scan(name, int(start), int(end)):
+                    if row.layer == "speed":
+                        rows.append(tuple(row))
+                        if len(rows) >= CHUNK:
+                            yield pd.DataFrame(rows, columns=list(columns))
+                            rows = []
+        if rows:
+            yield pd.DataFrame(rows, columns=list(columns))
 
     return scan
 

@@ -30,6 +30,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from infra.settings import BatchSettings
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 LAYERS = ("bronze", "silver", "gold", "published")
 LAKE_LAYERS = ("bronze", "silver", "gold")
+PREFETCH_THREADS = 3  # lake suites' tables read at once (Spark jobs in flight from the driver)
 RECORD_TYPE = "_record"
 ALIAS_MAX_HOPS = MAX_ALIAS_HOPS  # the identity core's one hop limit
 
@@ -465,10 +467,31 @@ def validate_lake(spark, lake: Lake, batch_settings: BatchSettings, policy, run_
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}")
     inp = Inputs(spark, lake, run_id, sources, settings)
+    max_rows = batch_settings.validate_in_memory_rows
+    # the lake suites' tables are read (and small ones collected) by a few threads while this
+    # one imports Great Expectations (seconds on a small machine): Spark jobs overlap, too
+    pool = ThreadPoolExecutor(max_workers=PREFETCH_THREADS, thread_name_prefix="validate-read")
+    fetched = {data["name"]: pool.submit(_read, inp, data, max_rows)
+               for layer in layers if layer in LAKE_LAYERS for data in map(load_suite, suite_files(layer))}
+    try:
+        return _validate(inp, batch_settings, policy, layers, fetched, settings, raise_on_failure, say)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _read(inp: Inputs, data: dict, max_rows: int) -> tuple:
+    """``(frame, pandas or None, seconds)``: a lake suite's view, collected when small."""
+    started = time.perf_counter()
+    frame = VIEWS[data["name"]](inp)
+    small = in_memory(frame, suite_columns(data), max_rows) if frame is not None else None
+    return frame, small, time.perf_counter() - started
+
+
+def _validate(inp: Inputs, batch_settings: BatchSettings, policy, layers: tuple, fetched: dict, settings,
+              raise_on_failure: bool, say) -> dict:
     context = _context()
     spark_source = context.data_sources.add_spark(name="lake") if set(layers) & set(LAKE_LAYERS) else None
     pandas_source = context.data_sources.add_pandas(name="in_memory")
-    max_rows = batch_settings.validate_in_memory_rows
     gold_counts = _gold_counts(inp) if "published" in layers else {}
     params = parameters(policy, batch_settings, gold_counts)
     published = None
@@ -484,10 +507,11 @@ def validate_lake(spark, lake: Lake, batch_settings: BatchSettings, policy, run_
             name = data["name"]
             table = (data.get("meta") or {}).get("table", name)
             started = time.perf_counter()
+            small, read_s = None, 0.0
             if layer == "published":
                 frame, source = published[name], pandas_source
             else:
-                frame, source = VIEWS[name](inp), spark_source
+                (frame, small, read_s), source = fetched[name].result(), spark_source
             if frame is None:
                 ok = name in OPTIONAL
                 res = [{"suite": name, "table": table, "expectation": "table_exists", "column": None,
@@ -496,7 +520,6 @@ def validate_lake(spark, lake: Lake, batch_settings: BatchSettings, policy, run_
                 rows, engine = 0, None
             else:
                 if layer != "published":
-                    small = in_memory(frame, suite_columns(data), max_rows)
                     if small is not None:
                         frame, source = small, pandas_source
                     else:
@@ -506,7 +529,7 @@ def validate_lake(spark, lake: Lake, batch_settings: BatchSettings, policy, run_
                 res = _run_suite(context, source, data, frame, params, table)
             failed = sum(1 for r in res if not r["success"])
             suites[name] = {"table": table, "rows": rows, "expectations": len(res), "failed": failed,
-                            "engine": engine, "seconds": round(time.perf_counter() - started, 2)}
+                            "engine": engine, "seconds": round(time.perf_counter() - started + read_s, 2)}
             say(f"validate {name}: {len(res) - failed}/{len(res)} passed ({rows:,} rows)")
             results.extend(res)
     failures = [r for r in results if not r["success"]]

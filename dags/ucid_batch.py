@@ -54,12 +54,13 @@ def run_stage(stage: str, context) -> dict:
     settings = get_settings()  # no infra.log.configure(): Airflow owns logging (structlog) in a task
     run_id, now = run_clock(context)
     params = context["params"]
-    since = unchanged_since(stage, context)
+    decided = unchanged_since(stage, context)
+    since = decided[0] if decided else None
     if since is not None:  # decided once, by ingest: no Spark session, no lake read
         print(f"ucid batch {stage}: run {run_id}: skipped, nothing new since run {since}")
         return {"stage": stage, "seconds": 0.0, "result": {"skipped": f"nothing new since run {since}"}}
     ctx = pipeline.context(settings, full=bool(params.get("full")), now=now, run_id=run_id,
-                           region=params.get("region"), report=print)
+                           region=params.get("region"), report=print, unchanged=decided)
     print(f"ucid batch {stage}: run {run_id}, now {now}, landing {ctx.landing}, lake {ctx.lake.root}")
     try:
         result = pipeline.run_stage(ctx, stage)
@@ -72,15 +73,18 @@ def run_stage(stage: str, context) -> dict:
     return {**out, "result": json.loads(json.dumps(result, default=str))}
 
 
-def unchanged_since(stage: str, context) -> str | None:
-    """The run this one repeats, as the ``ingest`` task of this DAG run found it (its XCom), for a
-    stage that a run with nothing new skips; else ``None``. The digest of the inputs is taken
-    right after ingest, which is what moves it."""
+def unchanged_since(stage: str, context) -> tuple[str | None] | None:
+    """``(the run this one repeats, or None,)`` as the ``ingest`` task of this DAG run decided it
+    (its XCom), for a stage that a run with nothing new skips; ``None`` when not decided (a
+    ``full`` run, a stage that never skips, an ingest marked done by hand: its XCom lacks the
+    key, so the stage looks for itself). The digest of the inputs is taken right after ingest,
+    which is what moves it."""
     from batch.run import SKIPPABLE
 
     if stage not in SKIPPABLE or context["params"].get("full"):
         return None
-    return (context["ti"].xcom_pull(task_ids="ingest") or {}).get("unchanged_since")
+    pushed = context["ti"].xcom_pull(task_ids="ingest") or {}
+    return (pushed["unchanged_since"],) if "unchanged_since" in pushed else None
 
 
 def record(context, status: str, stages: tuple[str, ...], extra: dict | None = None) -> str:

@@ -14,6 +14,8 @@ path with the graph cut into four chunks (star rounds across them) and with star
 Then publish, against a raw ``execute_concurrent`` writer of the same rows in the same run
 (:mod:`bench.batch.publish`, goal >= 0.5x; ``--no-publish`` skips it).
 
+``--cc-only``: only the CC comparison, on the lake an earlier run at that size left.
+
 ``--model``: the same with the match model on. The landing zone is generated with the hard cases,
 a model is trained on it with DuckDB (``ucid model train --local``'s code, not timed) and
 ``resolve`` links with it (``UCID_MATCH_MODEL_FILE``), so records/s is the model's end to end.
@@ -91,7 +93,8 @@ def trained_model(landing: Path, settings, console: Console) -> Path:
     return path
 
 
-def bench_size(records: int, root: Path, console: Console, publish: bool = True, model: bool = False) -> dict:
+def bench_size(records: int, root: Path, console: Console, publish: bool = True, model: bool = False,
+               cc_only: bool = False) -> dict:
     from batch import run
     from batch.components import components_spark, label_components
     from batch.resolve import edges_frame
@@ -99,18 +102,21 @@ def bench_size(records: int, root: Path, console: Console, publish: bool = True,
 
     landing, customers = landing_for(records, root, console, hard_cases=model)
     lake = root / f"lake-{customers}"
-    shutil.rmtree(lake, ignore_errors=True)
+    if cc_only and not (lake / "silver" / "records").exists():
+        raise SystemExit(f"--cc-only needs the lake of an earlier run at this size: {lake}")
+    if not cc_only:
+        shutil.rmtree(lake, ignore_errors=True)
     settings = get_settings().model_copy(update={"lake_dir": lake, "landing_dir": landing})
     if model:
         settings = settings.model_copy(update={"match": settings.match.model_copy(
             update={"model_file": trained_model(landing, settings, console)})})
-    if publish:
+    if publish and not cc_only:
         from bench.batch.publish import bench_keyspace
 
         settings = bench_keyspace(settings)  # resolve reads the speed layer's rows there: none
     ctx = run.context(settings, now=1_790_000_000, run_id=f"bench-{customers}", report=lambda m: None)
     stages = {}
-    for stage in STAGES:
+    for stage in () if cc_only else STAGES:
         with PeakRss() as mem:
             started = time.perf_counter()
             run.run_stage(ctx, stage)
@@ -132,6 +138,8 @@ def bench_size(records: int, root: Path, console: Console, publish: bool = True,
         n_nodes = comps.localCheckpoint().count()
         return time.perf_counter() - started, n_nodes, len(rounds)
 
+    if cc_only:  # no stage ran before: a first, untimed pass warms the JVM and the Python workers
+        distributed(settings.batch.cc_chunk_edges)
     spark_s, n_nodes, spark_rounds = distributed(settings.batch.cc_chunk_edges)
     four_s, four_nodes, four_rounds = distributed(-(-n_edges // 4))
     stars_s, stars_nodes, stars_rounds = distributed(0)
@@ -142,19 +150,19 @@ def bench_size(records: int, root: Path, console: Console, publish: bool = True,
     scipy_s = time.perf_counter() - started
     assert len(ids) == n_nodes, "the two CC paths disagree on the node count"
     published = None
-    if publish:
+    if publish and not cc_only:
         from bench.batch.publish import bench_publish
 
         published = bench_publish(ctx, console)
     return {
         "customers": customers, "records": n_records, "model": str(settings.match.model_file) if model else None, "end_to_end_seconds": round(total, 1),
-        "records_per_second": round(n_records / total), "stages": stages,
+        "records_per_second": round(n_records / total) if total else None, "stages": stages,
         "cc": {"edges": n_edges, "nodes": n_nodes, "chunk_edges": settings.batch.cc_chunk_edges,
-               "spark_seconds": round(spark_s, 2), "spark_star_rounds": spark_rounds,
+               "spark_seconds": round(spark_s, 2), "spark_rounds": spark_rounds,
                "scipy_seconds": round(scipy_s, 3), "ratio": round(spark_s / scipy_s, 1),
-               "four_chunks": {"seconds": round(four_s, 2), "star_rounds": four_rounds,
+               "four_chunks": {"seconds": round(four_s, 2), "rounds": four_rounds,
                                "ratio": round(four_s / scipy_s, 1)},
-               "stars_only": {"seconds": round(stars_s, 2), "star_rounds": stars_rounds,
+               "stars_only": {"seconds": round(stars_s, 2), "rounds": stars_rounds,
                               "ratio": round(stars_s / scipy_s, 1)}},
         "publish": published,
     }
@@ -167,6 +175,8 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=None, help="work folder (default: UCID_HOME/bench/batch)")
     parser.add_argument("--no-publish", action="store_true", help="skip publish and its raw-writer reference")
     parser.add_argument("--model", action="store_true", help="hard-case data, resolve with a trained match model")
+    parser.add_argument("--cc-only", action="store_true",
+                        help="only the CC comparison, on the lake an earlier run left at this size")
     args = parser.parse_args()
     from infra.log import configure
     from infra.settings import get_settings
@@ -179,7 +189,8 @@ def main() -> None:
                "sizes": []}
     for records in args.records or [1_000_000]:
         console.print(f"[bold]batch benchmark: ~{records:,} records[/bold]")
-        results["sizes"].append(bench_size(records, root, console, publish=not args.no_publish, model=args.model))
+        results["sizes"].append(bench_size(records, root, console, publish=not args.no_publish, model=args.model,
+                                               cc_only=args.cc_only))
     table = Table(title="bench/batch")
     for col in ("records", "end-to-end s", "records/s", "CC edges", "Spark CC s", "scipy s", "ratio",
                 "4 chunks", "stars only",
@@ -187,7 +198,7 @@ def main() -> None:
         table.add_column(col, justify="right")
     for r in results["sizes"]:
         cc = r["cc"]
-        table.add_row(f"{r['records']:,}", str(r["end_to_end_seconds"]), f"{r['records_per_second']:,}",
+        table.add_row(f"{r['records']:,}", str(r["end_to_end_seconds"]), f"{r['records_per_second'] or 0:,}",
                       f"{cc['edges']:,}", str(cc["spark_seconds"]), str(cc["scipy_seconds"]), f"{cc['ratio']}x",
                       f"{cc['four_chunks']['ratio']}x", f"{cc['stars_only']['ratio']}x",
                       *((f"{pub['rows_per_second']:,}", f"{pub['raw']['rows_per_second']:,}", str(pub["ratio"]))

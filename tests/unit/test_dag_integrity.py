@@ -92,3 +92,36 @@ def test_run_clock_is_the_runs_not_the_wall_clock():
     assert ucid_batch.run_clock({**ctx, "dag_run": SimpleNamespace(run_id="other", run_after=None)}) == (run_id, now)
     no_interval = {"dag_run": SimpleNamespace(run_id="manual", run_after=when)}
     assert ucid_batch.run_clock(no_interval) == (run_id, now)
+
+
+def test_later_stages_take_ingests_verdict_on_an_unchanged_run():
+    """Ingest's XCom decides once whether the run repeats an earlier one: a stage reads that
+    verdict, ``None`` included (new data: the stage does not look again), and looks for itself
+    only when the XCom lacks it; ``full`` runs and stages that never skip are never decided."""
+    from types import SimpleNamespace
+
+    from batch.run import context
+
+    sys.path.insert(0, str(DAGS))
+    try:
+        import ucid_batch
+    finally:
+        sys.path.remove(str(DAGS))
+
+    def ctx(pushed, full=False):
+        ti = SimpleNamespace(xcom_pull=lambda task_ids: pushed if task_ids == "ingest" else None)
+        return {"ti": ti, "params": {"full": full}}
+
+    assert ucid_batch.unchanged_since("resolve", ctx({"unchanged_since": "af-1"})) == ("af-1",)
+    assert ucid_batch.unchanged_since("resolve", ctx({"unchanged_since": None})) == (None,)
+    assert ucid_batch.unchanged_since("resolve", ctx({"stage": "ingest"})) is None  # marked done by hand
+    assert ucid_batch.unchanged_since("resolve", ctx(None)) is None
+    assert ucid_batch.unchanged_since("resolve", ctx({"unchanged_since": "af-1"}, full=True)) is None
+    assert ucid_batch.unchanged_since("ingest", ctx({"unchanged_since": "af-1"})) is None
+
+    from infra.settings import get_settings
+
+    settings = get_settings()
+    assert context(settings, unchanged=(None,))._unchanged == (None,)
+    assert context(settings, unchanged=("af-1",), full=True)._unchanged is None
+    assert context(settings)._unchanged is None

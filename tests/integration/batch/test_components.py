@@ -23,12 +23,13 @@ def _graphs():
         yield f"random {n}", edges
 
 
-@pytest.mark.parametrize("chunk_edges", [0, 97, 1_000_000], ids=["stars only", "small chunks", "one chunk"])
+@pytest.mark.parametrize("chunk_edges", [0, 97, 1100, 1_000_000],
+                         ids=["stars only", "small chunks", "two chunks", "one chunk"])
 def test_spark_components_equal_scipy(spark, chunk_edges):
     """Every shaped graph at once, as one graph of disjoint parts (one Spark run: its rounds are
-    the longest part's, the path's), each part checked on its own: by star rounds alone, by
-    chunks contracted with scipy in Spark tasks and star rounds on what crosses them, and by one
-    chunk holding the whole graph (no star round)."""
+    the longest part's, the path's), each part checked on its own: by star rounds alone; by
+    many small chunks contracted with scipy in Spark tasks, star rounds on what crosses them; by
+    two chunks, then one more pass on what crosses them; by one chunk holding the whole graph."""
     import numpy as np
 
     from batch.components import components_spark, label_components
@@ -54,6 +55,8 @@ def test_spark_components_equal_scipy(spark, chunk_edges):
     assert len(set(want.values())) > len(list(_graphs())), "the parts are not disjoint"
     if chunk_edges == 1_000_000:
         assert rounds == []  # one chunk solved it all
+    elif chunk_edges == 1100:
+        assert len(rounds) >= 1
     else:
         assert len(rounds) >= 2  # really iterated
 
@@ -136,7 +139,7 @@ def test_distributed_path_above_the_threshold_equals_scipy(spark, tmp_path, sett
 
     distinct = {frozenset(p) for p in pairs if p[0] != p[1]}
     assert len(seen["edges"]) == len(distinct) > threshold, seed
-    assert len(seen["rounds"]) >= 2, seed  # really iterated
+    assert len(seen["rounds"]) >= 1, seed  # chunks left work across them: really iterated
 
     # the graph resolve handed over is the generated one (node ids are xxhash64 of the identifier)
     value_of = {}
