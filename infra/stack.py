@@ -101,8 +101,12 @@ def up(settings: Settings, report: Report) -> None:
 
 
 def down(settings: Settings, report: Report) -> None:
-    """Stop the servers ``up`` started (Cassandra first: it flushes on SIGTERM)."""
-    for server in reversed(servers(settings)):
+    """Stop the servers ``up`` started (Cassandra first: it flushes on SIGTERM), the Spark server
+    too when one runs, whatever ``UCID_SPARK_SERVER`` says now."""
+    every = servers(settings)
+    if not settings.spark.server and proc.running_pid(spark_server.managed(settings)) is not None:
+        every.append(Server("spark", spark_server, settings.spark.start_timeout_s, False))
+    for server in reversed(every):
         if server.module.managed(settings) and proc.stop(server.module.managed(settings), timeout_s=90):
             report(f"{server.name} stopped")
         else:
