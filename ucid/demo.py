@@ -406,6 +406,9 @@ def main(demo: Demo, steps: list | None = None) -> int:
     """
     console, cfg = demo.console, demo.config
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (a background job of a
+    # non-interactive shell inherits that, and Python then installs no KeyboardInterrupt handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     steps = default_steps(demo) if steps is None else steps
     key = None
@@ -457,6 +460,7 @@ def main(demo: Demo, steps: list | None = None) -> int:
         if demo.started_stack:
             subprocess.run(ucid("stack", "down"), env=demo.env(), cwd=REPO_ROOT, check=False)
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _step(demo: Demo, name: str, func):

@@ -82,3 +82,51 @@ def test_run_raises_with_the_log_and_keeps_the_output(demo):
     assert err.value.step == "x" and err.value.log == demo.log("x")
     assert "out\nerr\n" in demo.log("x").read_text()
     assert demo.run("y", ["sh", "-c", "echo fine"]) == "fine\n"
+
+
+_WAITING_DEMO = """
+import sys, time
+from datetime import date
+from pathlib import Path
+from rich.console import Console
+from infra.settings import Settings
+from ucid.demo import Demo, DemoConfig, main
+
+tmp = Path(sys.argv[1])
+demo = Demo(Settings(home=tmp / "home", landing_dir=tmp / "landing"),
+            DemoConfig(customers=100, seed=1, days=5, start_date=date(2026, 1, 1), live_days=2, work_dir=tmp / "demo"),
+            console=Console(width=200))
+
+def wait():
+    print("waiting", flush=True)
+    time.sleep(60)
+
+sys.exit(main(demo, steps=[("wait", "a step that waits", wait)]))
+"""
+
+
+def test_ctrl_c_stops_the_demo_even_when_started_with_sigint_ignored(tmp_path):
+    """A background job of a non-interactive shell starts with SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler: the demo installs its own, so Ctrl-C still stops it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        ["sh", "-c", 'trap "" INT; exec "$0" "$@"', sys.executable, "-c", _WAITING_DEMO, str(tmp_path)],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while "waiting" not in line:
+            assert time.monotonic() < deadline and child.poll() is None, line
+            line = child.stdout.readline()
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=20) == 0
+        assert "stopping" in child.stdout.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
