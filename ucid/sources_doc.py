@@ -17,7 +17,6 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from identity.sources import IdentifierColumn, SourceDefinition
 

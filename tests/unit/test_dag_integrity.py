@@ -6,7 +6,6 @@ Airflow reads its configuration when first imported, so the environment (a temp
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path

@@ -24,7 +24,7 @@ from ucid.generate.ids import Allocator, Clock, chunk_rng, email_space_for
 from ucid.generate.people import build_chunk
 from ucid.generate.profiles import emit_profiles
 from ucid.generate.hard import emit_hard_cases
-from ucid.generate.schema import ALL_SOURCES, HARD_CASE_SOURCES, SOURCES
+from ucid.generate.schema import ALL_SOURCES, SOURCES
 from ucid.generate.stream import merge_runs, spool_runs
 from ucid.generate.writers import (
     TRUTH_DIR,

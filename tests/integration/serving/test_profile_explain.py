@@ -117,7 +117,7 @@ def test_explain_across_a_speed_merge_uses_the_merge_link(client, serving_data):
 
 
 def test_explain_of_two_customers_says_they_differ(client, serving_data):
-    (t1, _, v1, u1), other = serving_data.sample[0], next(s for s in serving_data.sample if s[3] != serving_data.sample[0][3])
+    (t1, _, v1, _), other = serving_data.sample[0], next(s for s in serving_data.sample if s[3] != serving_data.sample[0][3])
     r = client.get("/v1/explain", params={"a_type": t1, "a_value": v1, "b_type": other[0], "b_value": other[2]})
     assert r.status_code == 200, r.text
     assert r.json()["same_customer"] is False and r.json()["chain"] is None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from identity.records import Record, normalize_record

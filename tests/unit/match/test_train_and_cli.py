@@ -173,7 +173,7 @@ def test_the_batch_pre_filter_keeps_exactly_the_pairs_the_decision_reads(people,
     rows, spec = people
     scored = score(rows.table, model, 0.0)
     values = [{c: (lv, rv) for c, lv, rv in s.values} for s in scored]
-    pairs = pa.table({"i": list(range(len(scored))), "match_probability": [s.probability for s in scored],
+    pairs = pa.table({"i": list(range(len(scored))), "match_probability": [s.probability for s in scored],  # noqa: F841 - DuckDB reads it by name
                       **{f"gamma_{c.column}": [next(lv.level for lv in s.levels if lv.comparison == c.column)
                                                for s in scored] for c in spec.comparisons},
                       **{f"{c}_{side}": [v[c][n] for v in values] for c in spec.shared for n, side in enumerate("lr")}})
