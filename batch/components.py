@@ -82,6 +82,13 @@ def _contract(edges, n_edges: int, chunk_edges: int):
     return first, cross
 
 
+def _endpoints(edges):
+    """Every node of ``edges`` (``u, v``) once, as ``node``."""
+    from pyspark.sql import functions as F
+
+    return edges.select(F.col("u").alias("node")).unionByName(edges.select(F.col("v").alias("node"))).distinct()
+
+
 def _stars(current, nodes, told):
     """Large-star / small-star rounds until every edge is (child -> root); ``node, component``
     for every one of ``nodes``. ``told(edges)`` after each round (it raises past the limit)."""
@@ -98,14 +105,13 @@ def _stars(current, nodes, told):
             .first()
         )
         current = nxt
+        told(edges)
         if edges == distinct_children and parent_is_child is None:
-            told(edges)
             roots = current.select(F.col("u").alias("node"), F.col("v").alias("component"))
             return (
                 nodes.join(roots, "node", "left")
                 .select("node", F.coalesce("component", "node").alias("component"))
             )
-        told(edges)
 
 
 def components_spark(edges, max_rounds: int = 60, on_round: Callable[[int, int], None] | None = None,
@@ -130,8 +136,7 @@ def components_spark(edges, max_rounds: int = 60, on_round: Callable[[int, int],
             on_round(n, edges)
 
     if chunk_edges <= 0:
-        nodes = current.select(F.col("u").alias("node")).unionByName(current.select(F.col("v").alias("node")))
-        return _stars(current, nodes.distinct(), told)
+        return _stars(current, _endpoints(current), told)
     n_edges = current.count()
     if n_edges == 0:
         return current.select(F.col("u").alias("node"), F.col("v").alias("component"))
@@ -152,8 +157,7 @@ def _contracted(current, n_edges: int, chunk_edges: int, told):
     if left <= chunk_edges or left <= n_edges // 2:  # one more pass finishes it, or halves it again
         of_roots = _contracted(cross, left, chunk_edges, told)
     else:
-        roots = cross.select(F.col("u").alias("node")).unionByName(cross.select(F.col("v").alias("node")))
-        of_roots = _stars(cross, roots.distinct(), told)
+        of_roots = _stars(cross, _endpoints(cross), told)
     # a node's component is its smallest local root's (the smallest node of all, see above)
     return (
         first.join(of_roots.withColumnRenamed("node", "root"), "root", "left")
