@@ -11,7 +11,8 @@ publish is idempotent. Each Spark partition writes through its Python worker's d
 (:func:`batch.workers.worker_store`: one per worker, kept across tasks and steps), prepared statements and a bounded number of
 writes in flight; the tables keyed by UCID with several rows
 per UCID (:data:`GROUPED`) get one unlogged single-partition batch per UCID (an atomic mutation
-on the replica; each statement keeps its own ``USING TIMESTAMP``).
+on the replica; each statement keeps its own ``USING TIMESTAMP``), and the other rows go in small
+unlogged batches of partitions with the same replicas.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: b
     """A ``mapInArrow`` function writing one Spark partition's rows (Arrow batches, without the
     timestamp) with the data-access store's ``statement``; the timestamp goes last, or first
     (``first``: UPDATE). ``grouped``: the first column is the partition key, a partition's rows
-    go as one unlogged batch (:meth:`infra.store.Store.write_grouped`). Yields the partition's
+    go as one unlogged batch (:meth:`infra.store.Store.write_grouped`); else rows of partitions
+    on the same replicas go as small unlogged batches (:meth:`infra.store.Store.write_batched`). Yields the partition's
     row count. DataFrame operations only (no RDD): the same on a Spark Connect session."""
 
     def write(batches: Iterable) -> Iterable:
@@ -58,7 +60,8 @@ def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: b
             rows = [(ts, *row) if first else (*row, ts) for row in _tuples(batch)]
             for i in range(0, len(rows), 2000):
                 chunk = rows[i:i + 2000]
-                n += store.write_grouped(statement, chunk, key=1) if grouped else store.write_many(statement, chunk)
+                n += (store.write_grouped(statement, chunk, key=1) if grouped
+                      else store.write_batched(statement, chunk))
         yield pa.RecordBatch.from_pydict({"n": [n]}, schema=pa.schema([("n", pa.int64())]))
 
     return write

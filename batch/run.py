@@ -114,19 +114,33 @@ def context(settings: Settings, landing: Path | None = None, full: bool = False,
 
 
 def ingest(ctx: Context) -> dict:
-    from batch.bronze import Pending, commit, load_source
+    """Every source's new landing files (:func:`batch.bronze.load_source`), ``ingest_threads``
+    sources at once; then their quarantine rows and the ingest log, written once (the commit)."""
+    from concurrent.futures import ThreadPoolExecutor
 
+    from batch.bronze import Pending, commit, ingested, load_source
+
+    taken = ingested(ctx.spark, ctx.lake)  # the log before this load, read once for every source
+
+    def load(source):
+        own = Pending(taken=taken)
+        return load_source(ctx.spark, ctx.landing, ctx.lake, source, ctx.run_id, own), own
+
+    with ThreadPoolExecutor(max_workers=ctx.batch.ingest_threads, thread_name_prefix="ingest") as pool:
+        loads = list(pool.map(load, ctx.sources))
     out = {}
-    pending = Pending()
-    for source in ctx.sources:
-        load = load_source(ctx.spark, ctx.landing, ctx.lake, source, ctx.run_id, pending)
-        out[source.name] = {
+    pending = Pending(taken=taken)
+    for load, own in loads:  # in source order, whatever order they finished in
+        pending.quarantine += own.quarantine
+        pending.files += own.files
+        pending.log += own.log
+        out[load.source] = {
             "files_new": load.files_new, "files_skipped": load.files_skipped,
             "files_quarantined": load.files_quarantined, "rows": load.rows,
             "rows_quarantined": load.rows_quarantined, "reasons": load.reasons,
         }
         if load.files_new:
-            ctx.report(f"ingest {source.name}: {load.files_new} new files, {load.rows:,} rows, "
+            ctx.report(f"ingest {load.source}: {load.files_new} new files, {load.rows:,} rows, "
                        f"{load.rows_quarantined + load.files_quarantined:,} quarantined")
     commit(ctx.spark, ctx.lake, pending)
     if not exists(ctx.spark, ctx.lake.ingest_log):  # written by the first load that took any file

@@ -21,6 +21,9 @@ from infra.cql import cluster as cql_cluster
 from infra.settings import CassandraSettings
 from infra.store.statements import LWT, READS, STATEMENTS
 
+BATCH_ROWS = 10  # Cassandra's unlogged_batch_across_partitions_warn_threshold
+BATCH_BYTES = 1800  # of bound values: Cassandra's batch_size_warn_threshold (5 KiB) counts mutations, ~2.7x
+
 
 def ts(ms: int | None) -> datetime | None:
     """Epoch milliseconds -> aware UTC datetime (what the driver writes as a CQL timestamp)."""
@@ -125,8 +128,8 @@ class Store:
                       concurrency: int | None = None) -> int:
         """Like :meth:`write_many`, for a table whose partition key is each row's first ``key``
         values: the rows of one partition go as one UNLOGGED batch (at most ``max_batch``
-        statements) -- one request and one mutation on the replica instead of one per row; a
-        partition's lone row goes as a plain write. Returns rows written."""
+        statements) -- one request and one mutation on the replica instead of one per row; the
+        partitions with a lone row are packed as in :meth:`write_batched`. Returns rows written."""
         if not rows:
             return 0
         statement = self.statement(name)
@@ -134,22 +137,73 @@ class Store:
         for row in rows:
             groups.setdefault(tuple(row[:key]), []).append(row)
         requests: list[tuple[Any, Any]] = []
+        lone: list[Sequence[Any]] = []
         for members in groups.values():
+            if len(members) == 1:
+                lone.append(members[0])
+                continue
             for i in range(0, len(members), max_batch):
-                chunk = members[i:i + max_batch]
-                if len(chunk) == 1:
-                    requests.append((statement, chunk[0]))
-                    continue
-                batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=self.write_cl)
-                for row in chunk:
-                    batch.add(statement, row)
-                requests.append((batch, None))
+                requests.append(self._batch([statement.bind(row) for row in members[i:i + max_batch]]))
+        requests += self._packed(statement, lone)
+        self._run(name, requests, concurrency)
+        return len(rows)
+
+    def write_batched(self, name: str, rows: Sequence[Sequence[Any]], concurrency: int | None = None) -> int:
+        """Like :meth:`write_many`, for a table with one row per partition: rows whose partitions
+        have the same replicas go together as UNLOGGED batches (the Spark Cassandra connector's
+        ``replica_set`` grouping) -- one request to a node that stores every row of it, instead
+        of one request per row (:meth:`_packed`). Each row keeps its own ``USING TIMESTAMP``; a
+        failed batch is counted and raised like a failed row. Returns rows written."""
+        if not rows:
+            return 0
+        self._run(name, self._packed(self.statement(name), rows), concurrency)
+        return len(rows)
+
+    def _packed(self, statement: PreparedStatement, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, Any]]:
+        """Requests for rows of different partitions: grouped by the partition's replicas, at
+        most :data:`BATCH_ROWS` partitions and :data:`BATCH_BYTES` of values per batch -- under
+        Cassandra's warning thresholds (``unlogged_batch_across_partitions_warn_threshold``,
+        ``batch_size_warn_threshold``), so no replica is burdened with a large multi-partition
+        batch; a row larger than that goes alone."""
+        metadata = self.session.cluster.metadata
+        keyspace = statement.keyspace or self.keyspace
+        groups: dict[tuple, list[tuple[Any, int]]] = {}
+        for row in rows:
+            bound = statement.bind(row)
+            replicas = metadata.get_replicas(keyspace, bound.routing_key)
+            key = tuple(sorted(str(h.endpoint) for h in replicas))
+            groups.setdefault(key, []).append((bound, sum(len(v) for v in bound.values if v)))
+        requests: list[tuple[Any, Any]] = []
+        for members in groups.values():
+            chunk: list[Any] = []
+            size = 0
+            for bound, n in members:
+                if chunk and (len(chunk) >= BATCH_ROWS or size + n > BATCH_BYTES):
+                    requests.append(self._batch(chunk))
+                    chunk, size = [], 0
+                chunk.append(bound)
+                size += n
+            if chunk:
+                requests.append(self._batch(chunk))
+        return requests
+
+    def _batch(self, bound: list[Any]) -> tuple[Any, Any]:
+        """One request for bound statements: the statement itself when alone, else an UNLOGGED
+        batch (routed by its first statement's partition)."""
+        if len(bound) == 1:
+            return bound[0], None
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=self.write_cl)
+        for b in bound:
+            batch.add(b)
+        return batch, None
+
+    def _run(self, name: str, requests: list[tuple[Any, Any]], concurrency: int | None) -> None:
+        """Run the requests, ``concurrency`` in flight; count every failure and raise the first."""
         results = execute_concurrent(self.session, requests, concurrency=concurrency or self.concurrency,
                                      raise_on_first_error=False)
         failed = [r for ok, r in results if not ok]
         if failed:
-            raise RuntimeError(f"{name}: {len(failed)} of {len(requests)} grouped writes failed, first: {failed[0]!r}")
-        return len(rows)
+            raise RuntimeError(f"{name}: {len(failed)} of {len(requests)} writes failed, first: {failed[0]!r}")
 
     def write_all(self, writes: Iterable[tuple[str, Sequence[Any]]]) -> None:
         """Run independent writes concurrently (each idempotent); raise on the first error."""
