@@ -8,6 +8,12 @@ message (before it is decoded, so a huge one costs no parsing) and of each attri
 control and invisible characters (the core's rule, :func:`identity.types.hidden_character`: the
 batch rejects the same values), and ``event_time`` a real instant.
 
+Two paths to the same answer (:mod:`speed.schema`): a valid event is decoded by ``orjson`` and
+checked by the schema compiled to Python (``fastjsonschema``); anything that path does not accept
+whole is decoded and judged again exactly as before, by the stdlib ``json`` and ``jsonschema``, so
+each dead-letter reason is the reference path's, word for word. The fast path yields a document
+only where the reference path yields an equal one and accepts it (:func:`fast_document`).
+
 Also here: the Kafka key of an event (:func:`event_key`) and its flat landing row
 (:func:`landing_row`), both pure.
 """
@@ -17,13 +23,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
+
+import orjson
 
 from identity.records import Record
 from identity.rules import Policy
 from identity.types import hidden_character
+from speed.schema import EventSchema
+from speed.schema import load_schema as load_schema  # re-exported: the consumer loads the schema from here
 
 SCHEMA_VERSION = 1
 STREAM_SOURCE = "stream"
@@ -36,6 +44,10 @@ order (an abandoned cart and its purchase are seen by one consumer). Without one
 identifier (by the policy's priority) is the key."""
 
 BASE_COLUMNS = ("event_id", "event_type", "event_time", "channel", "source")
+
+EXACT_FLOAT = 2.0**63
+"""orjson returns an integer outside [-2**63, 2**64) as a rounded float where ``json`` keeps the
+int; a float of at least this size may be one, so its event takes the reference path."""
 
 
 class ContractError(ValueError):
@@ -72,16 +84,6 @@ class Event:
         return Record(STREAM_SOURCE, self.event_id, tuple(sorted(self.identifiers.items())))
 
 
-@cache
-def load_schema(path: Path) -> Any:
-    """A compiled validator for the JSON Schema at ``path`` (cached per path)."""
-    from jsonschema import Draft202012Validator
-
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
 def parse_time_ms(text: str) -> int:
     """Epoch milliseconds of an ISO 8601 time with a zone; ``ContractError`` if not one."""
     try:
@@ -93,26 +95,74 @@ def parse_time_ms(text: str) -> int:
     return int(when.timestamp() * 1000)
 
 
-def parse_event(raw: bytes | None, validator: Any, policy: Policy, limits: EventLimits = EventLimits()) -> Event:
+def rounded_number(doc: Any) -> bool:
+    """True if ``doc`` (decoded by orjson) holds a float of magnitude at least
+    :data:`EXACT_FLOAT`, which may stand for an integer orjson rounded."""
+    todo = [doc]
+    while todo:
+        node = todo.pop()
+        for value in node.values() if type(node) is dict else node:
+            kind = type(value)
+            if kind is float:
+                if not -EXACT_FLOAT < value < EXACT_FLOAT:
+                    return True
+            elif kind is dict or kind is list:
+                todo.append(value)
+    return False
+
+
+def fast_document(raw: bytes, schema: EventSchema) -> dict[str, Any] | None:
+    """The event as the reference path (``json``, then ``jsonschema``) would return it, or ``None``
+    when this path cannot vouch for it (no fast validator, not JSON to orjson, not an object,
+    refused by the fast validator, or a float that may be a rounded integer): the caller then
+    takes the reference path.
+
+    Sound because orjson accepts a subset of what ``json`` accepts (it refuses NaN, Infinity,
+    lone surrogates, numbers too large for a double, more than 1,024 levels of nesting) and then
+    decodes it to the same values, but for integers beyond 64 bits (see :func:`rounded_number`);
+    and the fast validator accepts nothing the reference one refuses (:mod:`speed.schema`)."""
+    if schema.fast is None:
+        return None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict:
+        return None
+    try:
+        schema.fast(doc)
+    except Exception:  # noqa: BLE001 - a refusal or any other failure: the reference path decides
+        return None
+    if rounded_number(doc):
+        return None
+    return doc
+
+
+def parse_event(raw: bytes | None, validator: EventSchema, policy: Policy,
+                limits: EventLimits = EventLimits()) -> Event:
     """Decode, validate and return one event. Promises: either an :class:`Event` within
     ``limits`` whose identifier types are all known to ``policy`` and whose identifier values
-    hold no control or invisible character, or :class:`ContractError` with the reason."""
+    hold no control or invisible character, or :class:`ContractError` with the reason.
+    ``validator`` is :func:`load_schema`'s; neither outcome depends on whether it has a fast
+    validator."""
     if raw is None:
         raise ContractError("empty message (tombstone)")
     if len(raw) > limits.event_bytes:
         raise ContractError(f"event too large: {len(raw):,} bytes (the maximum is {limits.event_bytes:,})")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ContractError(f"not UTF-8: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ContractError(f"not a JSON object: {type(doc).__name__}")
-    error = next(iter(sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "<root>"
-        raise ContractError(f"{where}: {error.message}")
+    doc = fast_document(raw, validator)
+    if doc is None:  # the reference path, as before and in this frame (a deep document hits the same recursion limit)
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ContractError(f"not UTF-8: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"not JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ContractError(f"not a JSON object: {type(doc).__name__}")
+        error = next(iter(sorted(validator.reference.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "<root>"
+            raise ContractError(f"{where}: {error.message}")
     unknown = sorted(t for t in doc["identifiers"] if t not in policy.types)
     if unknown:
         raise ContractError(
