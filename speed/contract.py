@@ -151,14 +151,7 @@ def parse_event(raw: bytes | None, validator: EventSchema, policy: Policy,
         raise ContractError(f"event too large: {len(raw):,} bytes (the maximum is {limits.event_bytes:,})")
     doc = fast_document(raw, validator)
     if doc is None:  # the reference path, as before and in this frame (a deep document hits the same recursion limit)
-        try:
-            doc = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ContractError(f"not UTF-8: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise ContractError(f"not JSON: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise ContractError(f"not a JSON object: {type(doc).__name__}")
+        doc = _reference_document(raw)
         error = next(iter(sorted(validator.reference.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "<root>"
@@ -189,6 +182,54 @@ def parse_event(raw: bytes | None, validator: EventSchema, policy: Policy,
         identifiers=dict(doc["identifiers"]),
         attributes=dict(doc.get("attributes") or {}),
     )
+
+
+MAX_DEPTH = 16
+"""Nesting a message may have: a valid event has 3 levels (flat attributes); deeper documents are
+refused as such, whatever the stack depth at which the decoder itself would give up."""
+
+
+def _reference_document(raw: bytes) -> dict:
+    """The JSON object of ``raw`` by the standard library, or :class:`ContractError`: never
+    another exception, so no message can make the consumer retry it for ever (a document nested
+    past the stack, an integer of more than 4,300 digits); no document nested deeper than
+    :data:`MAX_DEPTH`; no string holding a lone surrogate, which would fail later, when the
+    event is written out as UTF-8."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"not UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ContractError(f"not JSON: nested more than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:  # e.g. int's limit on digits
+        raise ContractError(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ContractError(f"not a JSON object: {type(doc).__name__}")
+    _check_values(doc)
+    return doc
+
+
+def _check_values(doc: dict) -> None:
+    """:class:`ContractError` if ``doc`` nests deeper than :data:`MAX_DEPTH` or a key or string
+    holds a lone surrogate; iterative, so the stack depth does not matter."""
+    todo: list[tuple[Any, int]] = [(doc, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise ContractError(f"not JSON: nested more than {MAX_DEPTH} levels")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            for text in (key, item):
+                if isinstance(text, str):
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError as exc:
+                        raise ContractError(
+                            f"not valid Unicode: a lone surrogate {exc.object[exc.start:exc.end]!r}") from exc
+            if isinstance(item, dict | list):
+                todo.append((item, depth + 1))
 
 
 def event_key(identifiers: dict[str, str], policy: Policy) -> bytes | None:

@@ -16,6 +16,7 @@ from infra.settings import Settings, SpeedSettings
 from speed.contract import (
     ContractError,
     Event,
+    MAX_DEPTH,
     EventLimits,
     event_key,
     fast_document,
@@ -173,20 +174,13 @@ def reference_parse(raw, validator, policy, limits=EventLimits()) -> Event:
     """The oracle: ``parse_event`` as it was before the fast path (stdlib json, then jsonschema's
     first error by path), line for line, with no part of the fast path."""
     from identity.types import hidden_character
-    from speed.contract import parse_time_ms
+    from speed.contract import _reference_document, parse_time_ms
 
     if raw is None:
         raise ContractError("empty message (tombstone)")
     if len(raw) > limits.event_bytes:
         raise ContractError(f"event too large: {len(raw):,} bytes (the maximum is {limits.event_bytes:,})")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ContractError(f"not UTF-8: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ContractError(f"not a JSON object: {type(doc).__name__}")
+    doc = _reference_document(raw)  # the hostile-input checks of the reference path (not the fast path's)
     error = next(iter(sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "<root>"
@@ -221,8 +215,9 @@ def reference_parse(raw, validator, policy, limits=EventLimits()) -> Event:
 
 def outcome(parse, raw, validator, limits=EventLimits()) -> tuple:
     """What a parser makes of ``raw``: the event (its repr: 1 and 1.0, NaN and -0.0 told apart),
-    the dead-letter reason, or the exception that escapes (as today's code lets RecursionError
-    and int's 4,300-digit ValueError escape). Both parsers are called at the same stack depth."""
+    the dead-letter reason, or the exception that escapes (none should: see
+    :func:`test_no_message_escapes_as_anything_but_a_dead_letter`). Both parsers are called at
+    the same stack depth."""
     try:
         return ("event", repr(parse(raw, validator, POLICY, limits)))
     except ContractError as exc:
@@ -343,7 +338,6 @@ def test_valid_events_take_the_fast_path_and_equal_the_reference_events(tmp_path
         (doc_bytes({**GOOD, "attributes": {"amount": 2**64}}), "orjson rounds the integer to a float"),
         (doc_bytes({**GOOD, "attributes": {"amount": 1e19}}), "a float that may be a rounded integer"),
         (doc_bytes({**GOOD, "attributes": {"amount": float("nan")}}), "orjson refuses NaN"),
-        (doc_bytes({**GOOD, "attributes": {"page": "a\ud800"}}), "orjson refuses a lone surrogate"),
     ],
 )
 def test_where_the_fast_path_cannot_vouch_the_reference_path_decides(raw: bytes, why: str) -> None:
@@ -461,3 +455,23 @@ def test_the_size_limits_are_checked_alike() -> None:
                 doc_bytes({**GOOD, "attributes": {"note": "é" * 257}}),
                 doc_bytes({**GOOD, "attributes": {"page": "/" + "x" * 3000}}), b"{" * 5000):
         assert_same(raw, limits)
+
+
+def test_no_message_escapes_as_anything_but_a_dead_letter() -> None:
+    """A message the decoder cannot take whole (nested past the stack, a 5,000-digit integer, a
+    lone surrogate in a value) is a dead letter with its reason, never an exception that would
+    make the consumer retry its batch for ever; the reason does not depend on the stack depth."""
+    too_deep = ("dead letter", f"not JSON: nested more than {MAX_DEPTH} levels")
+    def objects(depth: int) -> bytes:
+        return b'{"a":' * depth + b"1" + b"}" * depth
+
+    for depth in (MAX_DEPTH + 1, 700, 999, 1000, 1001, 5000, 10_000):  # 10,000 levels: 60 KB, under the size limit
+        assert outcome(parse_event, objects(depth), VALIDATOR) == too_deep
+    assert outcome(parse_event, objects(MAX_DEPTH), VALIDATOR)[1].startswith("<root>:")  # the schema's turn
+    digits = doc_bytes(GOOD).replace(b"12.5", b"9" * 5000)
+    kind, reason = outcome(parse_event, digits, VALIDATOR)
+    assert kind == "dead letter" and reason.startswith("not JSON: Exceeds the limit (4300 digits)")
+    for surrogate in (doc_bytes({**GOOD, "attributes": {"page": "a\ud800"}}),
+                      doc_bytes({**GOOD, "identifiers": {"email": "a\udfff@b.c"}})):
+        assert outcome(parse_event, surrogate, VALIDATOR)[:1] == ("dead letter",)
+        assert "lone surrogate" in outcome(parse_event, surrogate, VALIDATOR)[1]
