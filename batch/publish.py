@@ -13,12 +13,23 @@ writes in flight; the tables keyed by UCID with several rows
 per UCID (:data:`GROUPED`) get one unlogged single-partition batch per UCID (an atomic mutation
 on the replica; each statement keeps its own ``USING TIMESTAMP``), and the other rows go in small
 unlogged batches of partitions with the same replicas.
+
+Only what changed: a publish writes the rows whose content (a 96-bit hash of every column but
+those stamped with the run's clock) the last complete publish into the keyspace did not write,
+plus the identifiers and UCIDs the speed layer wrote since, which a full publish would overwrite
+with the batch's answer too -- so the keyspace ends up as after writing every row, but for the
+clock columns of rows no run changed (``updated_at``, a profile's ``batch_snapshot``: the run that
+last changed it). The hashes of each publish are kept in the lake (``gold/published``) and its id
+in the keyspace (``batch_publishes``); when the two disagree (a new, truncated or restored
+keyspace, another lake, a publish that died half-way) or ``UCID_BATCH_PUBLISH_ALL`` is set, every
+row is written.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterable
 
 from batch.tables import Lake, exists
@@ -40,6 +51,9 @@ STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
 # steps whose table is partitioned by its first column (the UCID) with several rows per
 # partition: their rows are brought together by UCID and written one batch per partition
 GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid", "events_by_ucid"})
+# the columns a run stamps with its clock (``updated_at``, a profile's ``batch_snapshot``): not
+# part of a row's content, so a row that only they would change is not written again
+CLOCK_COLUMNS = frozenset({"_now", "_snapshot"})
 
 
 def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: bool = False,
@@ -82,7 +96,8 @@ def _tuples(batch) -> Iterable[tuple]:
 
 
 def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
-    """The rows of each Cassandra table, as DataFrames of the statement's column order."""
+    """The rows of each Cassandra table, as DataFrames of the statement's column order; the
+    columns stamped with the run's clock are named :data:`CLOCK_COLUMNS`."""
     from pyspark.sql import functions as F
 
     gold = lambda name: spark.read.format("delta").load(lake.gold(name))  # noqa: E731
@@ -93,7 +108,7 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
         changes.where("kind = 'merge'").select(F.explode("old_ids").alias("alias"), "new_id", "rule", "change_id", "at")
         .where("alias != new_id").groupBy("alias").agg(F.max(F.struct("at", "rule", "change_id")).alias("m"))
     )
-    ucid_rows = ucids.select("ucid", F.col("minted_at").cast("timestamp"), "status", "merged_into", ts_now)
+    ucid_rows = ucids.select("ucid", F.col("minted_at").cast("timestamp"), "status", "merged_into", ts_now.alias("_now"))
     out = {
         "ucids_live": ucid_rows.where("status = 'live'"),
         "ucids_ended": ucid_rows.where("status != 'live'"),
@@ -121,7 +136,7 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
     out["profiles"] = profiles.select(
         "ucid", "attributes", "attribute_sources", "consents", traits.alias("traits"), "channel_counts",
         "last_contact", "first_seen", "last_seen", F.col("lifetime_spend").cast("decimal(18,2)"),
-        F.col("snapshot").cast("timestamp"), ts_now)
+        F.col("snapshot").cast("timestamp").alias("_snapshot"), ts_now.alias("_now"))
     out["identity_changes"] = changes.where("new_id IS NOT NULL").select(
         F.col("new_id").alias("ucid"), F.col("at").cast("timestamp"), "change_id", "kind",
         F.array_sort("old_ids"), "rule", "evidence"
@@ -134,7 +149,7 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
     out["links_by_ucid"] = links.select(
         "ucid", F.concat_ws("|", "a_type", "a_value", "b_type", "b_value").alias("link_id"),
         "a_type", "a_value", "b_type", "b_value", "rule",
-        F.col("evidence")[0]["source"], F.col("evidence")[0]["record_id"], ts_now, match.alias("match"))
+        F.col("evidence")[0]["source"], F.col("evidence")[0]["record_id"], ts_now.alias("_now"), match.alias("match"))
     assignments = gold("assignments").select("source", "record_id", "ucid")
     from pyspark.sql import Window
 
@@ -154,7 +169,7 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
     blocks = gold("match_blocks") if exists(spark, lake.gold("match_blocks")) else spark.createDataFrame([], BLOCK_ROW)
     out["match_blocks"] = blocks.join(assignments, ["source", "record_id"]).select(
         F.explode("block_keys").alias("block_key"), "source", "record_id", "a_type", "a_value", "ucid", "person",
-        ts_now)
+        ts_now.alias("_now"))
     return out
 
 
@@ -177,26 +192,132 @@ def retired_identifiers(spark, ucids, settings):
 
 def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: int, run_id: str,
             report: Report | None = None) -> dict:
-    """Write every step of :data:`ORDER`; return rows written per table."""
+    """Write every step of :data:`ORDER` -- only the rows that changed since the last complete
+    publish into the keyspace (:func:`last_publish`), or all of them -- then record this publish
+    (:func:`record`). Return rows written per table."""
+    from pyspark.sql import functions as F
+
     say = report or (lambda msg: None)
     ts = (now - batch.publish_lag_s) * 1_000_000
     cassandra = json.loads(settings.cassandra.model_dump_json())
+    keyspace = settings.cassandra.keyspace
     written: dict[str, int] = {}
     data = frames(spark, lake, now, settings)
+    since = None if batch.publish_all else last_publish(spark, lake, settings)
+    previous = _snapshot(spark, lake, keyspace) if since is not None else None
+    speed = _speed_keys(spark, settings) if since is not None and batch.speed_state else None
+    say(f"publish: the rows that changed since publish {since}" if since else "publish: every row")
+    hashes = []
     for step, table in ORDER:
         statement = STATEMENT_OF.get(step, f"publish_{step}")
         grouped = step in GROUPED
         write = _writer(cassandra, statement, batch.publish_concurrency, ts, first=step == "retired_identifiers",
                         grouped=grouped)
-        frame = data[step]
+        frame = _hashed(data[step]).localCheckpoint()
+        hashes.append(frame.select(F.lit(step).alias("step"), "_h1", "_h2"))
+        todo = frame if previous is None or step == "retired_identifiers" else _changed(frame, step, previous, speed)
+        todo = todo.drop("_h1", "_h2")
         # positional names: the statement binds by position, and a derived column's name (e.g.
         # "CAST(m.at AS TIMESTAMP)") would not resolve as mapInArrow's input
-        frame = frame.toDF(*[f"c{i}" for i in range(len(frame.columns))])
+        todo = todo.toDF(*[f"c{i}" for i in range(len(todo.columns))])
         if grouped:  # a UCID's rows in one Spark partition, next to each other
-            frame = frame.repartition("c0").sortWithinPartitions("c0")
+            todo = todo.repartition("c0").sortWithinPartitions("c0")
         started = time.perf_counter()
-        n = sum(r.n for r in frame.mapInArrow(write, "n long").collect())
+        n = sum(r.n for r in todo.mapInArrow(write, "n long").collect())
         if step != "retired_identifiers":
             written[table] = written.get(table, 0) + n
         say(f"publish {step}: {n:,} rows in {time.perf_counter() - started:.1f} s")
+    record(spark, lake, settings, run_id, hashes)
     return written
+
+
+def _hashed(frame):
+    """``frame`` with ``_h1`` (xxhash64) and ``_h2`` (murmur3): 96 bits of the row's content
+    without the columns stamped with the run's clock (:data:`CLOCK_COLUMNS`); a map column is
+    hashed as its entries sorted by key (Spark hashes no maps)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import MapType
+
+    content = []
+    for field in frame.schema.fields:
+        if field.name in CLOCK_COLUMNS:
+            continue
+        col = F.col(f"`{field.name}`")
+        content.append(F.array_sort(F.map_entries(col)) if isinstance(field.dataType, MapType) else col)
+    return frame.withColumn("_h1", F.xxhash64(*content)).withColumn("_h2", F.hash(*content))
+
+
+def _changed(frame, step: str, previous, speed):
+    """The rows of ``frame`` (hashed) whose content the last publish did not write, and the rows
+    of identifiers and UCIDs the speed layer wrote since (``speed``: their keys): a full publish
+    would overwrite those with the batch's answer, so this one does too."""
+    changed = frame.join(previous.where(previous.step == step).select("_h1", "_h2"), ["_h1", "_h2"], "left_anti")
+    if speed is not None:
+        ids, ucids = speed
+        keys = {"identifiers": (ids, ["id_type", "id_value"]), "identifiers_by_ucid": (ids, ["id_type", "id_value"]),
+                "ucids_live": (ucids, ["ucid"]), "ucids_ended": (ucids, ["ucid"])}.get(step)
+        if keys is not None:
+            touched = frame.join(keys[0], keys[1], "left_semi")
+            changed = changed.unionByName(touched).dropDuplicates(["_h1", "_h2"])
+    return changed
+
+
+def _speed_keys(spark, settings):
+    """``(identifier keys, UCIDs)`` the speed layer wrote since the batch last wrote them
+    (``layer = 'speed'`` rows, :func:`batch.speed_state.read`)."""
+    from batch.speed_state import read
+
+    ids, ucids = read(spark, settings)
+    return ids.select("id_type", "id_value").distinct(), ucids.select("ucid").distinct()
+
+
+def _snapshot(spark, lake: Lake, keyspace: str):
+    """The content hashes the last publish into ``keyspace`` wrote, per step."""
+    return spark.read.format("delta").load(lake.gold("published")).where(f"keyspace = '{keyspace}'")
+
+
+def last_publish(spark, lake: Lake, settings: Settings) -> str | None:
+    """The id of the last complete publish from this lake into the keyspace, when both agree on
+    it: the lake's snapshot (``gold/published``) and the keyspace's ``batch_publishes`` row. Any
+    other case -- a new, truncated or restored keyspace, another lake, a publish that died before
+    its end -- gives ``None``: write every row."""
+    path = lake.gold("published")
+    if not exists(spark, path):
+        return None
+    keyspace = settings.cassandra.keyspace
+    ids = {r.publish_id for r in spark.read.format("delta").load(path).where(f"keyspace = '{keyspace}'")
+           .select("publish_id").distinct().collect()}
+    if len(ids) != 1:
+        return None
+    from infra.store import Store
+
+    with Store.connect(settings.cassandra) as store:
+        row = store.one("get_batch_publish")
+    return row.publish_id if row is not None and row.publish_id in ids else None
+
+
+def record(spark, lake: Lake, settings: Settings, run_id: str, hashes: list) -> str:
+    """Record a complete publish: the content hashes of every step in the lake's snapshot
+    (replacing the keyspace's earlier ones), then its id in the keyspace -- in that order, so a
+    crash in between leaves ids that disagree, and the next publish writes every row."""
+    from datetime import UTC, datetime
+
+    from pyspark.sql import functions as F
+
+    from infra.store import Store
+
+    publish_id = uuid.uuid4().hex
+    keyspace = settings.cassandra.keyspace
+    snapshot = hashes[0]
+    for more in hashes[1:]:
+        snapshot = snapshot.unionByName(more)
+    snapshot = snapshot.select(F.lit(keyspace).alias("keyspace"), F.lit(publish_id).alias("publish_id"),
+                               "step", "_h1", "_h2")
+    path = lake.gold("published")
+    if exists(spark, path):
+        snapshot.write.format("delta").mode("overwrite").option("replaceWhere", f"keyspace = '{keyspace}'").save(path)
+    else:
+        snapshot.write.format("delta").mode("append").save(path)
+    with Store.connect(settings.cassandra) as store:
+        store.session.execute(store.statement("put_batch_publish"), (publish_id, run_id, datetime.now(UTC)))
+    return publish_id

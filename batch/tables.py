@@ -8,7 +8,8 @@ identifier values refused (invalid, blocked); ``silver/links`` anchor -> identif
 refused links, profiles, events (every event record on its UCID: the customers' timelines), runs,
 the match model's review band (``match_review``: record pairs a data steward should look at) and
 its person rows with their block keys (``match_blocks``: what the publish writes into the speed
-layer's blocking index).
+layer's blocking index), and ``published``: the content hashes of the last publish into each
+keyspace (what the next one compares with, to write only the rows that changed).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
-    "profiles", "events", "runs", "match_review", "match_blocks",
+    "profiles", "events", "runs", "match_review", "match_blocks", "published",
 )
 
 

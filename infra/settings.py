@@ -185,6 +185,10 @@ class BatchSettings(BaseSettings):
         60, ge=0, description="publish timestamp = snapshot minus this lag (>= the speed layer's flush)"
     )
     publish_concurrency: int = Field(64, ge=1, description="in-flight Cassandra writes per writer task")
+    publish_all: bool = Field(
+        False, description="publish every row, not only those that changed since the last complete publish "
+        "into the keyspace (which the lake and the keyspace both record)"
+    )
     ingest_threads: int = Field(
         4, ge=1, description="sources ingested at once (each its own Spark jobs): a source's file listing, "
         "job planning and Delta commit overlap another's work"

@@ -96,6 +96,10 @@ STATEMENTS: dict[str, str] = {
     "all_api_keys": "SELECT key_id, secret_hash, name, scopes, created_at, revoked_at FROM {ks}.api_keys",
     "put_api_key": "INSERT INTO {ks}.api_keys (key_id, secret_hash, name, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
     "revoke_api_key": "UPDATE {ks}.api_keys SET revoked_at = ? WHERE key_id = ?",
+    # -- the batch's last complete publish into this keyspace (batch.publish: rows that changed) --
+    "get_batch_publish": "SELECT publish_id, run_id, published_at FROM {ks}.batch_publishes WHERE name = 'batch'",
+    "put_batch_publish": "INSERT INTO {ks}.batch_publishes (name, publish_id, run_id, published_at) "
+                         "VALUES ('batch', ?, ?, ?)",
     # -- the audit trail (append-only: the API only inserts; `ucid audit` reads newest first) --
     "put_audit": "INSERT INTO {ks}.audit_by_ucid (ucid, at, action, key_id, key_name, via, requested_ucid) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
