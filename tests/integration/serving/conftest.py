@@ -357,8 +357,12 @@ def serving_data(serving_settings, speed_layer, spark, cql_session, tmp_path_fac
     print(f"[serving_data] generate {generated - started:.0f}s, "
           + ", ".join(f"{k} {v['seconds']:.0f}s" for k, v in ctx.stats.items()))
 
-    def republish() -> dict:
-        return batch_publish.publish(spark, ctx.lake, batch_world, ctx.batch, NOW, "serving-it-again")
+    def republish(every_row: bool = True) -> dict:
+        """The snapshot published again: every row (as a retry after a publish that died half-way
+        does: the keyspace's record and the lake's then disagree -- the most a publish rewrites),
+        or only what changed since, with the speed layer's rows read back (``every_row=False``)."""
+        settings = ctx.batch.model_copy(update={"publish_all": every_row, "speed_state": not every_row})
+        return batch_publish.publish(spark, ctx.lake, batch_world, settings, NOW, "serving-it-again")
 
     published = _read_published(cql_session, ks)
     assert published.snapshot == datetime.fromtimestamp(NOW, UTC).replace(tzinfo=None)

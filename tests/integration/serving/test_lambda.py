@@ -50,6 +50,14 @@ def test_a_batch_republish_does_not_hide_newer_speed_changes(client, serving_dat
     # re-pointed in the merge's batch: one row answers the survivor and the UCID merged away
     assert (r.json()["ucid"], r.json()["layer"], r.json()["merged_from"]) == (ucid, "speed", [other])
 
+    # the batch publishes its unchanged snapshot again, only what changed: nothing but the rows the speed
+    # layer wrote since (``moved``, ``other``'s ucids row), which a full publish would rewrite too
+    written = serving_data.republish(every_row=False)
+    assert written["identifiers"] >= 1 and written["ucids"] >= 1 and written["profiles"] == 0
+    assert written["events_by_ucid"] == 0 and written["links_by_ucid"] == 0
+    r = client.get("/v1/resolve", params={"type": moved[0], "value": moved[1]})
+    assert (r.json()["ucid"], r.json()["layer"], r.json()["merged_from"]) == (ucid, "speed", [other])
+
     # the batch publishes its snapshot again (same S: an idempotent retry), rewriting ``moved`` -> ``other``,
     # ``other``'s ucids row (live) and ``ucid``'s profile, all at timestamp S
     written = serving_data.republish()
