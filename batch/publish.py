@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from batch.tables import Lake, exists
+from batch.tables import Lake, delete_where, exists
 from batch.workers import worker_store
 from infra.settings import BatchSettings, Settings
 
@@ -56,27 +56,35 @@ GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid",
 CLOCK_COLUMNS = frozenset({"_now", "_snapshot"})
 
 
-def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, first: bool = False,
+def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, step: str, first: bool = False,
             grouped: bool = False):
-    """A ``mapInArrow`` function writing one Spark partition's rows (Arrow batches, without the
-    timestamp) with the data-access store's ``statement``; the timestamp goes last, or first
-    (``first``: UPDATE). ``grouped``: the first column is the partition key, a partition's rows
-    go as one unlogged batch (:meth:`infra.store.Store.write_grouped`); else rows of partitions
-    on the same replicas go as small unlogged batches (:meth:`infra.store.Store.write_batched`). Yields the partition's
-    row count. DataFrame operations only (no RDD): the same on a Spark Connect session."""
+    """A ``mapInArrow`` function writing one Spark partition's rows with the data-access store's
+    ``statement``. Its input: the statement's columns (without the timestamp), then ``_h1``,
+    ``_h2`` (the row's content hash) and ``_write``; it writes the rows whose ``_write`` is true,
+    the timestamp last, or first (``first``: UPDATE). ``grouped``: the first column is the
+    partition key, a partition's rows go as one unlogged batch
+    (:meth:`infra.store.Store.write_grouped`); else rows of partitions on the same replicas go as
+    small unlogged batches (:meth:`infra.store.Store.write_batched`). Yields ``step, _h1, _h2,
+    _write`` of every row: the publish's snapshot. DataFrame operations only (no RDD): the same
+    on a Spark Connect session."""
 
     def write(batches: Iterable) -> Iterable:
         import pyarrow as pa
 
-        n = 0
         store = worker_store(cassandra, concurrency)
         for batch in batches:
-            rows = [(ts, *row) if first else (*row, ts) for row in _tuples(batch)]
+            n = batch.num_columns - 3
+            wanted = batch.column(n + 2)
+            rows = [(ts, *row) if first else (*row, ts) for row in _tuples(batch.select(range(n)).filter(wanted))]
             for i in range(0, len(rows), 2000):
                 chunk = rows[i:i + 2000]
-                n += (store.write_grouped(statement, chunk, key=1) if grouped
-                      else store.write_batched(statement, chunk))
-        yield pa.RecordBatch.from_pydict({"n": [n]}, schema=pa.schema([("n", pa.int64())]))
+                if grouped:
+                    store.write_grouped(statement, chunk, key=1)
+                else:
+                    store.write_batched(statement, chunk)
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([step] * batch.num_rows, pa.string()), batch.column(n), batch.column(n + 1), wanted],
+                names=["step", "_h1", "_h2", "_write"])
 
     return write
 
@@ -193,42 +201,55 @@ def retired_identifiers(spark, ucids, settings):
 def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: int, run_id: str,
             report: Report | None = None) -> dict:
     """Write every step of :data:`ORDER` -- only the rows that changed since the last complete
-    publish into the keyspace (:func:`last_publish`), or all of them -- then record this publish
-    (:func:`record`). Return rows written per table."""
+    publish into the keyspace (:func:`last_publish`), or all of them -- in one Spark job per step
+    that also keeps every row's content hash; then the hashes go to the lake's snapshot under
+    this publish's id, in one write, and the publish is recorded (:func:`record`). Return rows
+    written per table."""
     from pyspark.sql import functions as F
 
     say = report or (lambda msg: None)
     ts = (now - batch.publish_lag_s) * 1_000_000
     cassandra = json.loads(settings.cassandra.model_dump_json())
     keyspace = settings.cassandra.keyspace
-    written: dict[str, int] = {}
     data = frames(spark, lake, now, settings)
     since = None if batch.publish_all else last_publish(spark, lake, settings)
-    previous = _snapshot(spark, lake, keyspace) if since is not None else None
     speed = _speed_keys(spark, settings) if since is not None and batch.speed_state else None
     say(f"publish: the rows that changed since publish {since}" if since else "publish: every row")
+    publish_id = uuid.uuid4().hex
     hashes = []
-    for step, table in ORDER:
+    for step, _table in ORDER:
         statement = STATEMENT_OF.get(step, f"publish_{step}")
         grouped = step in GROUPED
-        write = _writer(cassandra, statement, batch.publish_concurrency, ts, first=step == "retired_identifiers",
-                        grouped=grouped)
-        frame = _hashed(data[step]).localCheckpoint()
-        hashes.append(frame.select(F.lit(step).alias("step"), "_h1", "_h2"))
-        todo = frame if previous is None or step == "retired_identifiers" else _changed(frame, step, previous, speed)
-        todo = todo.drop("_h1", "_h2")
+        write = _writer(cassandra, statement, batch.publish_concurrency, ts, step,
+                        first=step == "retired_identifiers", grouped=grouped)
+        frame = _hashed(data[step])
+        content = [c for c in frame.columns if c not in ("_h1", "_h2")]
+        if since is None or step == "retired_identifiers":
+            frame = frame.withColumn("_write", F.lit(True))
+        else:
+            frame = _marked(frame, step, _snapshot(spark, lake, keyspace, since), speed)
         # positional names: the statement binds by position, and a derived column's name (e.g.
         # "CAST(m.at AS TIMESTAMP)") would not resolve as mapInArrow's input
-        todo = todo.toDF(*[f"c{i}" for i in range(len(todo.columns))])
+        frame = frame.select(*[F.col(f"`{c}`").alias(f"c{i}") for i, c in enumerate(content)], "_h1", "_h2", "_write")
         if grouped:  # a UCID's rows in one Spark partition, next to each other
-            todo = todo.repartition("c0").sortWithinPartitions("c0")
+            frame = frame.repartition("c0").sortWithinPartitions("c0")
         started = time.perf_counter()
-        n = sum(r.n for r in todo.mapInArrow(write, "n long").collect())
+        # run now, in ORDER; the hashes stay with the executors until the snapshot is written
+        hashes.append(frame.mapInArrow(write, "step string, _h1 long, _h2 int, _write boolean").localCheckpoint())
+        say(f"publish {step} in {time.perf_counter() - started:.1f} s")
+    snapshot = hashes[0]
+    for more in hashes[1:]:
+        snapshot = snapshot.unionByName(more)
+    (snapshot.select(F.lit(keyspace).alias("keyspace"), F.lit(publish_id).alias("publish_id"), "*")
+     .write.format("delta").mode("append").save(lake.gold("published")))
+    written = record(spark, lake, settings, run_id, publish_id)
+    for step, table in ORDER:
+        say(f"publish {step}: {written.get(step, 0):,} rows")
+    out: dict[str, int] = {}
+    for step, table in ORDER:
         if step != "retired_identifiers":
-            written[table] = written.get(table, 0) + n
-        say(f"publish {step}: {n:,} rows in {time.perf_counter() - started:.1f} s")
-    record(spark, lake, settings, run_id, hashes)
-    return written
+            out[table] = out.get(table, 0) + written.get(step, 0)
+    return out
 
 
 def _hashed(frame):
@@ -247,19 +268,25 @@ def _hashed(frame):
     return frame.withColumn("_h1", F.xxhash64(*content)).withColumn("_h2", F.hash(*content))
 
 
-def _changed(frame, step: str, previous, speed):
-    """The rows of ``frame`` (hashed) whose content the last publish did not write, and the rows
-    of identifiers and UCIDs the speed layer wrote since (``speed``: their keys): a full publish
-    would overwrite those with the batch's answer, so this one does too."""
-    changed = frame.join(previous.where(previous.step == step).select("_h1", "_h2"), ["_h1", "_h2"], "left_anti")
+def _marked(frame, step: str, previous, speed):
+    """``frame`` (hashed) with ``_write``: true for the rows whose content the last publish did
+    not write, and for the rows of identifiers and UCIDs the speed layer wrote since (``speed``:
+    their keys), which a full publish would overwrite with the batch's answer, so this one does
+    too."""
+    from pyspark.sql import functions as F
+
+    seen = previous.where(F.col("step") == step).select("_h1", "_h2").distinct().withColumn("_seen", F.lit(True))
+    frame = frame.join(seen, ["_h1", "_h2"], "left")
+    write = F.col("_seen").isNull()
+    keys = None
     if speed is not None:
         ids, ucids = speed
         keys = {"identifiers": (ids, ["id_type", "id_value"]), "identifiers_by_ucid": (ids, ["id_type", "id_value"]),
                 "ucids_live": (ucids, ["ucid"]), "ucids_ended": (ucids, ["ucid"])}.get(step)
-        if keys is not None:
-            touched = frame.join(keys[0], keys[1], "left_semi")
-            changed = changed.unionByName(touched).dropDuplicates(["_h1", "_h2"])
-    return changed
+    if keys is not None:
+        frame = frame.join(keys[0].withColumn("_touched", F.lit(True)), keys[1], "left")
+        write = write | F.col("_touched").isNotNull()
+    return frame.withColumn("_write", F.coalesce(write, F.lit(True)))
 
 
 def _speed_keys(spark, settings):
@@ -271,53 +298,48 @@ def _speed_keys(spark, settings):
     return ids.select("id_type", "id_value").distinct(), ucids.select("ucid").distinct()
 
 
-def _snapshot(spark, lake: Lake, keyspace: str):
-    """The content hashes the last publish into ``keyspace`` wrote, per step."""
-    return spark.read.format("delta").load(lake.gold("published")).where(f"keyspace = '{keyspace}'")
+def _snapshot(spark, lake: Lake, keyspace: str, publish_id: str):
+    """The content hashes publish ``publish_id`` into ``keyspace`` wrote, per step."""
+    return spark.read.format("delta").load(lake.gold("published")).where(
+        f"keyspace = '{keyspace}' AND publish_id = '{publish_id}'")
 
 
 def last_publish(spark, lake: Lake, settings: Settings) -> str | None:
-    """The id of the last complete publish from this lake into the keyspace, when both agree on
-    it: the lake's snapshot (``gold/published``) and the keyspace's ``batch_publishes`` row. Any
-    other case -- a new, truncated or restored keyspace, another lake, a publish that died before
-    its end -- gives ``None``: write every row."""
+    """The id of the last complete publish from this lake into the keyspace: the one the
+    keyspace's ``batch_publishes`` row names, if the lake's snapshot (``gold/published``) holds
+    it. Any other case -- a new, truncated or restored keyspace, another lake -- gives ``None``:
+    write every row. (The hashes of a publish that died half-way carry an id no keyspace names.)"""
     path = lake.gold("published")
     if not exists(spark, path):
-        return None
-    keyspace = settings.cassandra.keyspace
-    ids = {r.publish_id for r in spark.read.format("delta").load(path).where(f"keyspace = '{keyspace}'")
-           .select("publish_id").distinct().collect()}
-    if len(ids) != 1:
         return None
     from infra.store import Store
 
     with Store.connect(settings.cassandra) as store:
         row = store.one("get_batch_publish")
-    return row.publish_id if row is not None and row.publish_id in ids else None
+    if row is None:
+        return None
+    keyspace = settings.cassandra.keyspace
+    held = spark.read.format("delta").load(path).where(
+        f"keyspace = '{keyspace}' AND publish_id = '{row.publish_id}'").limit(1).count()
+    return row.publish_id if held else None
 
 
-def record(spark, lake: Lake, settings: Settings, run_id: str, hashes: list) -> str:
-    """Record a complete publish: the content hashes of every step in the lake's snapshot
-    (replacing the keyspace's earlier ones), then its id in the keyspace -- in that order, so a
-    crash in between leaves ids that disagree, and the next publish writes every row."""
+def record(spark, lake: Lake, settings: Settings, run_id: str, publish_id: str) -> dict[str, int]:
+    """Record a complete publish: its id in the keyspace, after every step's hashes are in the
+    lake's snapshot; then drop the keyspace's older hashes from the snapshot (a crash before that
+    leaves them unused: only the id the keyspace names is read). Returns rows written per step."""
     from datetime import UTC, datetime
 
     from pyspark.sql import functions as F
 
     from infra.store import Store
 
-    publish_id = uuid.uuid4().hex
     keyspace = settings.cassandra.keyspace
-    snapshot = hashes[0]
-    for more in hashes[1:]:
-        snapshot = snapshot.unionByName(more)
-    snapshot = snapshot.select(F.lit(keyspace).alias("keyspace"), F.lit(publish_id).alias("publish_id"),
-                               "step", "_h1", "_h2")
     path = lake.gold("published")
-    if exists(spark, path):
-        snapshot.write.format("delta").mode("overwrite").option("replaceWhere", f"keyspace = '{keyspace}'").save(path)
-    else:
-        snapshot.write.format("delta").mode("append").save(path)
+    this = spark.read.format("delta").load(path).where(f"keyspace = '{keyspace}' AND publish_id = '{publish_id}'")
+    written = {r.step: int(r.n) for r in this.groupBy("step").agg(F.sum(F.col("_write").cast("long")).alias("n"))
+               .collect()}
     with Store.connect(settings.cassandra) as store:
         store.session.execute(store.statement("put_batch_publish"), (publish_id, run_id, datetime.now(UTC)))
-    return publish_id
+    delete_where(spark, path, f"keyspace = '{keyspace}' AND publish_id != '{publish_id}'")
+    return written
