@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 import subprocess
 import time
 import uuid
@@ -117,10 +118,18 @@ def start(settings: Settings) -> subprocess.Popen:
 
 
 def ready(settings: Settings) -> bool:
-    """True when the broker answers a metadata request."""
+    """True when the broker answers a metadata request. No listener on the first bootstrap
+    address: False at once (kafka-python would retry its bootstrap for about 30 s, logging each
+    refused connection)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaConfigurationError, KafkaError
 
+    host, _, port = settings.kafka.bootstrap_servers.split(",")[0].strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=2):
+            pass
+    except (OSError, ValueError):
+        return False
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.kafka.bootstrap_servers,
