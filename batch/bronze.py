@@ -186,6 +186,10 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
         quarantine = quarantine.unionByName(_quarantined_rows(rows, source, load_id, loaded_at))
         good = _good_rows(rows, source, load_id, loaded_at)
         counts = _tally(rows, stats)
+        lost = sorted(f.relpath for f in good_files if f.relpath not in counts)
+        if lost:  # the file checks saw data rows in each: none may vanish between listing and reading
+            raise RuntimeError(f"source {source.name}: {len(lost)} file(s) passed the file checks but Spark read "
+                               f"no row of them (first: {lost[0]}); nothing of this load is logged")
 
     if good is not None:
         files_sql = sql_list([f.relpath for f in checked])

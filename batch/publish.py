@@ -213,7 +213,7 @@ def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: in
     keyspace = settings.cassandra.keyspace
     data = frames(spark, lake, now, settings)
     since = None if batch.publish_all else last_publish(spark, lake, settings)
-    speed = _speed_keys(spark, settings) if since is not None and batch.speed_state else None
+    speed = _speed_keys(spark, lake, settings, run_id) if since is not None and batch.speed_state else None
     say(f"publish: the rows that changed since publish {since}" if since else "publish: every row")
     publish_id = uuid.uuid4().hex
     hashes = []
@@ -289,11 +289,16 @@ def _marked(frame, step: str, previous, speed):
     return frame.withColumn("_write", F.coalesce(write, F.lit(True)))
 
 
-def _speed_keys(spark, settings):
+def _speed_keys(spark, lake: Lake, settings: Settings, run_id: str):
     """``(identifier keys, UCIDs)`` the speed layer wrote since the batch last wrote them
-    (``layer = 'speed'`` rows, :func:`batch.speed_state.read`)."""
-    from batch.speed_state import read
+    (``layer = 'speed'`` rows): those this run's resolve read (:func:`batch.speed_state.seen`),
+    else read now (:func:`batch.speed_state.read`). A speed write after that read carries a time
+    later than the snapshot: it wins over this publish's rows without being named here."""
+    from batch.speed_state import read, seen
 
+    kept = seen(spark, lake, run_id)
+    if kept is not None:
+        return kept
     ids, ucids = read(spark, settings)
     return ids.select("id_type", "id_value").distinct(), ucids.select("ucid").distinct()
 

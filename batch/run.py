@@ -160,9 +160,11 @@ def resolve(ctx: Context) -> dict:
 
     speed = None
     if ctx.batch.speed_state:
-        from batch.speed_state import read
+        from batch.speed_state import keep, read
 
-        speed = read(ctx.spark, ctx.settings)
+        # scanned once (resolve reads the UCIDs twice), and kept for this run's publish
+        speed = tuple(frame.localCheckpoint() for frame in read(ctx.spark, ctx.settings))
+        keep(ctx.spark, ctx.lake, ctx.run_id, *speed)
     model = ctx.model
     result = run_resolve(ctx.spark, ctx.lake, ctx.policy, str(ctx.rules_path), ctx.region, ctx.now, ctx.run_id,
                          ctx.batch.local_cc_max_edges, ctx.batch.cc_max_iterations, ctx.report, speed=speed,

@@ -89,3 +89,37 @@ def merge_into(prev_state, prev_ucids, speed_ids, speed_ucids):
     state = prev_state.unionByName(new_ids.select(*prev_state.columns))
     ucids = prev_ucids.unionByName(new_ucids.select(*prev_ucids.columns))
     return state, ucids
+
+
+SEEN_SCHEMA = "run_id string, id_type string, id_value string, ucid string"
+
+
+def keep(spark, lake, run_id: str, speed_ids, speed_ucids) -> None:
+    """Record the keys of the speed layer's rows a run read (``gold/speed_seen``: identifier keys
+    with a null ``ucid``, UCIDs with null identifier columns, and one row of nulls naming the run),
+    for that run's publish, which writes
+    them again (:func:`seen`) without scanning the tables a second time."""
+    from pyspark.sql import functions as F
+
+    none = F.lit(None).cast("string")
+    ids = speed_ids.select(F.lit(run_id).alias("run_id"), "id_type", "id_value", none.alias("ucid"))
+    ucids = speed_ucids.select(F.lit(run_id).alias("run_id"), none.alias("id_type"), none.alias("id_value"), "ucid")
+    marker = spark.createDataFrame([(run_id, None, None, None)], SEEN_SCHEMA)  # which run, even if it read nothing
+    marker.unionByName(ids).unionByName(ucids).write.format("delta").mode("overwrite").option(
+        "overwriteSchema", "true").save(lake.gold("speed_seen"))
+
+
+def seen(spark, lake, run_id: str):
+    """``(identifier keys, UCIDs)`` :func:`keep` recorded for ``run_id``, or ``None`` when the last
+    record is another run's (or there is none)."""
+    from batch.tables import exists
+
+    path = lake.gold("speed_seen")
+    if not exists(spark, path):
+        return None
+    table = spark.read.format("delta").load(path)
+    runs = [r.run_id for r in table.where("id_type IS NULL AND ucid IS NULL").select("run_id").collect()]
+    if runs != [run_id]:
+        return None
+    return (table.where("id_type IS NOT NULL").select("id_type", "id_value").distinct(),
+            table.where("ucid IS NOT NULL").select("ucid").distinct())

@@ -9,7 +9,9 @@ refused links, profiles, events (every event record on its UCID: the customers' 
 the match model's review band (``match_review``: record pairs a data steward should look at) and
 its person rows with their block keys (``match_blocks``: what the publish writes into the speed
 layer's blocking index), and ``published``: the content hashes of the last publish into each
-keyspace (what the next one compares with, to write only the rows that changed).
+keyspace (what the next one compares with, to write only the rows that changed), and
+``speed_seen``: the keys of the speed layer's rows the last resolve read, with its run id (what
+that run's publish writes again).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
-    "profiles", "events", "runs", "match_review", "match_blocks", "published",
+    "profiles", "events", "runs", "match_review", "match_blocks", "published", "speed_seen",
 )
 
 

@@ -386,11 +386,14 @@ class Settings(BaseSettings):
 
     @property
     def lake(self) -> Path:
-        return self.lake_dir or self.home / "lake"
+        """Absolute: a Spark server or worker may run in another directory than the client."""
+        return (self.lake_dir or self.home / "lake").absolute()
 
     @property
     def landing(self) -> Path:
-        return self.landing_dir or self.home / "landing"
+        """Absolute, like :attr:`lake`: the files listed here are matched with the paths Spark
+        read them from (a relative landing once matched none, and ingested 0 rows per file)."""
+        return (self.landing_dir or self.home / "landing").absolute()
 
     @property
     def run_dir(self) -> Path:

@@ -163,7 +163,8 @@ def _tables(spark, lake) -> dict[str, list[str]]:
 
     from batch.tables import GOLD_TABLES, exists
 
-    paths = {"silver/records": lake.silver("records"), **{f"gold/{t}": lake.gold(t) for t in GOLD_TABLES if t not in ("runs", "published")}}
+    paths = {"silver/records": lake.silver("records"), **{f"gold/{t}": lake.gold(t) for t in GOLD_TABLES
+                                                                if t not in ("runs", "published", "speed_seen")}}
     return {name: sorted(json.dumps(r.asDict(recursive=True), sort_keys=True, default=str)
                          for r in spark.read.format("delta").load(path).collect())
             for name, path in paths.items() if exists(spark, path)}

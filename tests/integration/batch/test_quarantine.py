@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,34 @@ def test_a_load_that_died_half_way_is_redone_without_duplicates(tmp_path, spark,
     assert rows.groupBy("_file", "_row").count().where("count > 1").count() == 0
     log = spark.read.format("delta").load(ctx.lake.ingest_log).where("source = 'crm'").collect()
     assert sorted(r.file for r in log) == crashed_files  # the redo committed each file once
+
+
+def test_files_spark_read_no_row_of_fail_the_load_loudly(tmp_path, spark, settings, monkeypatch):
+    """A landing root given as a relative path (bypassing the settings, which make it absolute),
+    valid for this process and the Spark server alike (both in the repository): the files listed
+    do not match the paths Spark read, and the load fails naming a file instead of logging every
+    file as loaded with 0 rows. (A server started in another directory cannot find the files at
+    all: that fails loudly too.)"""
+    import uuid
+
+    from batch import bronze
+    from batch.tables import Lake, exists
+    from identity.rules import load_policy
+    from identity.sources import load_sources
+    from infra.settings import REPO_ROOT
+    from ucid.generate import GenerateConfig, generate_dataset
+
+    relative = Path(".ucid") / f"it-relative-landing-{uuid.uuid4().hex[:8]}"
+    generate_dataset(GenerateConfig(customers=50, seed=5, out=tmp_path / "gen", days=1))
+    shutil.copytree(tmp_path / "gen" / "crm", REPO_ROOT / relative / "crm")
+    monkeypatch.chdir(REPO_ROOT)
+    policy = load_policy(settings.conf_dir / "rules.yaml")
+    crm = next(s for s in load_sources(settings.conf_dir / "sources", known_types=set(policy.types))
+               if s.name == "crm")
+    lake = Lake(tmp_path / "lake")
+    try:
+        with pytest.raises(Exception, match="passed the file checks but Spark read no row|PATH_NOT_FOUND"):
+            bronze.load_source(spark, relative, lake, crm, "rel-1")
+    finally:
+        shutil.rmtree(REPO_ROOT / relative, ignore_errors=True)
+    assert not exists(spark, lake.ingest_log)  # nothing logged: the next load takes the files again

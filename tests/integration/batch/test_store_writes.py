@@ -62,3 +62,23 @@ def test_grouped_writes_pack_lone_rows_and_batch_each_partitions_rows(store, bat
 def test_a_row_that_does_not_bind_fails_the_write_loudly(store):
     with pytest.raises((TypeError, ValueError)):
         store.write_batched("publish_identifiers", [("email", "x@example.org", "U1", "crm", "not a time", WHEN, 1)])
+
+
+def test_the_speed_rows_a_resolve_read_are_kept_for_its_own_publish_only(spark, tmp_lake):
+    """``batch.speed_state.keep`` records the keys of the speed layer's rows a run read; ``seen``
+    gives them back to that run's publish, and to no other run (which must read them itself)."""
+    from batch.speed_state import keep, seen
+    from batch.tables import Lake
+
+    lake = Lake(tmp_lake)
+    assert seen(spark, lake, "run-a") is None
+    ids = spark.createDataFrame([("email", "a@example.org"), ("phone", "+15550100")], "id_type string, id_value string")
+    ucids = spark.createDataFrame([("U1",), ("U2",)], "ucid string")
+    keep(spark, lake, "run-a", ids, ucids)
+    got_ids, got_ucids = seen(spark, lake, "run-a")
+    assert sorted(tuple(r) for r in got_ids.collect()) == [("email", "a@example.org"), ("phone", "+15550100")]
+    assert sorted(r.ucid for r in got_ucids.collect()) == ["U1", "U2"]
+    assert seen(spark, lake, "run-b") is None
+    keep(spark, lake, "run-b", ids.limit(0), ucids.limit(0))  # a run that read nothing
+    assert [len(f.collect()) for f in seen(spark, lake, "run-b")] == [0, 0]
+    assert seen(spark, lake, "run-c") is None  # an empty record still names its run

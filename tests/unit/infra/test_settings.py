@@ -35,3 +35,15 @@ def test_bad_values_are_rejected_with_the_field_named(monkeypatch):
     monkeypatch.setenv("UCID_CASSANDRA_READ_CONSISTENCY", "MOST")
     with pytest.raises(ValidationError, match="read_consistency"):
         Settings().cassandra
+
+
+def test_a_relative_lake_or_landing_is_made_absolute(monkeypatch, tmp_path) -> None:
+    """The batch matches the landing files it lists with the paths Spark read them from, and a
+    Spark server may run elsewhere: relative directories are taken from the current one."""
+    from infra.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UCID_LANDING_DIR", "in/landing")
+    monkeypatch.setenv("UCID_LAKE_DIR", "out/lake")
+    settings = Settings()
+    assert settings.landing == tmp_path / "in" / "landing" and settings.lake == tmp_path / "out" / "lake"
