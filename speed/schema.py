@@ -91,5 +91,13 @@ def compile_schema(schema: Any) -> EventSchema:
 
 @cache
 def load_schema(path: Path) -> EventSchema:
-    """The compiled validators of the JSON Schema at ``path`` (cached per path)."""
-    return compile_schema(json.loads(path.read_text(encoding="utf-8")))
+    """The compiled validators of the JSON Schema at ``path`` (cached per path). Without a fast
+    validator every event is judged by jsonschema alone -- correct, and several times slower --
+    so that is logged once, with why."""
+    schema = compile_schema(json.loads(path.read_text(encoding="utf-8")))
+    if schema.fast is None:
+        from infra.log import get_logger
+
+        get_logger("speed.schema").warning("event contract without a compiled check: every event is validated "
+                                           "by jsonschema alone", schema=str(path), why="; ".join(schema.untrusted))
+    return schema

@@ -385,6 +385,21 @@ def test_a_schema_the_fast_validator_is_not_trusted_with_gives_the_reference_out
         assert outcome(parse_event, raw, schema) == outcome(reference_parse, raw, reference)
 
 
+def test_a_schema_without_a_compiled_check_is_logged_once_with_why(tmp_path) -> None:
+    import structlog
+
+    path = tmp_path / "event.schema.json"
+    path.write_text(json.dumps({**SCHEMA_DOC, "unevaluatedProperties": False}), encoding="utf-8")
+    with structlog.testing.capture_logs() as logs:
+        assert load_schema(path).fast is None
+        load_schema(path)  # cached: not logged again
+    warned = [e for e in logs if e["log_level"] == "warning"]
+    assert len(warned) == 1 and "#/unevaluatedProperties" in warned[0]["why"] and warned[0]["schema"] == str(path)
+    with structlog.testing.capture_logs() as logs:
+        load_schema(REPO / "conf" / "events" / "event.schema.json")
+    assert logs == []
+
+
 def test_the_event_schema_is_compiled_for_the_fast_path() -> None:
     assert VALIDATOR.fast is not None and VALIDATOR.untrusted == ()
     assert load_schema(SpeedSettings().schema_path(Settings().conf_dir)) is VALIDATOR  # cached per path
