@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,6 +142,11 @@ class Policy:
     max_cluster_identifiers: int | None
     survivorship: SurvivorshipConfig
     rules: Rules
+    _limits: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # the limits are asked for once per record: computed once
+        object.__setattr__(self, "_limits",
+                           {n: t.limit for n, t in self.types.items() if t.link and t.limit is not None})
 
     def linking(self) -> dict[str, CompiledType]:
         return {n: t for n, t in self.types.items() if t.link}
@@ -151,7 +156,7 @@ class Policy:
 
     def limits(self) -> dict[str, int]:
         """Per-type limits of the linking types that have one."""
-        return {n: t.limit for n, t in self.types.items() if t.link and t.limit is not None}
+        return dict(self._limits)
 
 
 def compile_rules(rules: Rules, default_region: str | None = None) -> Policy:

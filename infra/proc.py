@@ -29,7 +29,7 @@ class Managed:
 
     @property
     def marker(self) -> str:
-        return f"-Ducid.stack={self.name}:{self.run_dir}"
+        return f"-Ducid.stack={self.name}:{self.run_dir.resolve()}"  # one home, however reached
 
 
 def _cmdline(pid: int) -> str:

@@ -217,12 +217,13 @@ class SpeedSettings(BaseSettings):
     dlq_topic: str = Field("events.dlq", description="dead-letter topic (prefix added)")
     triggers_topic: str = Field("triggers", description="trigger events topic (prefix added)")
     changes_topic: str = Field("identity-changes", description="merges topic (prefix added)")
-    max_batch: int = Field(500, ge=1, description="max records per poll (one batch, one commit)")
+    max_batch: int = Field(2000, ge=1, description="max records per poll (one batch, one commit): the work is "
+                           "done per poll, in a few rounds of requests whatever its size")
     poll_timeout_ms: int = Field(100, ge=1, description="poll timeout")
     partition_fetch_bytes: int = Field(
-        32_768, ge=1024,
+        262_144, ge=1024,
         description="max bytes fetched per partition at a time: small enough that one poll spans "
-        "several partitions, which are then processed in parallel (a partition is in offset order)",
+        "several partitions (a poll's partitions are stitched and written together)",
     )
     session_timeout_ms: int = Field(
         10_000, ge=6_000, description="a crashed member's partitions move to the others after this"
@@ -240,6 +241,9 @@ class SpeedSettings(BaseSettings):
     stitch_timeout_s: float = Field(30.0, gt=0, description="how long one event may wait for identity locks")
     recent_events: int = Field(20, ge=1, description="bounded recent-events timeline per profile shard")
     cache_size: int = Field(500_000, ge=0, description="identifiers kept in the in-process cache")
+    lease_buckets: int = Field(16, ge=0, description="identity leases are taken per bucket of names, one "
+                               "lightweight transaction each (fewer: cheaper polls; more: processes wait on "
+                               "each other less); 0 = one lease per identifier and UCID")
     metrics_port: int = Field(0, ge=0, description="Prometheus /metrics port; 0 = off")
     progress_s: float = Field(10.0, gt=0, description="seconds between progress log lines")
     schema_file: Path | None = Field(None, description="event JSON Schema; unset = CONF_DIR/events/event.schema.json")

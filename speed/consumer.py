@@ -1,15 +1,20 @@
 """``ucid speed run``: consume events, stitch, update profiles, fire triggers, land for batch.
 
 One :class:`SpeedConsumer` per process; processes sharing ``UCID_SPEED_GROUP_ID`` split the
-partitions (a Kafka consumer group). Per poll, per partition, in offset order:
+partitions (a Kafka consumer group). The work is done per poll, not per event (each partition's
+events in offset order), in a few rounds of requests to Cassandra whatever the poll's size:
 
-1. parse each message against the event contract (size limits, schema, identifier values free
-   of control characters); a broken one goes to the dead-letter topic (original key and bytes,
-   the reason in the ``ucid.error`` header) and consumption goes on;
-2. drop events already applied (``applied_events``, by event id) or repeated in the batch;
-3. stitch each event (:mod:`speed.stitching`), then write its profile effects: the
-   ``events_by_ucid`` and ``profile_updates`` rows (keyed by event id) and the partition's
-   profile shard (counts an offset once, :mod:`speed.profile`); evaluate the triggers;
+1. parse each message against the event contract (size limits, a compiled schema, identifier
+   values free of control characters); a broken one goes to the dead-letter topic (original key
+   and bytes, the reason in the ``ucid.error`` header) and consumption goes on;
+2. drop events already applied (``applied_events``, by event id: one round of ``IN`` reads) or
+   repeated in the poll;
+3. stitch the poll (:meth:`speed.stitching.Stitcher.stitch_batch`: cached identifiers, one read
+   of the graph, leases and LOGGED batches only where the graph changes), then write the
+   profile effects in one round of grouped writes: the ``events_by_ucid`` and
+   ``profile_updates`` rows (keyed by event id, one UNLOGGED batch per customer) and each
+   customer's profile shard of the partition, folded over the poll (counts an offset once,
+   :mod:`speed.profile`); evaluate the triggers;
 4. land the valid events (:mod:`speed.landing`);
 5. with a match model in force (``UCID_MATCH_MODEL_FILE``, as the batch), once for the whole
    poll: score the applied events carrying person attributes against their candidates in the
@@ -30,7 +35,6 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +44,7 @@ from kafka import ConsumerRebalanceListener
 from identity.rules import load_policy
 from infra.log import get_logger
 from infra.settings import Settings, SpeedSettings
-from infra.store import Store, ts
+from infra.store import Store, ms, ts
 from speed import metrics as m
 from speed.contract import (
     ContractError,
@@ -58,6 +62,9 @@ from speed.stitching import Stitcher
 from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
 
 log = get_logger("speed.consumer")
+
+# statements whose rows are grouped by partition when written (their partition key's length)
+GROUPED = {"event": 1, "update": 1, "put_shard": 1}
 
 
 class TopicMissing(RuntimeError):
@@ -82,6 +89,8 @@ class RunStats:
     model_withheld: int = 0  # linked pairs left to the batch: a record withholds a shared identifier
     person_events: int = 0
     match_ms: float = 0.0
+    first_data: float | None = None  # monotonic time the first poll with records returned
+    last_commit: float | None = None  # monotonic time of the last commit
     latencies: deque = field(default_factory=lambda: deque(maxlen=200_000))
 
 
@@ -137,7 +146,8 @@ class SpeedConsumer:
         session = cl.connect()
         self.store = Store(session, self.settings.cassandra, self.speed.concurrency)
         self.stitcher = Stitcher(
-            self.store, self.policy, self.speed.lock_ttl_s, self.speed.stitch_timeout_s, self.speed.cache_size
+            self.store, self.policy, self.speed.lock_ttl_s, self.speed.stitch_timeout_s, self.speed.cache_size,
+            lease_buckets=self.speed.lease_buckets,
         )
         if self.model is not None:
             from identity.sources import load_sources
@@ -172,7 +182,6 @@ class SpeedConsumer:
             cl.shutdown()
             raise TopicMissing(f"topic {self.topic!r} does not exist on {bootstrap}: `ucid stack up` creates "
                                "the topics of infra/topics.yaml")
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="partition")
         m.serve(self.speed.metrics_port)
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}
         log.info("speed consumer started", topic=self.topic, group=self.speed.group_id,
@@ -182,7 +191,6 @@ class SpeedConsumer:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            self.pool.shutdown(wait=True)
             self.consumer.close()
             self.producer.flush()
             self.producer.close()
@@ -198,6 +206,8 @@ class SpeedConsumer:
             now = time.monotonic()
             if polled:
                 last_data = now
+                if self.stats.first_data is None:
+                    self.stats.first_data = now
                 self._batch(polled)
             if now - last_report >= self.speed.progress_s:
                 rate = (self.stats.consumed - reported) / (now - last_report)
@@ -237,14 +247,10 @@ class SpeedConsumer:
 
         started = time.monotonic()
         try:
-            # partitions are independent (identity conflicts between them are serialized by
-            # leases, as between processes): overlap their Cassandra round trips
-            futures = [self.pool.submit(self._partition, tp, msgs) for tp, msgs in polled.items()]
-            results = [future.result() for future in futures]
+            done = self._apply(polled)
             if self.matcher is not None:
-                self._match([(ev, out) for _, done in results for _, ev, out in done])
-            for tp, done in results:
-                self._mark_applied(tp, done)
+                self._match([(ev, out) for _, msg, ev, out in done])
+            self._mark_applied(done)
             self.producer.flush()
         except Exception as exc:  # noqa: BLE001 -- any failure: rewind, retry, never commit
             log.error("batch failed; rewinding and retrying", error=repr(exc))
@@ -255,37 +261,38 @@ class SpeedConsumer:
             return
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "", -1) for tp, msgs in polled.items()}
         self.consumer.commit(offsets)
-        done = time.time()
+        self.stats.last_commit = time.monotonic()
+        finished = time.time()
         for messages in polled.values():
             for msg in messages:
-                latency = max(0.0, done - msg.timestamp / 1000)
+                latency = max(0.0, finished - msg.timestamp / 1000)
                 m.LATENCY.observe(latency)
                 self.stats.latencies.append(latency)
         self.stats.batches += 1
         m.BATCH.observe(time.monotonic() - started)
 
-    def _partition(self, tp: Any, messages: list[Any]) -> tuple[Any, list[tuple[Any, Event, Any]]]:
-        """Apply one partition's messages of a poll, in offset order: check the contract, skip
-        events already applied, stitch identities, write profiles and triggers, land the
-        events for the batch layer. Returns the applied events, which :meth:`_mark_applied`
-        marks after the poll's model step (last: a crash before it replays)."""
-        shard = tp.partition
-        with self._stats_lock:
+    def _apply(self, polled: dict[Any, list[Any]]) -> list[tuple[Any, Any, Event, Any]]:
+        """Apply a poll's messages, each partition's in offset order: check the contract, skip
+        events already applied, stitch identities (the whole poll at once), write profiles and
+        triggers, land the events for the batch layer. Returns the applied events, which
+        :meth:`_mark_applied` marks after the poll's model step (last: a crash before it
+        replays)."""
+        valid: list[tuple[Any, Any, Event]] = []
+        for tp, messages in polled.items():
             self.stats.consumed += len(messages)
-        valid = self._valid(messages)
+            valid.extend((tp, msg, ev) for msg, ev in self._valid(messages))
         todo, applied_at = self._not_applied(valid)
-        done = [(msg, ev, self._stitch(ev)) for msg, ev in todo]
-        now_ms = int(time.time() * 1000)
-        self._write_profiles(shard, done, now_ms)
-        self._land(shard, valid, applied_at)
-        return tp, done
+        outcomes = self.stitcher.stitch_batch([ev for _, _, ev in todo])
+        done = [(tp, msg, ev, self._count(ev, out)) for (tp, msg, ev), out in zip(todo, outcomes, strict=True)]
+        self._write_profiles(list(polled), done, int(time.time() * 1000))
+        self._land(valid, applied_at)
+        return done
 
-    def _mark_applied(self, tp: Any, done: list[tuple[Any, Event, Any]]) -> None:
-        now_ms = int(time.time() * 1000)
-        self.store.write_all(("applied", (ev.event_id, out.ucid, out.kind, tp.topic, tp.partition, msg.offset,
-                                          ts(now_ms))) for msg, ev, out in done)
-        with self._stats_lock:
-            self.stats.applied += len(done)
+    def _mark_applied(self, done: list[tuple[Any, Any, Event, Any]]) -> None:
+        now = ts(int(time.time() * 1000))
+        self.store.write_rows([("applied", (ev.event_id, out.ucid, out.kind, tp.topic, tp.partition, msg.offset,
+                                            now)) for tp, msg, ev, out in done], {})
+        self.stats.applied += len(done)
         m.EVENTS.labels("applied").inc(len(done))
 
     def _match(self, applied: list[tuple[Event, Any]]) -> None:
@@ -312,32 +319,29 @@ class SpeedConsumer:
                 self._dead_letter(msg, str(exc))
         return valid
 
-    def _not_applied(self, valid: list[tuple[Any, Event]]) -> tuple[list[tuple[Any, Event]], dict[str, tuple]]:
+    def _not_applied(self, valid: list[tuple[Any, Any, Event]]) -> tuple[list[tuple[Any, Any, Event]],
+                                                                          dict[str, tuple]]:
         """The events to apply (not applied before, first of their id in this poll) and where the
-        already-applied ones were applied (partition, offset)."""
-        before = self.store.many("get_applied", [(ev.event_id,) for _, ev in valid])
-        applied_at = {ev.event_id: (r[0].kafka_partition, r[0].kafka_offset)
-                      for (_, ev), r in zip(valid, before) if r}
-        todo: list[tuple[Any, Event]] = []
+        already-applied ones were applied (partition, offset): one round of ``IN`` reads."""
+        rows = self.store.many_in("get_applied_in", [ev.event_id for _, _, ev in valid])
+        applied_at = {r.event_id: (r.kafka_partition, r.kafka_offset) for r in rows}
+        todo: list[tuple[Any, Any, Event]] = []
         seen: set[str] = set()
-        for msg, ev in valid:
+        for tp, msg, ev in valid:
             if ev.event_id in applied_at or ev.event_id in seen:
-                with self._stats_lock:
-                    self.stats.duplicates += 1
+                self.stats.duplicates += 1
                 m.EVENTS.labels("duplicate").inc()
                 continue
             seen.add(ev.event_id)
-            todo.append((msg, ev))
+            todo.append((tp, msg, ev))
         return todo, applied_at
 
-    def _stitch(self, ev: Event) -> Any:
-        """Stitch one event's identity (offset order within the partition), count it, and
-        announce its merges on the identity-changes topic."""
-        out = self.stitcher.stitch_event(ev)
-        with self._stats_lock:
-            self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
-            self.stats.refused += out.refused
-            self.stats.lease_retries += out.contended
+    def _count(self, ev: Event, out: Any) -> Any:
+        """Count one event's stitch outcome, and announce its merges on the identity-changes
+        topic."""
+        self.stats.outcomes[out.kind] = self.stats.outcomes.get(out.kind, 0) + 1
+        self.stats.refused += out.refused
+        self.stats.lease_retries += out.contended
         m.STITCH.labels(out.kind).inc()
         m.REFUSED.inc(out.refused)
         m.CONTENDED.inc(out.contended)
@@ -347,51 +351,69 @@ class SpeedConsumer:
             self.producer.send(self.changes_topic, key=survivor.encode(), value=json.dumps(change).encode())
         return out
 
-    def _write_profiles(self, shard: int, done: list[tuple[Any, Event, Any]], now_ms: int) -> None:
+    def _write_profiles(self, tps: list[Any], done: list[tuple[Any, Any, Event, Any]], now_ms: int) -> None:
         """Timeline rows, profile deltas, the shard summaries and pending triggers of the applied
-        events; then fire the triggers they caused."""
+        events, in one round of grouped writes; then fire the triggers they caused."""
         store = self.store
-        missing = sorted({out.ucid for _, _, out in done if out.ucid and (out.ucid, shard) not in self.shards})
-        for ucid, rows in zip(missing, store.many("get_shard", [(u, shard) for u in missing])):
-            self.shards[(ucid, shard)] = shard_from_row(rows[0]) if rows else Shard()
+        missing: dict[int, set[str]] = {}
+        for tp, _, _, out in done:
+            if out.ucid and (out.ucid, tp.partition) not in self.shards:
+                missing.setdefault(tp.partition, set()).add(out.ucid)
+        for shard, ucids in missing.items():
+            for row in store.many_in("get_shard_in", sorted(ucids), after=(shard,)):
+                self.shards[(row.ucid, shard)] = shard_from_row(row)
+            for ucid in ucids:
+                self.shards.setdefault((ucid, shard), Shard())
         writes: list[tuple[str, tuple]] = []
-        changed: set[str] = set()
+        changed: set[tuple[str, int]] = set()
         fires: list[Fire] = []
-        for msg, ev, out in done:
+        for tp, msg, ev, out in done:
             if out.ucid is None:
                 continue
+            shard = tp.partition
             if apply_event(self.shards[(out.ucid, shard)], ev, msg.offset, self.speed.recent_events):
-                changed.add(out.ucid)
+                changed.add((out.ucid, shard))
             attrs = {k: _text(v) for k, v in ev.attributes.items()}
             writes.append(("event", (out.ucid, ts(ev.time_ms), ev.event_id, ev.type, ev.channel, ev.source, attrs)))
             writes.append(("update", (out.ucid, ev.event_id, ts(now_ms), ts(ev.time_ms), ev.type, ev.channel,
                                       ev.source, amount_of(ev), consent_changes(ev), attrs)))
             fires.extend(self.engine.observe(shard, out.ucid, ev))
-        fires.extend(self.engine.due(shard))
-        for ucid in sorted(changed):
+        for ucid, shard in sorted(changed):
             writes.append(("put_shard", shard_args(ucid, shard, self.shards[(ucid, shard)], now_ms)))
-        for (rule, ucid), pending in self.engine.take_dirty(shard):
-            if pending is None:
-                writes.append(("del_pending", (shard, rule, ucid)))
-            else:
-                writes.append(("put_pending", (shard, rule, ucid, ts(pending.due), ts(pending.since), pending.event_id)))
-        store.write_all(writes)
+        for tp in tps:
+            shard = tp.partition
+            fires.extend(self.engine.due(shard))
+            for (rule, ucid), pending in self.engine.take_dirty(shard):
+                if pending is None:
+                    writes.append(("del_pending", (shard, rule, ucid)))
+                else:
+                    writes.append(("put_pending", (shard, rule, ucid, ts(pending.due), ts(pending.since),
+                                                   pending.event_id)))
+        store.write_rows(writes, GROUPED)
         self._emit(fires)
 
-    def _land(self, shard: int, valid: list[tuple[Any, Event]], applied_at: dict[str, tuple]) -> None:
-        """Write the valid events to the landing files the batch layer reads (an event replayed
-        from another offset was landed where it was first applied)."""
-        rows = [(msg.offset, _day(ev.time_ms), landing_row(ev, self.id_types)) for msg, ev in valid
-                if applied_at.get(ev.event_id, (shard, msg.offset)) == (shard, msg.offset)]
-        self.landing.write(shard, rows)
+    def _land(self, valid: list[tuple[Any, Any, Event]], applied_at: dict[str, tuple]) -> None:
+        """Write the valid events to the landing files the batch layer reads, a file per
+        partition (an event replayed from another offset was landed where it was first applied)."""
+        rows: dict[int, list[tuple[int, str, dict]]] = {}
+        for tp, msg, ev in valid:
+            shard = tp.partition
+            rows.setdefault(shard, [])
+            if applied_at.get(ev.event_id, (shard, msg.offset)) == (shard, msg.offset):
+                rows[shard].append((msg.offset, _day(ev.time_ms), landing_row(ev, self.id_types)))
+        for shard, landed in rows.items():
+            self.landing.write(shard, landed)
 
     def _emit(self, fires: list[Fire]) -> None:
-        """Claim each fire's (rule, customer, window) and send the claimed ones: at most once."""
-        for fire in fires:
-            if fire.rule == "abandoned_cart" and self._purchased_since(fire.ucid, fire.at):
-                continue
-            now = int(time.time() * 1000)
-            claimed = self.store.applied("fire", fire.rule, fire.ucid, ts(fire.window_start), fire.event_id, ts(now))
+        """Claim each fire's (rule, customer, window) and send the claimed ones: at most once.
+        The claims go together (one round); an abandoned cart paid since, on any shard, is not
+        fired."""
+        paid = self._last_purchases({fire.ucid for fire in fires if fire.rule == "abandoned_cart"})
+        wanted = [fire for fire in fires if not (fire.rule == "abandoned_cart" and paid.get(fire.ucid, -1) >= fire.at)]
+        now = int(time.time() * 1000)
+        claims = self.store.applied_many("fire", [(fire.rule, fire.ucid, ts(fire.window_start), fire.event_id, ts(now))
+                                                  for fire in wanted])
+        for fire, claimed in zip(wanted, claims, strict=True):
             if not claimed:
                 continue
             body = {"trigger": fire.rule, "ucid": fire.ucid, "event_id": fire.event_id,
@@ -402,12 +424,14 @@ class SpeedConsumer:
                 self.stats.triggers += 1
             m.TRIGGERS.labels(fire.rule).inc()
 
-    def _purchased_since(self, ucid: str, since: int) -> bool:
-        """A purchase seen on any shard after ``since`` (the cart may be paid via another key)."""
-        for row in self.store.all("get_shards", ucid):
-            if row.last_purchase is not None and shard_from_row(row).last_purchase >= since:
-                return True
-        return False
+    def _last_purchases(self, ucids: set[str]) -> dict[str, int]:
+        """The last purchase of each customer over all its shards (the cart may be paid via
+        another key, on another partition)."""
+        last: dict[str, int] = {}
+        for row in self.store.many_in("get_shards_in", sorted(ucids)):
+            if row.last_purchase is not None:
+                last[row.ucid] = max(last.get(row.ucid, -1), ms(row.last_purchase))
+        return last
 
     def _dead_letter(self, msg: Any, reason: str) -> None:
         headers = [

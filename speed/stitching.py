@@ -1,34 +1,41 @@
 """Real-time stitching: the identity core's :func:`~identity.stitch.stitch`, applied safely by
-many consumer processes at once.
+many consumer processes at once, a poll of events at a time.
 
-Per event (:meth:`Stitcher.stitch_event`):
+Per poll (:meth:`Stitcher.stitch_batch`; :meth:`Stitcher.stitch_event` is a poll of one):
 
-1. **Read** the event's identifiers in ``identifiers``, follow merged UCIDs to live ones (the
-   identity core's :func:`~identity.aliases.follow`), and read each one's identifiers (``identifiers_by_ucid``, for
-   the per-type limits) and ``minted_at``: a :class:`~identity.stitch.StitchView`.
-2. **Decide** with :func:`~identity.stitch.stitch` (same normalization, limits, blocked values,
-   priorities and minting as the batch layer). Nothing to change (the common case: every
-   identifier already known, one UCID) -> done, no lock, no write.
-3. Otherwise **lease** every UCID of the view and every new identifier (``speed_locks``, one
-   ``INSERT ... IF NOT EXISTS USING TTL`` each, in sorted order, all or none), **re-read** the
-   view under the leases and decide again; if the view now names a UCID or new identifier that
-   is not leased, release and start over.
-4. **Write** the decision as one LOGGED batch (mints, claims, memberships, merge status,
-   aliases, change log, links): all of it applies or none, so a crash never leaves a half
-   decision behind; a merge re-points the loser's identifiers to the survivor in the same batch,
-   so a resolve answers from one row. Then release the leases.
+1. **Cache**: an event whose identifiers are all cached on one UCID changes nothing: done.
+2. **Read** the graph around the other events' identifiers in a few rounds of ``IN`` reads
+   (:func:`speed.graph.read_graph`: identifiers, where their UCIDs lead with the identity
+   core's :func:`~identity.aliases.follow_steps`, the members and ``minted_at`` of each live
+   UCID) and decide each event with :func:`~identity.stitch.stitch` (same normalization,
+   limits, blocked values, priorities and minting as the batch layer). An event with nothing
+   to change (every identifier known, one UCID) that touches nothing an earlier event of the
+   poll changes is done: no lease, no write.
+3. Otherwise **lease** what the changing events touch -- every UCID of their views and every
+   new identifier, each lease name hashed into one of ``lease_buckets`` buckets
+   (``speed_locks``, one ``INSERT ... IF NOT EXISTS USING TTL`` per bucket, all at once, all
+   or none) -- **re-read** the graph under the leases and decide those events again, in
+   order, each on the graph the previous ones left (:meth:`speed.graph.Graph.apply`); if the
+   graph now names a UCID or new identifier whose bucket is not leased, release and start over.
+4. **Write** each group of events that touch each other as one LOGGED batch (mints, claims,
+   memberships, merge status, aliases, change log, links): all of a group applies or none, so a
+   crash never leaves half a decision behind, nor a decision without the one it rests on; a
+   merge re-points the loser's identifiers to the survivor in the same batch, so a resolve
+   answers from one row. Then release the leases.
 
 Why this is safe: every change to the set of identifiers of a UCID, and every claim of a new
-identifier, happens under a lease on it, after a fresh read. Two processes linking the same
-identifiers serialize on the shared lease; the second one reads the first one's result and
-attaches or merges instead of minting. So an identifier is never claimed twice, limits are
-checked against the current membership, and a merge never loses a concurrent attach. A lease
-outlives a crashed holder by at most ``lock_ttl_s``; a holder that took longer than half the
-lease to get to its write gives up and retries (fencing against its own expiry).
+identifier, happens under a lease on it (its bucket's), after a fresh read. Two processes
+linking the same identifiers serialize on the shared lease; the second one reads the first
+one's result and attaches or merges instead of minting. So an identifier is never claimed twice,
+limits are checked against the current membership, and a merge never loses a concurrent attach.
+A lease outlives a crashed holder by at most ``lock_ttl_s``; a holder that took longer than half
+the lease to get to its write gives up and retries (fencing against its own expiry). Fewer
+buckets, fewer lightweight transactions per poll (``lease_buckets`` 0: one lease per name, as
+fine as it gets); more buckets, fewer processes waiting on each other.
 
-Idempotency: minting is content addressed (same seed -> same UCID, skipping issued ones), the
-batch is all-or-nothing and re-reading after a crash sees either nothing or the whole decision,
-so re-stitching an event whose decision was written finds nothing to change.
+Idempotency: minting is content addressed (same seed -> same UCID, skipping issued ones), each
+group is all-or-nothing and re-reading after a crash sees either nothing or the whole group, so
+re-stitching an event whose decision was written finds nothing to change.
 """
 
 from __future__ import annotations
@@ -39,17 +46,21 @@ import random
 import threading
 import time
 import uuid
+import zlib
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from identity.records import NormalizedRecord, normalize_record
 from identity.rules import Policy
 from identity.match import MatchEvidence
-from identity.stitch import StitchDecision, StitchView, UcidView, link_ucids, stitch
+from identity.stitch import StitchDecision, link_ucids, stitch
 from identity.types import Identifier
 from infra.store import Store, ts
+from infra.store.sync import BATCH_BYTES
 from speed.contract import Event
+from speed.graph import Graph, View, read_graph
 
 
 class StitchTimeout(RuntimeError):
@@ -71,20 +82,10 @@ class Outcome:
 
 
 @dataclass(slots=True)
-class _View:
-    view: StitchView
-    members: dict[str, list[Identifier]]
-    raw: dict[Identifier, str] = field(default_factory=dict)  # identifier -> ucid in the index
+class _Done:
+    """A plan's answer when nothing needs a lease."""
 
-
-class _Issued:
-    """``issued`` container for minting: a UCID is issued if it has a ``ucids`` row."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def __contains__(self, ucid: object) -> bool:
-        return self.store.one("get_ucid", ucid) is not None
+    result: Any
 
 
 class _Cache:
@@ -94,7 +95,7 @@ class _Cache:
     def __init__(self, size: int, ttl_s: float = 5.0) -> None:
         self.size, self.ttl_s = size, ttl_s
         self.data: OrderedDict[Identifier, tuple[str, float]] = OrderedDict()
-        self.lock = threading.Lock()  # consumer threads (one per partition) share the cache
+        self.lock = threading.Lock()  # the consumer's threads share the cache
 
     def get(self, key: Identifier, now: float) -> str | None:
         hit = self.data.get(key)
@@ -123,64 +124,109 @@ class Stitcher:
         timeout_s: float = 30.0,
         cache_size: int = 500_000,
         clock: Callable[[], float] = time.time,
+        lease_buckets: int = 0,
     ) -> None:
         self.store, self.policy = store, policy
         self.lock_ttl_s, self.timeout_s = lock_ttl_s, timeout_s
+        self.lease_buckets = lease_buckets
         self.owner = uuid.uuid4().hex
         self.cache = _Cache(cache_size)
         self.clock = clock
-        self.issued = _Issued(store)
         self._local = threading.local()
 
     # -- public ----------------------------------------------------------------------------
     def stitch_event(self, event: Event) -> Outcome:
-        """Apply one event's identity effects; see the module docstring for the promises."""
-        norm, _rejected = normalize_record(event.record(), self.policy)
-        if not norm.identifiers:
-            return Outcome("unidentified", None)
-        fast = self._fast_path(norm)
-        if fast is not None:
-            return Outcome("unchanged", fast)
+        """Apply one event's identity effects (a poll of one)."""
+        return self.stitch_batch([event])[0]
 
-        def plan(contended: int) -> list[str] | Outcome:
-            # optimistic read without leases: most events need no change; this decision only
-            # tells whether to lease and what (minting does not need the issued check here)
-            view = self._read_view(norm.identifiers, issued=False)
-            decision = stitch(norm, view.view, self.policy)
-            if _trivial(decision):
-                self._remember(norm, decision, view)
-                return Outcome("unchanged", decision.ucid, len(decision.refused), (), contended)
-            return _lease_names(norm, view)
+    def stitch_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        """Apply a poll's identity effects, in the given order (each partition's events in offset
+        order); one outcome per event. See the module docstring for the promises."""
+        outcomes: list[Outcome | None] = [None] * len(events)
+        norms: list[NormalizedRecord] = []
+        pending: list[int] = []
+        for i, event in enumerate(events):
+            norm, _rejected = normalize_record(event.record(), self.policy)
+            norms.append(norm)
+            if not norm.identifiers:
+                outcomes[i] = Outcome("unidentified", None)
+                continue
+            fast = self._fast_path(norm)
+            if fast is not None:
+                outcomes[i] = Outcome("unchanged", fast)
+                continue
+            pending.append(i)
+        if not pending:
+            return outcomes  # type: ignore[return-value]
 
-        return self._under_leases(event, plan, lambda names, started: self._decide_and_write(norm, event, names,
-                                                                                              started))
+        todo: list[int] = []
 
-    def _under_leases(self, event: Event, plan: Callable[[int], list[str] | Outcome],
-                      write: Callable[[list[str], float], Outcome | None]) -> Outcome:
+        def plan(contended: int) -> list[str] | _Done:
+            # optimistic read without leases: most events need no change; this pass only tells
+            # which events must change the graph and what to lease for them
+            graph = read_graph(self.store, (i for k in pending for i in norms[k].identifiers), issued=False)
+            todo.clear()
+            names: set[str] = set()
+            dirty: set[Any] = set()
+            for k in pending:
+                view = graph.view(norms[k])
+                touched = set(norms[k].identifiers) | set(view.view.ucids)
+                decision = stitch(norms[k], view.view, self.policy)
+                if _trivial(decision) and not touched & dirty:
+                    self._remember(norms[k], decision, view)
+                    outcomes[k] = Outcome("unchanged", decision.ucid, len(decision.refused), (), contended)
+                    continue
+                todo.append(k)
+                dirty |= touched
+                names.update(_lease_names(norms[k], view))
+            if not todo:
+                return _Done(outcomes)
+            return self._buckets(names)
+
+        def write(names: list[str], started: float) -> list[Outcome] | None:
+            return self._decide_and_write([events[k] for k in todo], [norms[k] for k in todo], names, started)
+
+        decided = self._under_leases(events[pending[0]].event_id, plan, write)
+        if isinstance(decided, list) and decided is not outcomes:
+            for k, outcome in zip(todo, decided, strict=True):
+                outcomes[k] = outcome
+        return outcomes  # type: ignore[return-value]
+
+    def _buckets(self, names: set[str]) -> list[str]:
+        """The leases standing for ``names``: each name itself, or its bucket (sorted: one global
+        order)."""
+        if self.lease_buckets <= 0:
+            return sorted(names)
+        return sorted({f"b:{zlib.crc32(n.encode()) % self.lease_buckets}" for n in names})
+
+    def _under_leases(self, what: str, plan: Callable[[int], list[str] | _Done],
+                      write: Callable[[list[str], float], Any | None]) -> Any:
         """The lease loop of every identity change: ``plan`` (given the retries so far) reads
-        without leases and answers either an outcome (nothing to change) or the lease names;
-        with all of them held, ``write`` re-reads, decides and writes (``None``: the graph moved,
-        plan again). Leases are released in the background and waited for before this thread's
-        next change; busy leases are retried with a growing random pause until ``timeout_s``."""
+        without leases and answers either :class:`_Done` (nothing to change) or the leases to
+        take; with all of them held, ``write`` re-reads, decides and writes (``None``: the graph
+        moved, plan again). Leases are released in the background and waited for before this
+        thread's next change; busy leases are retried with a growing random pause until
+        ``timeout_s``."""
         deadline = time.monotonic() + self.timeout_s
         contended = 0
         self._settle_unlocks()
         while True:
             names = plan(contended)
-            if isinstance(names, Outcome):
-                return names
+            if isinstance(names, _Done):
+                return names.result
             started = time.monotonic()
-            if self.store.lock(names, self.owner, self.lock_ttl_s):
+            if self.store.lock_all(names, self.owner, self.lock_ttl_s):
                 try:
                     result = write(names, started)
                 finally:
                     self._pending_unlocks().extend(self.store.unlock(names, self.owner, wait=False))
                 if result is not None:
-                    result.contended = contended
+                    for outcome in result if isinstance(result, list) else [result]:
+                        outcome.contended = contended
                     return result
             contended += 1
             if time.monotonic() > deadline:
-                raise StitchTimeout(f"event {event.event_id}: identity leases busy for {self.timeout_s}s")
+                raise StitchTimeout(f"{what}: identity leases busy for {self.timeout_s}s")
             time.sleep(random.uniform(0.001, 0.005) * min(contended, 20))
 
     def _pending_unlocks(self) -> list:
@@ -204,31 +250,32 @@ class Stitcher:
                    event: Event, limits: dict[str, int], apart: Callable[[str, str], bool]) -> Outcome:
         """Apply one model edge between the clusters of anchors ``a`` and ``b`` (the speed layer's
         real-time match, :mod:`speed.matching`): the same leases, re-read and all-or-nothing
-        write as :meth:`stitch_event`, the decision :func:`~identity.stitch.link_ucids` (model
+        write as :meth:`stitch_batch`, the decision :func:`~identity.stitch.link_ucids` (model
         limits, size guard, ``apart``: a conflict between the two live UCIDs). ``record`` is the
         new record that caused the edge (the link's evidence). Outcome ``merge`` (``merged``
         names loser -> survivor), ``unchanged`` (already one customer), or ``refused``."""
 
-        def plan(contended: int) -> list[str] | Outcome:
-            view = self._read_view((a, b), issued=False)
-            ua, ub = view.view.ucid_of.get(a), view.view.ucid_of.get(b)
+        def plan(contended: int) -> list[str] | _Done:
+            graph = read_graph(self.store, (a, b), issued=False)
+            ua, ub = graph.ucid_of.get(a), graph.ucid_of.get(b)
             if ua is None or ub is None or ua == ub:
-                return Outcome("unchanged", ua or ub, contended=contended)
-            return sorted({f"u:{ua}", f"u:{ub}"})
+                return _Done(Outcome("unchanged", ua or ub, contended=contended))
+            return self._buckets({f"u:{ua}", f"u:{ub}"})
 
-        return self._under_leases(event, plan, lambda names, started: self._link_locked(
+        return self._under_leases(event.event_id, plan, lambda names, started: self._link_locked(
             a, b, names, started, evidence, record, event, limits, apart))
 
     def _link_locked(self, a: Identifier, b: Identifier, names: list[str], started: float,
                      evidence: MatchEvidence, record: tuple[str, str], event: Event, limits: dict[str, int],
                      apart: Callable[[str, str], bool]) -> Outcome | None:
-        view = self._read_view((a, b))
-        ua, ub = view.view.ucid_of.get(a), view.view.ucid_of.get(b)
+        graph = read_graph(self.store, (a, b))
+        ua, ub = graph.ucid_of.get(a), graph.ucid_of.get(b)
         if ua is None or ub is None or ua == ub:
             return Outcome("unchanged", ua or ub)
-        if sorted({f"u:{ua}", f"u:{ub}"}) != names:
+        if not set(self._buckets({f"u:{ua}", f"u:{ub}"})) <= set(names):
             return None  # merged by someone else between our read and our leases
-        decision = link_ucids(ua, ub, view.view.ucids, self.policy, limits, apart(ua, ub))
+        views = graph.view(_pair_record(a, b)).view.ucids
+        decision = link_ucids(ua, ub, views, self.policy, limits, apart(ua, ub))
         if decision.refused is not None:
             return Outcome("refused", ua, refused=1)
         if time.monotonic() - started > self.lock_ttl_s / 2:
@@ -241,7 +288,7 @@ class Stitcher:
         rule = evidence.rule
         out: list[tuple[str, tuple]] = [("merged", (survivor, now_ts, loser)),
                                         ("alias", (loser, survivor, now_ts, rule, change_id))]
-        for t, v in view.members.get(loser, []):
+        for t, v in graph.members.get(loser, []):
             out.append(("member", (survivor, t, v, "merge", seen, seen)))
             out.append(("repoint", (survivor, [loser], t, v)))
         out.append(("change", (survivor, now_ts, change_id, "merge", {loser}, rule,
@@ -250,7 +297,7 @@ class Stitcher:
                                    match_json(evidence))))
         self.store.atomic(out)
         when = self.clock()
-        for ident in view.members.get(loser, []):
+        for ident in graph.members.get(loser, []):
             self.cache.put(ident, survivor, when)
         return Outcome("merge", survivor, merged=((loser, survivor),))
 
@@ -266,53 +313,38 @@ class Stitcher:
             first = ucid
         return first
 
-    def _decide_and_write(
-        self, norm: NormalizedRecord, event: Event, names: list[str], started: float
-    ) -> Outcome | None:
-        view = self._read_view(norm.identifiers)
-        if set(_lease_names(norm, view)) - set(names):
-            return None  # someone changed the picture between our read and our leases
-        decision = stitch(norm, view.view, self.policy)
-        if _trivial(decision):
-            self._remember(norm, decision, view)
-            return Outcome("unchanged", decision.ucid, len(decision.refused))
+    def _decide_and_write(self, events: list[Event], norms: list[NormalizedRecord], names: list[str],
+                          started: float) -> list[Outcome] | None:
+        """Under the leases ``names``: re-read, decide each event on the graph the previous ones
+        left, write the decisions (one LOGGED batch per group of events touching each other).
+        None if the graph moved out of the leases or the leases may be about to expire."""
+        graph = read_graph(self.store, (i for n in norms for i in n.identifiers),
+                           mint_seeds=(i for n in norms for i in n.identifiers))
+        held = set(names)
+        now = int(self.clock() * 1000)
+        outcomes: list[Outcome] = []
+        decided: list[tuple[NormalizedRecord, StitchDecision, View, list[tuple[str, tuple]]]] = []
+        for norm in norms:  # every lease needed on the graph as stored is held
+            if not set(self._buckets(set(_lease_names(norm, graph.view(norm))))) <= held:
+                return None  # someone changed the picture between our read and our leases
+        for event, norm in zip(events, norms, strict=True):
+            view = graph.view(norm)
+            decision = stitch(norm, view.view, self.policy)
+            if _trivial(decision):
+                outcomes.append(Outcome("unchanged", decision.ucid, len(decision.refused)))
+                decided.append((norm, decision, view, []))
+                continue
+            decided.append((norm, decision, view, self._writes(decision, view, event)))
+            graph.apply(decision, now)
+            outcomes.append(Outcome(decision.kind, decision.ucid, len(decision.refused), decision.aliases))
         if time.monotonic() - started > self.lock_ttl_s / 2:
             return None  # our leases may be about to expire: do not write, start over
-        writes = self._writes(decision, view, event)
-        self.store.atomic(writes)
-        self._remember(norm, decision, view)
-        return Outcome(decision.kind, decision.ucid, len(decision.refused), decision.aliases)
+        self.store.atomic_many(_groups(decided))
+        for norm, decision, view, _ in decided:
+            self._remember_final(norm, graph)
+        return outcomes
 
-    def _read_view(self, identifiers: tuple[Identifier, ...], issued: bool = True) -> _View:
-        store = self.store
-        rows = store.many("get_identifier", [i for i in identifiers])
-        raw = {i: r[0].ucid for i, r in zip(identifiers, rows) if r}
-        canonical: dict[str, str | None] = {}
-        minted: dict[str, int] = {}
-        for ucid in set(raw.values()):
-            followed = store.follow(ucid)  # the identity core's semantics, as every layer
-            canonical[ucid] = followed.ucid
-            if followed.ucid is not None:
-                minted[followed.ucid] = (followed.record.minted_at if followed.record else None) or 0
-        # an identifier whose UCID leads to no live customer (retired, or a broken chain) is
-        # held by nobody: the decision claims it again
-        ucid_of = {i: canonical[u] for i, u in raw.items() if canonical[u] is not None}
-        lives = sorted(set(ucid_of.values()))
-        member_rows = store.many("get_members", [(u,) for u in lives])
-        members: dict[str, list[Identifier]] = {}
-        ucids: dict[str, UcidView] = {}
-        for u, rows_u in zip(lives, member_rows):
-            ids = [(r.id_type, r.id_value) for r in rows_u]
-            # identifiers pointing at u (or its aliases) whose member row is missing still count
-            ids.extend(i for i, c in ucid_of.items() if c == u and i not in set(ids))
-            members[u] = ids
-            counts: dict[str, int] = {}
-            for t, _ in ids:
-                counts[t] = counts.get(t, 0) + 1
-            ucids[u] = UcidView(minted[u], counts)
-        return _View(StitchView(ucid_of, ucids, self.issued if issued else frozenset()), members, raw)
-
-    def _writes(self, d: StitchDecision, view: _View, event: Event) -> list[tuple[str, tuple]]:
+    def _writes(self, d: StitchDecision, view: View, event: Event) -> list[tuple[str, tuple]]:
         now = int(self.clock() * 1000)
         now_ts, seen = ts(now), ts(event.time_ms)
         out: list[tuple[str, tuple]] = []
@@ -346,7 +378,7 @@ class Stitcher:
                                  link.source, link.record_id, seen)))
         return out
 
-    def _remember(self, norm: NormalizedRecord, d: StitchDecision, view: _View) -> None:
+    def _remember(self, norm: NormalizedRecord, d: StitchDecision, view: View) -> None:
         now = self.clock()
         final = dict(d.assign)
         alias_of = dict(d.aliases)
@@ -355,17 +387,77 @@ class Stitcher:
             if u is not None:
                 self.cache.put(ident, alias_of.get(u, u), now)
 
+    def _remember_final(self, norm: NormalizedRecord, graph: Graph) -> None:
+        """Cache the record's identifiers where the whole poll left them."""
+        now = self.clock()
+        for ident in norm.identifiers:
+            u = graph.ucid_of.get(ident)
+            if u is not None:
+                self.cache.put(ident, u, now)
+
 
 def _trivial(d: StitchDecision) -> bool:
     return not (d.assign or d.aliases or d.minted)
 
 
-def _lease_names(norm: NormalizedRecord, view: _View) -> list[str]:
+def _lease_names(norm: NormalizedRecord, view: View) -> list[str]:
     """Leases to hold while changing this record's identity: every UCID of the view and every
     identifier of the record not yet known (sorted: a global order, no deadlock)."""
     names = {f"u:{u}" for u in view.view.ucids}
     names |= {f"i:{t}:{v}" for t, v in norm.identifiers if (t, v) not in view.view.ucid_of}
     return sorted(names)
+
+
+def _pair_record(a: Identifier, b: Identifier) -> NormalizedRecord:
+    return NormalizedRecord("model", "pair", (a, b), a)
+
+
+def _groups(decided: list[tuple[NormalizedRecord, StitchDecision, View, list[tuple[str, tuple]]]]
+            ) -> list[list[tuple[str, tuple]]]:
+    """The writes of a poll's decisions as LOGGED batches: the events that touch each other
+    (an identifier, a UCID) in one batch, in order, so no decision is written without the one it
+    rests on; unrelated small groups packed together up to about :data:`BATCH_BYTES` of values."""
+    parent: dict[Any, Any] = {}
+
+    def find(x: Any) -> Any:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    keys: list[Any] = []
+    for n, (norm, decision, view, writes) in enumerate(decided):
+        if not writes:
+            keys.append(None)
+            continue
+        touched = [("e", n), *norm.identifiers, *view.view.ucids, decision.ucid, *decision.minted]
+        root = find(touched[0])
+        for item in touched[1:]:
+            other = find(item)
+            if other != root:
+                parent[other] = root
+        keys.append(("e", n))
+    groups: dict[Any, list[tuple[str, tuple]]] = {}
+    for key, (_, _, _, writes) in zip(keys, decided, strict=True):
+        if key is not None:
+            groups.setdefault(find(key), []).extend(writes)
+    batches: list[list[tuple[str, tuple]]] = []
+    current: list[tuple[str, tuple]] = []
+    size = 0
+    for writes in groups.values():
+        n = sum(_size(args) for _, args in writes)
+        if current and size + n > BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+        current = current + writes
+        size += n
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _size(args: tuple) -> int:
+    return sum(len(v) if isinstance(v, str) else 8 for v in args if v is not None)
 
 
 def match_json(evidence: MatchEvidence) -> str:

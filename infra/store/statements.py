@@ -32,6 +32,10 @@ STATEMENTS: dict[str, str] = {
     # many identifiers of one type in one read (the API's coalesced resolves; infra.store.coalesce)
     "get_identifiers_in": f"SELECT {_IDENTIFIER_COLUMNS} FROM {{ks}}.identifiers WHERE id_type = ? AND id_value IN ?",
     "get_ucid": "SELECT ucid, status, merged_into, minted_at, updated_at, layer FROM {ks}.ucids WHERE ucid = ?",
+    # the speed layer reads a whole poll's identity graph in a few rounds of these (speed.graph)
+    "get_ucids_in": "SELECT ucid, status, merged_into, minted_at FROM {ks}.ucids WHERE ucid IN ?",
+    "get_members_in": "SELECT ucid, id_type, id_value FROM {ks}.identifiers_by_ucid WHERE ucid IN ? "
+                      "PER PARTITION LIMIT 2000",
     "get_alias": "SELECT alias, ucid, merged_at, rule, change_id FROM {ks}.ucid_aliases WHERE alias = ?",
     "get_members": "SELECT id_type, id_value, source, first_seen, last_seen FROM {ks}.identifiers_by_ucid "
                    "WHERE ucid = ? LIMIT 2000",
@@ -65,6 +69,7 @@ STATEMENTS: dict[str, str] = {
     "unlock": "DELETE FROM {ks}.speed_locks WHERE name = ? IF owner = ?",
     # -- events and profiles of the speed layer -------------------------------------------------
     "get_applied": "SELECT event_id, kafka_partition, kafka_offset FROM {ks}.applied_events WHERE event_id = ?",
+    "get_applied_in": "SELECT event_id, kafka_partition, kafka_offset FROM {ks}.applied_events WHERE event_id IN ?",
     "applied": "INSERT INTO {ks}.applied_events (event_id, ucid, outcome, topic, kafka_partition, kafka_offset, "
                "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     "event": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, attributes) "
@@ -72,6 +77,8 @@ STATEMENTS: dict[str, str] = {
     "update": "INSERT INTO {ks}.profile_updates (ucid, event_id, applied_at, event_time, type, channel, source, "
               "amount, consents, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "get_shard": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid = ? AND shard = ?",
+    "get_shard_in": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid IN ? AND shard = ?",
+    "get_shards_in": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid IN ?",
     "get_shards": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid = ?",
     "put_shard": f"INSERT INTO {{ks}}.speed_profiles ({_SHARD_COLUMNS}) VALUES ({_values(_SHARD_COLUMNS)})",
     # -- triggers -------------------------------------------------------------------------------

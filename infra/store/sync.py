@@ -22,6 +22,7 @@ from infra.settings import CassandraSettings
 from infra.store.statements import LWT, READS, STATEMENTS
 
 BATCH_ROWS = 10  # Cassandra's unlogged_batch_across_partitions_warn_threshold
+IN_KEYS = 100  # keys per IN read: one request, a bounded fan-out on the coordinator
 BATCH_BYTES = 1800  # of bound values: Cassandra's batch_size_warn_threshold (5 KiB) counts mutations, ~2.7x
 
 
@@ -97,6 +98,13 @@ class Store:
         """Run a lightweight transaction (``IF ...``); True when it applied."""
         return bool(self.session.execute(self.statement(name), args).was_applied)
 
+    def applied_many(self, name: str, rows: Sequence[Sequence[Any]]) -> list[bool]:
+        """Run a lightweight transaction for many argument tuples at once; whether each applied,
+        in input order."""
+        stmt = self.statement(name)
+        futures = [self.session.execute_async(stmt, args) for args in rows]
+        return [bool(f.result().was_applied) for f in futures]
+
     def many(self, name: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """Run one statement for many argument tuples concurrently; raise on the first error.
         Returns the result rows (a list per tuple), in input order."""
@@ -110,6 +118,18 @@ class Store:
             self.session, stmt, rows, concurrency=self.concurrency, raise_on_first_error=True
         )
         return [list(r.result_or_exc) if r.success else [] for r in results]
+
+    def many_in(self, name: str, keys: Iterable[Any], before: Sequence[Any] = (), after: Sequence[Any] = (),
+                chunk: int = IN_KEYS) -> list[Any]:
+        """Rows of a statement whose ``IN ?`` takes the distinct ``keys``, ``chunk`` keys per read,
+        the reads concurrent: ``before`` are the arguments ahead of the ``IN`` list, ``after``
+        those behind it. One request per chunk instead of one per key (the speed layer reads a
+        whole poll this way). Rows in no particular order; raise on the first error."""
+        distinct = list(dict.fromkeys(keys))
+        if not distinct:
+            return []
+        args = [(*before, distinct[i:i + chunk], *after) for i in range(0, len(distinct), chunk)]
+        return [row for rows in self.many(name, args) for row in rows]
 
     def write_many(self, name: str, rows: Sequence[Sequence[Any]], concurrency: int | None = None) -> int:
         """Write many rows with one statement, ``concurrency`` in flight; every failure is
@@ -132,7 +152,39 @@ class Store:
         partitions with a lone row are packed as in :meth:`write_batched`. Returns rows written."""
         if not rows:
             return 0
-        statement = self.statement(name)
+        self._run(name, self._grouped(self.statement(name), rows, key, max_batch), concurrency)
+        return len(rows)
+
+    def write_rows(self, writes: Sequence[tuple[str, Sequence[Any]]], keys: dict[str, int],
+                   concurrency: int | None = None) -> int:
+        """Many statements' rows in one concurrent round. The rows of the statements named in
+        ``keys`` are grouped by partition key value -- a row's first ``keys[name]`` values --
+        across those statements (tables with the same partition key: one UNLOGGED batch is one
+        mutation on the replica); lone rows and the rows of other statements are packed by
+        replicas as in :meth:`write_batched`. Every failure counted and the first raised;
+        returns rows written."""
+        groups: dict[tuple, list[Any]] = {}
+        lone: list[Any] = []
+        for name, args in writes:
+            bound = self.statement(name).bind(args)
+            if name in keys:
+                groups.setdefault(tuple(args[:keys[name]]), []).append(bound)
+            else:
+                lone.append(bound)
+        requests: list[tuple[Any, Any]] = []
+        for members in groups.values():
+            if len(members) == 1:
+                lone.append(members[0])
+                continue
+            for i in range(0, len(members), 20):
+                requests.append(self._batch(members[i:i + 20]))
+        requests += self._pack(lone)
+        if requests:
+            self._run(",".join(sorted({name for name, _ in writes})), requests, concurrency)
+        return len(writes)
+
+    def _grouped(self, statement: PreparedStatement, rows: Sequence[Sequence[Any]], key: int,
+                 max_batch: int) -> list[tuple[Any, Any]]:
         groups: dict[tuple, list[Sequence[Any]]] = {}
         for row in rows:
             groups.setdefault(tuple(row[:key]), []).append(row)
@@ -144,9 +196,7 @@ class Store:
                 continue
             for i in range(0, len(members), max_batch):
                 requests.append(self._batch([statement.bind(row) for row in members[i:i + max_batch]]))
-        requests += self._packed(statement, lone)
-        self._run(name, requests, concurrency)
-        return len(rows)
+        return requests + self._packed(statement, lone)
 
     def write_batched(self, name: str, rows: Sequence[Sequence[Any]], concurrency: int | None = None) -> int:
         """Like :meth:`write_many`, for a table with one row per partition: rows whose partitions
@@ -160,28 +210,30 @@ class Store:
         return len(rows)
 
     def _packed(self, statement: PreparedStatement, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, Any]]:
-        """Requests for rows of different partitions: grouped by the partition's replicas, at
-        most :data:`BATCH_ROWS` partitions and :data:`BATCH_BYTES` of values per batch -- under
-        Cassandra's warning thresholds (``unlogged_batch_across_partitions_warn_threshold``,
+        """Requests for rows of different partitions (:meth:`_pack`)."""
+        return self._pack([statement.bind(row) for row in rows])
+
+    def _pack(self, bound: Sequence[Any]) -> list[tuple[Any, Any]]:
+        """Requests for bound statements of different partitions: grouped by the partition's
+        replicas, at most :data:`BATCH_ROWS` partitions and :data:`BATCH_BYTES` of values per
+        batch -- under Cassandra's warning thresholds (``unlogged_batch_across_partitions_warn_threshold``,
         ``batch_size_warn_threshold``), so no replica is burdened with a large multi-partition
         batch; a row larger than that goes alone."""
         metadata = self.session.cluster.metadata
-        keyspace = statement.keyspace or self.keyspace
         groups: dict[tuple, list[tuple[Any, int]]] = {}
-        for row in rows:
-            bound = statement.bind(row)
-            replicas = metadata.get_replicas(keyspace, bound.routing_key)
+        for b in bound:
+            replicas = metadata.get_replicas(b.keyspace or self.keyspace, b.routing_key)
             key = tuple(sorted(str(h.endpoint) for h in replicas))
-            groups.setdefault(key, []).append((bound, sum(len(v) for v in bound.values if v)))
+            groups.setdefault(key, []).append((b, sum(len(v) for v in b.values if v)))
         requests: list[tuple[Any, Any]] = []
         for members in groups.values():
             chunk: list[Any] = []
             size = 0
-            for bound, n in members:
+            for b, n in members:
                 if chunk and (len(chunk) >= BATCH_ROWS or size + n > BATCH_BYTES):
                     requests.append(self._batch(chunk))
                     chunk, size = [], 0
-                chunk.append(bound)
+                chunk.append(b)
                 size += n
             if chunk:
                 requests.append(self._batch(chunk))
@@ -215,6 +267,18 @@ class Store:
         for f in futures:
             f.result()
 
+    def atomic_many(self, groups: Sequence[Sequence[tuple[str, Sequence[Any]]]]) -> None:
+        """Apply each group of writes as one LOGGED batch (all of a group or none), the groups
+        concurrently; every failure counted and the first raised."""
+        requests = []
+        for writes in groups:
+            batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=self.write_cl)
+            for name, args in writes:
+                batch.add(self.statement(name), args)
+            requests.append((batch, None))
+        if requests:
+            self._run("logged batches", requests, None)
+
     def atomic(self, writes: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Apply ``writes`` as one LOGGED batch: all of them eventually apply, or none."""
         if not writes:
@@ -245,6 +309,27 @@ class Store:
                 self.unlock(taken, owner)
                 return False
         return True
+
+    def lock_all(self, names: Sequence[str], owner: str, ttl_s: int) -> bool:
+        """Like :meth:`lock`, the leases asked for concurrently (one round instead of one per
+        name): all taken, or those taken released and False."""
+        if len(names) <= 1:
+            return self.lock(names, owner, ttl_s)
+        stmt = self.statement("lock")
+        futures = [(n, self.session.execute_async(stmt, (n, owner, ttl_s))) for n in names]
+        taken, ok = [], True
+        for name, future in futures:
+            try:
+                if future.result().was_applied:
+                    taken.append(name)
+                else:
+                    ok = False
+            except Exception:  # noqa: BLE001 -- release what was taken, then raise
+                self.unlock(taken, owner)
+                raise
+        if not ok:
+            self.unlock(taken, owner)
+        return ok
 
     def unlock(self, names: Sequence[str], owner: str, wait: bool = True) -> list[Any]:
         """Release leases held by ``owner`` (a lease taken over after expiry is left alone).
