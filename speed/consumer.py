@@ -37,11 +37,13 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener
 
+from identity.consents import load_vocabulary
 from identity.rules import load_policy
 from infra.log import get_logger
 from infra.settings import Settings, SpeedSettings
 from infra.store import Store, ts
 from speed import metrics as m
+from speed.consents import check_rules, consent_writes, trigger_decision
 from speed.contract import (
     ContractError,
     Event,
@@ -112,6 +114,8 @@ class SpeedConsumer:
         self.limits = EventLimits(self.speed.max_event_bytes, self.speed.max_attribute_bytes)
         self.id_types = tuple(sorted(t for t in self.policy.types))
         self.engine = TriggerEngine(load_triggers(self.speed.triggers_path(settings.conf_dir)))
+        self.consents = load_vocabulary(settings.conf_dir / "consents.yaml")
+        check_rules(self.consents, self.engine.rules)
         self.landing = LandingWriter(settings.landing / "stream")
         self.shards: dict[tuple[str, int], Shard] = {}
         self._seeked: set[Any] = set()
@@ -366,6 +370,7 @@ class SpeedConsumer:
             writes.append(("event", (out.ucid, ts(ev.time_ms), ev.event_id, ev.type, ev.channel, ev.source, attrs)))
             writes.append(("update", (out.ucid, ev.event_id, ts(now_ms), ts(ev.time_ms), ev.type, ev.channel,
                                       ev.source, amount_of(ev), consent_changes(ev), attrs)))
+            writes.extend(consent_writes(self.consents, out.ucid, ev, now_ms))
             fires.extend(self.engine.observe(shard, out.ucid, ev))
         fires.extend(self.engine.due(shard))
         for ucid in sorted(changed):
@@ -389,6 +394,10 @@ class SpeedConsumer:
         """Claim each fire's (rule, customer, window) and send the claimed ones: at most once."""
         for fire in fires:
             if fire.rule == "abandoned_cart" and self._purchased_since(fire.ucid, fire.at):
+                continue
+            decision = trigger_decision(self.store, self.consents, self.engine.by_name[fire.rule], fire.ucid)
+            if decision is not None and not decision.allowed:
+                log.info("trigger withheld: no consent", rule=fire.rule, ucid=fire.ucid, reason=decision.reason)
                 continue
             now = int(time.time() * 1000)
             claimed = self.store.applied("fire", fire.rule, fire.ucid, ts(fire.window_start), fire.event_id, ts(now))
