@@ -29,7 +29,9 @@ def _audited(cql_session, ks: str, ucid: str, action: str) -> int:
 def test_the_published_statements_and_their_decisions(client, serving_data, cql_session) -> None:
     ks = serving_data.keyspace
     vocabulary = load_vocabulary(serving_data.settings.conf_dir / "consents.yaml")
-    with_rows = [u for u in serving_data.published.minted if _rows(cql_session, ks, u)][:5]
+    merged = {serving_data.alias, serving_data.survivor}  # their answer is the union of both: elsewhere
+    with_rows = [u for u in sorted(serving_data.published.minted)
+                 if u not in merged and _rows(cql_session, ks, u)][:5]
     assert len(with_rows) == 5, "the published data set has (almost) no consent statements"
     for ucid in with_rows:
         before = _audited(cql_session, ks, ucid, "profile.consents")
