@@ -1,4 +1,5 @@
-"""Publish gold to Cassandra: the reference table, aliases, UCIDs, profiles, changes, links, timeline.
+"""Publish gold to Cassandra: the reference table, aliases, UCIDs, profiles, changes, links, timeline,
+consent statements.
 
 The lambda contract (``docs/lambda-contract.md``): every row is written ``USING TIMESTAMP S``,
 ``S`` = the run's snapshot minus ``UCID_BATCH_PUBLISH_LAG_S``, so per cell the newer write wins
@@ -45,12 +46,14 @@ RECENT_EVENTS = 20  # newest events per UCID the batch publishes; the speed laye
 ORDER = (("ucids_live", "ucids"), ("identifiers_by_ucid", "identifiers_by_ucid"), ("identifiers", "identifiers"),
          ("ucid_aliases", "ucid_aliases"), ("retired_identifiers", "identifiers"), ("ucids_ended", "ucids"),
          ("profiles", "profiles"), ("identity_changes", "identity_changes"), ("links_by_ucid", "links_by_ucid"),
-         ("events_by_ucid", "events_by_ucid"), ("match_blocks", "match_blocks"))
+         ("events_by_ucid", "events_by_ucid"), ("match_blocks", "match_blocks"),
+         ("consent_statements", "consent_statements"))
 STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
                 "retired_identifiers": "publish_retired_identifier"}
 # steps whose table is partitioned by its first column (the UCID) with several rows per
 # partition: their rows are brought together by UCID and written one batch per partition
-GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid", "events_by_ucid"})
+GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid", "events_by_ucid",
+                     "consent_statements"})
 # the columns a run stamps with its clock (``updated_at``, a profile's ``batch_snapshot``): not
 # part of a row's content, so a row that only they would change is not written again
 CLOCK_COLUMNS = frozenset({"_now", "_snapshot"})
@@ -178,6 +181,14 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
     out["match_blocks"] = blocks.join(assignments, ["source", "record_id"]).select(
         F.explode("block_keys").alias("block_key"), "source", "record_id", "a_type", "a_value", "ucid", "person",
         ts_now.alias("_now"))
+    # every consent statement (batch.consents), keyed by its content as the speed layer writes it
+    # (an empty frame for a lake whose profiles stage ran before consents were kept)
+    from batch.consents import COLUMNS
+
+    consents = gold("consents") if exists(spark, lake.gold("consents")) else spark.createDataFrame(
+        [], "ucid string, purpose string, channel string, event_time timestamp, source string, status string, "
+            "legal_basis string")
+    out["consent_statements"] = consents.select(*COLUMNS, ts_now.alias("_now"))
     return out
 
 

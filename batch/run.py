@@ -174,9 +174,13 @@ def resolve(ctx: Context) -> dict:
 
 
 def profiles(ctx: Context) -> dict:
+    from batch import consents
     from batch.profiles import build
+    from identity.consents import load_vocabulary
 
-    return build(ctx.spark, ctx.lake, ctx.policy, ctx.now)
+    counts = build(ctx.spark, ctx.lake, ctx.policy, ctx.now)
+    vocabulary = load_vocabulary(ctx.settings.conf_dir / "consents.yaml")
+    return {**counts, **consents.build(ctx.spark, ctx.lake, vocabulary)}
 
 
 def validate(ctx: Context, layers: tuple[str, ...] = ("bronze", "silver", "gold")) -> dict:

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from identity.consents import load_vocabulary
 from identity.rules import Policy, load_policy
 from infra.log import configure, get_logger
 from infra.settings import CassandraSettings, ServingSettings, get_settings
@@ -29,7 +30,7 @@ from serving.gate import RequestGate
 from serving.keys import KeyCache
 from serving.metrics import IDENTIFIER_READS, STORE_ERRORS, MetricsMiddleware
 from serving.models import API_VERSION
-from serving.routes import explain, ops, profiles, resolve
+from serving.routes import consents, explain, ops, profiles, resolve
 from serving.state import AppState
 
 log = get_logger("serving.app")
@@ -145,12 +146,13 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store)
+    vocabulary = load_vocabulary(settings.conf_dir / "consents.yaml")
+    state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store, consents=vocabulary)
     app.state.ucid = state
     _install_handlers(app, serving)
-    for module in (resolve, profiles, explain, ops):
+    for module in (resolve, profiles, consents, explain, ops):
         app.include_router(module.router)
     app.add_middleware(RequestGate, state=state)  # inside the metrics: its 401 / 413 are counted
     app.add_middleware(MetricsMiddleware)
-    openapi.install(app, list(policy.types), serving)
+    openapi.install(app, list(policy.types), serving, vocabulary)
     return app

@@ -207,3 +207,42 @@ class Ready(BaseModel):
 
 class Noop(BaseModel):
     ok: bool = True
+
+
+class ConsentStatement(BaseModel):
+    """One consent statement: ``status`` for ``purpose`` on ``channel``, recorded by ``source``
+    at ``eventTime`` on ``legalBasis``."""
+
+    purpose: str
+    channel: str
+    status: Literal["opt_in", "opt_out"]
+    source: str
+    eventTime: datetime
+    legalBasis: str
+
+
+class ConsentDecision(BaseModel):
+    """May the customer be contacted for ``purpose`` on ``channel``: ``reason`` ``opted_in`` /
+    ``opted_out`` rest on ``statement`` (the latest by event time); ``default_allowed`` /
+    ``default_denied`` apply the purpose's default of conf/consents.yaml (no statement)."""
+
+    purpose: str
+    channel: str
+    allowed: bool
+    reason: Literal["opted_in", "opted_out", "default_allowed", "default_denied"]
+    legalBasis: str | None = Field(description="of the statement, or the purpose's for a default that allows")
+    statement: ConsentStatement | None
+
+
+class Consents(BaseModel):
+    """A customer's consent statements (batch and speed) and the decision per purpose and channel."""
+
+    ucid: str = Field(description="the live UCID answered (the survivor of a merged one)")
+    statements: list[ConsentStatement] = Field(description="newest first per purpose and channel")
+    decisions: list[ConsentDecision] = Field(description="every purpose and channel of the vocabulary")
+
+
+class Contactability(ConsentDecision):
+    """The decision for one customer, purpose and channel."""
+
+    ucid: str = Field(description="the live UCID answered (the survivor of a merged one)")

@@ -2,7 +2,8 @@
 says exactly what this server accepts: the identifier types of ``rules.yaml`` (as an enum of
 every ``type`` query parameter), the batch maximum ``UCID_SERVING_BATCH_MAX`` (as ``maxItems``),
 the page maximum ``UCID_SERVING_EVENTS_PAGE_MAX`` (as the ``maximum`` of every ``limit``), and
-the body limit ``UCID_SERVING_MAX_BODY_BYTES`` (in the request body's description).
+the body limit ``UCID_SERVING_MAX_BODY_BYTES`` (in the request body's description), and the
+purposes and channels of ``conf/consents.yaml`` (as enums of ``purpose`` / ``channel``).
 
 What no JSON Schema can say is left to the identity core and answered 422 with the reason: a
 value the type's rules refuse (not an e-mail address, a blocked or placeholder value, a control
@@ -15,9 +16,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from identity.consents import Vocabulary
 from infra.settings import ServingSettings
 
 TYPE_PARAMETERS = ("type", "a_type", "b_type")
+CONSENT_PARAMETERS = ("purpose", "channel")
 PAGE_PARAMETERS = ("limit",)
 
 
@@ -28,8 +31,10 @@ def _set_maximum(schema: dict[str, Any], maximum: int) -> None:
             branch["maximum"] = maximum
 
 
-def install(app: FastAPI, identifier_types: list[str], serving: ServingSettings) -> None:
+def install(app: FastAPI, identifier_types: list[str], serving: ServingSettings,
+            vocabulary: Vocabulary | None = None) -> None:
     """Make ``app.openapi()`` return the completed document (built once, then cached)."""
+    terms = {"purpose": list(vocabulary.purposes), "channel": list(vocabulary.channels)} if vocabulary else {}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -39,6 +44,8 @@ def install(app: FastAPI, identifier_types: list[str], serving: ServingSettings)
                     for param in operation.get("parameters", []):
                         if param["in"] == "query" and param["name"] in TYPE_PARAMETERS:
                             param["schema"]["enum"] = sorted(identifier_types)
+                        if param["in"] == "query" and param["name"] in terms:
+                            param["schema"]["enum"] = terms[param["name"]]
                         if param["in"] == "query" and param["name"] in PAGE_PARAMETERS:
                             _set_maximum(param["schema"], serving.events_page_max)
                     body = operation.get("requestBody")

@@ -1,4 +1,5 @@
-"""What one API process holds: settings, the identity policy, the store and the key cache."""
+"""What one API process holds: settings, the identity policy, the consent vocabulary, the store and
+the key cache."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from identity.consents import Vocabulary
 from identity.rules import Policy
 from infra.settings import CassandraSettings, ServingSettings
 from infra.store.aio import ApiReads
@@ -24,6 +26,7 @@ class AppState:
     store: ApiReads | None = None
     connect_error: str | None = None
     schema_version: int | None = None
+    consents: Vocabulary | None = None  # conf/consents.yaml
 
     def require_store(self) -> ApiReads:
         """The store, or a 503 with retry advice while Cassandra is not connected."""

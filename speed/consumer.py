@@ -41,11 +41,13 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener
 
+from identity.consents import load_vocabulary
 from identity.rules import load_policy
 from infra.log import get_logger
 from infra.settings import Settings, SpeedSettings
 from infra.store import Store, ms, ts
 from speed import metrics as m
+from speed.consents import check_rules, consent_writes, trigger_decision
 from speed.contract import (
     ContractError,
     Event,
@@ -64,7 +66,7 @@ from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
 log = get_logger("speed.consumer")
 
 # statements whose rows are grouped by partition when written (their partition key's length)
-GROUPED = {"event": 1, "update": 1, "put_shard": 1}
+GROUPED = {"event": 1, "update": 1, "put_shard": 1, "put_consent": 1}
 
 
 class TopicMissing(RuntimeError):
@@ -121,6 +123,8 @@ class SpeedConsumer:
         self.limits = EventLimits(self.speed.max_event_bytes, self.speed.max_attribute_bytes)
         self.id_types = tuple(sorted(t for t in self.policy.types))
         self.engine = TriggerEngine(load_triggers(self.speed.triggers_path(settings.conf_dir)))
+        self.consents = load_vocabulary(settings.conf_dir / "consents.yaml")
+        check_rules(self.consents, self.engine.rules)
         self.landing = LandingWriter(settings.landing / "stream")
         self.shards: dict[tuple[str, int], Shard] = {}
         self._seeked: set[Any] = set()
@@ -377,6 +381,7 @@ class SpeedConsumer:
             writes.append(("event", (out.ucid, ts(ev.time_ms), ev.event_id, ev.type, ev.channel, ev.source, attrs)))
             writes.append(("update", (out.ucid, ev.event_id, ts(now_ms), ts(ev.time_ms), ev.type, ev.channel,
                                       ev.source, amount_of(ev), consent_changes(ev), attrs)))
+            writes.extend(consent_writes(self.consents, out.ucid, ev, now_ms))
             fires.extend(self.engine.observe(shard, out.ucid, ev))
         for ucid, shard in sorted(changed):
             writes.append(("put_shard", shard_args(ucid, shard, self.shards[(ucid, shard)], now_ms)))
@@ -407,9 +412,18 @@ class SpeedConsumer:
     def _emit(self, fires: list[Fire]) -> None:
         """Claim each fire's (rule, customer, window) and send the claimed ones: at most once.
         The claims go together (one round); an abandoned cart paid since, on any shard, is not
-        fired."""
+        fired; a rule naming a purpose and channel fires only where the consent decision allows
+        it (withheld before its claim: the window is not used up)."""
         paid = self._last_purchases({fire.ucid for fire in fires if fire.rule == "abandoned_cart"})
-        wanted = [fire for fire in fires if not (fire.rule == "abandoned_cart" and paid.get(fire.ucid, -1) >= fire.at)]
+        wanted = []
+        for fire in fires:
+            if fire.rule == "abandoned_cart" and paid.get(fire.ucid, -1) >= fire.at:
+                continue
+            decision = trigger_decision(self.store, self.consents, self.engine.by_name[fire.rule], fire.ucid)
+            if decision is not None and not decision.allowed:
+                log.info("trigger withheld: no consent", rule=fire.rule, ucid=fire.ucid, reason=decision.reason)
+                continue
+            wanted.append(fire)
         now = int(time.time() * 1000)
         claims = self.store.applied_many("fire", [(fire.rule, fire.ucid, ts(fire.window_start), fire.event_id, ts(now))
                                                   for fire in wanted])

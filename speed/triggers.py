@@ -6,7 +6,9 @@ event; an ``absence`` rule (abandoned cart) when a matching event is not followe
 partition's event time (its highest ``event_time`` so far) passes the due time. Pending
 absences are kept per shard (Kafka partition) and persisted by the consumer, so a restart picks
 them up. The consumer makes each fire at-most-once per (rule, customer, window) with an
-``INSERT ... IF NOT EXISTS`` before sending it.
+``INSERT ... IF NOT EXISTS`` before sending it. A rule naming a ``purpose`` and ``channel`` is a
+contact of the customer: the consumer sends it only if the customer's consent decision for them
+allows it (:mod:`speed.consents`).
 """
 
 from __future__ import annotations
@@ -75,11 +77,17 @@ class TriggerRule(_Strict):
     unless: Condition | None = None
     after_s: int | None = Field(None, ge=1)
     window_s: int = Field(ge=1)
+    # the contact the trigger leads to: it fires only for a customer whose consent decision for
+    # (purpose, channel) allows it (conf/consents.yaml; speed/consents.py)
+    purpose: str | None = None
+    channel: str | None = None
 
     @model_validator(mode="after")
     def _absence_needs(self) -> TriggerRule:
         if self.kind == "absence" and (self.unless is None or self.after_s is None):
             raise ValueError("an absence rule needs 'unless' and 'after_s'")
+        if (self.purpose is None) != (self.channel is None):
+            raise ValueError("a rule names both 'purpose' and 'channel', or neither")
         return self
 
 

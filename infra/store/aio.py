@@ -38,7 +38,7 @@ Row = dict[str, Any]
 
 # the statements the API runs; a table missing from the keyspace leaves its reads unprepared
 API_READS = ("get_identifier", "get_identifiers_in", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
-             "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key")
+             "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key", "get_consents")
 # ... and its one write (issue 16): without the table, audited reads answer 503, never unaudited
 API_WRITES = ("put_audit",)
 
@@ -100,6 +100,7 @@ class ApiReads(Protocol):
     async def changes(self, ucid: str) -> list[Row]: ...
     async def links(self, ucid: str) -> list[Row]: ...
     async def api_key(self, key_id: str) -> Row | None: ...
+    async def consents(self, ucid: str) -> list[Row]: ...
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
                             requested_ucid: str | None) -> None: ...
     async def schema_version(self) -> int: ...
@@ -270,6 +271,13 @@ class AsyncStore:
 
     async def api_key(self, key_id: str) -> Row | None:
         return await self._one("get_api_key", key_id)
+
+    async def consents(self, ucid: str) -> list[Row]:
+        """The consent statements recorded under ``ucid`` (migration 009); a keyspace without the
+        table (looked for again first, at most once a minute) raises :class:`MissingTable`."""
+        if "get_consents" not in self.prepared:
+            await self.refresh_tables()
+        return await self._rows("get_consents", ucid)
 
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
                             requested_ucid: str | None) -> None:

@@ -81,6 +81,11 @@ STATEMENTS: dict[str, str] = {
     "get_shards_in": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid IN ?",
     "get_shards": f"SELECT {_SHARD_COLUMNS} FROM {{ks}}.speed_profiles WHERE ucid = ?",
     "put_shard": f"INSERT INTO {{ks}}.speed_profiles ({_SHARD_COLUMNS}) VALUES ({_values(_SHARD_COLUMNS)})",
+    # -- consent statements (both layers write a statement's row, keyed by its content) ---------
+    "put_consent": "INSERT INTO {ks}.consent_statements (ucid, purpose, channel, event_time, source, status, "
+                   "legal_basis, layer, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'speed', ?)",
+    "get_consents": "SELECT purpose, channel, event_time, source, status, legal_basis, layer "
+                    "FROM {ks}.consent_statements WHERE ucid = ? LIMIT 5000",
     # -- triggers -------------------------------------------------------------------------------
     "fire": "INSERT INTO {ks}.trigger_fired (rule, ucid, window_start, event_id, fired_at) VALUES (?, ?, ?, ?, ?) "
             "IF NOT EXISTS",
@@ -133,6 +138,9 @@ STATEMENTS: dict[str, str] = {
                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     "publish_match_blocks": "INSERT INTO {ks}.match_blocks (block_key, source, record_id, anchor_type, anchor_value, "
                             "ucid, person, layer, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'batch', ?) USING TIMESTAMP ?",
+    "publish_consent_statements": "INSERT INTO {ks}.consent_statements (ucid, purpose, channel, event_time, source, "
+                                  "status, legal_basis, layer, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'batch', ?) "
+                                  "USING TIMESTAMP ?",
     "publish_events_by_ucid": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, "
                               "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     # -- whole-table scans (validation of what was published; speed state read back by token range)
@@ -153,7 +161,7 @@ STATEMENTS: dict[str, str] = {
 LWT = frozenset({"lock", "unlock", "fire"})
 READS = frozenset(n for n in STATEMENTS if n.startswith(("get_", "all_", "scan_", "range_")))
 PUBLISHED_TABLES = ("ucids", "ucid_aliases", "identifiers_by_ucid", "identifiers", "profiles", "identity_changes",
-                    "links_by_ucid", "events_by_ucid")
+                    "links_by_ucid", "events_by_ucid", "consent_statements")
 
 
 def table_of(name: str) -> str:
