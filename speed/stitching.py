@@ -339,8 +339,13 @@ class Stitcher:
             outcomes.append(Outcome(decision.kind, decision.ucid, len(decision.refused), decision.aliases))
         if time.monotonic() - started > self.lock_ttl_s / 2:
             return None  # our leases may be about to expire: do not write, start over
-        self.store.atomic_many(_groups(decided))
-        for norm, decision, view, _ in decided:
+        # each event's writes at a time of its own, later in poll order: two events of the poll
+        # writing one cell (a claim, then the merge re-pointing it) leave the later one's value
+        base = int(time.time() * 1_000_000)
+        self.store.atomic_many(_groups(decided, base))
+        while time.time() * 1_000_000 <= base + len(decided):
+            time.sleep(0.0005)  # the next holder of these leases writes later than every time used here
+        for norm, _, _, _ in decided:
             self._remember_final(norm, graph)
         return outcomes
 
@@ -412,11 +417,12 @@ def _pair_record(a: Identifier, b: Identifier) -> NormalizedRecord:
     return NormalizedRecord("model", "pair", (a, b), a)
 
 
-def _groups(decided: list[tuple[NormalizedRecord, StitchDecision, View, list[tuple[str, tuple]]]]
-            ) -> list[list[tuple[str, tuple]]]:
-    """The writes of a poll's decisions as LOGGED batches: the events that touch each other
-    (an identifier, a UCID) in one batch, in order, so no decision is written without the one it
-    rests on; unrelated small groups packed together up to about :data:`BATCH_BYTES` of values."""
+def _groups(decided: list[tuple[NormalizedRecord, StitchDecision, View, list[tuple[str, tuple]]]],
+            base_us: int) -> list[list[tuple[str, tuple, int]]]:
+    """The writes of a poll's decisions as LOGGED batches of ``(statement, args, write time)``:
+    the n-th event's writes at ``base_us + n`` microseconds; the events that touch each other (an
+    identifier, a UCID) in one batch, so no decision is written without the one it rests on;
+    unrelated small groups packed together up to about :data:`BATCH_BYTES` of values."""
     parent: dict[Any, Any] = {}
 
     def find(x: Any) -> Any:
@@ -437,15 +443,15 @@ def _groups(decided: list[tuple[NormalizedRecord, StitchDecision, View, list[tup
             if other != root:
                 parent[other] = root
         keys.append(("e", n))
-    groups: dict[Any, list[tuple[str, tuple]]] = {}
-    for key, (_, _, _, writes) in zip(keys, decided, strict=True):
+    groups: dict[Any, list[tuple[str, tuple, int]]] = {}
+    for n, (key, (_, _, _, writes)) in enumerate(zip(keys, decided, strict=True)):
         if key is not None:
-            groups.setdefault(find(key), []).extend(writes)
-    batches: list[list[tuple[str, tuple]]] = []
-    current: list[tuple[str, tuple]] = []
+            groups.setdefault(find(key), []).extend((name, args, base_us + n) for name, args in writes)
+    batches: list[list[tuple[str, tuple, int]]] = []
+    current: list[tuple[str, tuple, int]] = []
     size = 0
     for writes in groups.values():
-        n = sum(_size(args) for _, args in writes)
+        n = sum(_size(args) for _, args, _ in writes)
         if current and size + n > BATCH_BYTES:
             batches.append(current)
             current, size = [], 0

@@ -80,6 +80,27 @@ class Store:
             self._prepared[name] = stmt
         return stmt
 
+    def timed(self, name: str, args: Sequence[Any], micros: int) -> Any:
+        """``name`` bound with an explicit write time (``USING TIMESTAMP``, epoch microseconds):
+        writes in one batch otherwise share the batch's time, and two of them to one cell are
+        then settled by value, not by order."""
+        key = f"{name}@timed"
+        stmt = self._prepared.get(key)
+        text = STATEMENTS[name].format(ks=self.keyspace)
+        first = text.startswith("UPDATE")
+        if stmt is None:
+            if first:  # UPDATE ks.t USING TIMESTAMP ? SET ...
+                table, rest = text[len("UPDATE "):].split(" SET ", 1)
+                text = f"UPDATE {table} USING TIMESTAMP ? SET {rest}"
+            elif text.startswith("INSERT") and " IF " not in text and " USING " not in text:
+                text = f"{text} USING TIMESTAMP ?"
+            else:
+                raise ValueError(f"{name}: no explicit write time for this statement")
+            stmt = self.session.prepare(text)
+            stmt.consistency_level = self.write_cl
+            self._prepared[key] = stmt
+        return stmt.bind((micros, *args) if first else (*args, micros))
+
     # -- plain helpers ---------------------------------------------------------------------
     def one(self, name: str, *args: Any) -> Any:
         return self.session.execute(self.statement(name), args).one()
@@ -267,14 +288,15 @@ class Store:
         for f in futures:
             f.result()
 
-    def atomic_many(self, groups: Sequence[Sequence[tuple[str, Sequence[Any]]]]) -> None:
-        """Apply each group of writes as one LOGGED batch (all of a group or none), the groups
-        concurrently; every failure counted and the first raised."""
+    def atomic_many(self, groups: Sequence[Sequence[tuple[str, Sequence[Any], int]]]) -> None:
+        """Apply each group of ``(statement, args, write time in epoch microseconds)`` as one
+        LOGGED batch (all of a group or none), the groups concurrently; every failure counted and
+        the first raised. Within a group, of two writes to one cell the later time wins."""
         requests = []
         for writes in groups:
             batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=self.write_cl)
-            for name, args in writes:
-                batch.add(self.statement(name), args)
+            for name, args, micros in writes:
+                batch.add(self.timed(name, args, micros))
             requests.append((batch, None))
         if requests:
             self._run("logged batches", requests, None)

@@ -76,3 +76,51 @@ def check_exactly_once(env, events: list[dict[str, Any]]) -> None:
     assert env.count("profile_updates") == identified
     landed = [r["event_id"] for r in landed_rows(env)]
     assert sorted(landed) == sorted(ids), "landing files must hold every event exactly once"
+
+
+def check_identity(env, policy: Policy, events: list[dict[str, Any]]) -> dict[str, set]:
+    """The identity invariants over ``events`` (read in bulk: a burst has tens of thousands of
+    identifiers): every identifier resolves to exactly one live UCID whose membership rows hold
+    it and no identifier resolving elsewhere; no live cluster breaks a per-type limit or the
+    size guard; an event's identifiers share one UCID unless joining their clusters would break
+    a limit or the size guard (a split only for a reason). Returns the clusters (UCID ->
+    identifiers of these events)."""
+    from collections import Counter
+
+    norms = [normalize_record(Record("stream", e["event_id"], tuple(sorted(e["identifiers"].items()))), policy)[0]
+             for e in events]
+    idents = sorted({i for n in norms for i in n.identifiers})
+    rows = env.store.many("get_identifier", idents)
+    ucid_of: dict[tuple[str, str], str] = {}
+    for ident, found in zip(idents, rows):
+        assert found, f"identifier {ident} not in Cassandra"
+        live = found[0].ucid if found[0].status == "live" else live_ucid(env.store, found[0].ucid)
+        assert live is not None, f"identifier {ident} -> {found[0].ucid} does not resolve to a live UCID"
+        ucid_of[ident] = live
+    clusters: dict[str, set] = defaultdict(set)
+    for ident, u in ucid_of.items():
+        clusters[u].add(ident)
+    lives = sorted(clusters)
+    limits = policy.limits()
+    wanted = set(idents)
+    for u, member_rows in zip(lives, env.store.many("get_members", [(u,) for u in lives])):
+        members = {(r.id_type, r.id_value) for r in member_rows}
+        assert clusters[u] <= members, f"{u}: identifiers resolving to it without a membership row"
+        stray = {i for i in members & wanted if ucid_of[i] != u}
+        assert not stray, f"identifiers with two UCIDs: {stray} are members of {u} but resolve elsewhere"
+        for t, n in Counter(t for t, _ in members).items():
+            assert n <= limits.get(t, n), f"{u}: {n} identifiers of type {t} > limit {limits[t]}"
+        assert len(members) <= policy.max_cluster_identifiers, f"{u}: {len(members)} identifiers > the size guard"
+
+    def joining_breaks_a_limit(a: str, b: str) -> bool:
+        joined = Counter(t for t, _ in clusters[a] | clusters[b])
+        return (any(n > limits.get(t, n) for t, n in joined.items())
+                or sum(joined.values()) > policy.max_cluster_identifiers)
+
+    for norm in norms:
+        ucids = {ucid_of[i] for i in norm.identifiers}
+        anchor = ucid_of[norm.anchor] if norm.identifiers else None
+        for other in ucids - {anchor}:
+            assert joining_breaks_a_limit(anchor, other), (
+                f"event {norm.record_id}: {norm.identifiers} split over {ucids} without a limit reason")
+    return clusters

@@ -82,8 +82,9 @@ def test_decisions_that_touch_each_other_are_written_in_one_logged_batch_in_orde
     rows = [decided(1, "U9", (("email", "ann.lee@mail-x.io"),), ("U9",)),
             decided(2, "U8", (("email", big),), ("U8",)),
             decided(3, "U9", (("email", "ann.lee@mail-x.io"), ("cookie_id", "k")))]  # rests on the mint of event 1
-    groups = _groups(rows)
-    first = next(g for g in groups if ("claim", ("email", "ann.lee@mail-x.io", "U9")) in g)
-    assert first.index(("claim", ("email", "ann.lee@mail-x.io", "U9"))) < first.index(("claim", ("cookie_id", "k", "U9")))
-    assert not any(("claim", ("email", big, "U8")) in g for g in groups if g is first)
+    groups = _groups(rows, base_us=1000)
+    first = next(g for g in groups if ("claim", ("email", "ann.lee@mail-x.io", "U9"), 1000) in g)
+    assert ("claim", ("cookie_id", "k", "U9"), 1002) in first  # with the decision it rests on
+    assert ("claim", ("email", "ann.lee@mail-x.io", "U9"), 1002) in first  # the later event's write is later
+    assert not any(w[1] == ("email", big, "U8") for g in groups if g is first for w in g)
     assert sum(len(g) for g in groups) == 4
