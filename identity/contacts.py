@@ -68,6 +68,7 @@ RULES: dict[str, Rule] = {
     "add_to_cart": Rule("inbound", response="added_to_cart", rank=2, **_SESSION),
     "purchase": Rule("inbound", response="purchased", rank=3, **_SESSION),
 }
+GROUP_OF = {r.direction: r.group for r in RULES.values()}  # one grouping per direction
 RANK = {r.response: r.rank for r in RULES.values() if r.response}
 # the outcome of a contact without any response, by group (an assisted contact states its own)
 NO_RESPONSE = {"campaign": "no_response", "session": "browsed", "event": "unknown"}
