@@ -204,3 +204,35 @@ def test_contacts_of_a_merged_customer_hold_both_sides_and_the_speed_layers_even
     got, _ = _all_contacts(client, serving_data.alias, limit=4)
     assert f"web:event:{serving_data.merge_event}" in {c["contactId"] for c in got}
     assert [_got(c) for c in got] == [_shape(c) for c in expected]
+
+
+def test_the_cli_export_is_the_apis_document_and_is_audited(client, serving_data, cql_session, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    api = _export(client, serving_data.alias)
+    env = {**os.environ, "UCID_CASSANDRA_KEYSPACE": serving_data.keyspace}
+    out = tmp_path / "export.json"
+    subprocess.run([sys.executable, "-m", "ucid.cli", "privacy", "export", "--ucid", serving_data.alias,
+                    "--out", str(out)], cwd=repo, env=env, check=True, capture_output=True, timeout=120)
+    cli = json.loads(out.read_text())
+    t, v = serving_data.alias_identifier
+    by_id = subprocess.run([sys.executable, "-m", "ucid.cli", "privacy", "export", "--identifier", f"{t}:{v}"],
+                           cwd=repo, env=env, check=True, capture_output=True, timeout=120, text=True)
+    named = json.loads(by_id.stdout)
+    for doc in (cli, named):
+        assert doc["_id"]["ucid"] == serving_data.survivor
+        for part in ("ucids", "identifiers", "events", "contacts", "identityChanges", "links", "consents"):
+            assert doc[part] == api[part], part
+    assert named["_id"]["requested"] == f"{t}:{v}"
+    rows = list(cql_session.execute(f"SELECT action, key_id, via, requested_ucid FROM {serving_data.keyspace}"
+                                    ".audit_by_ucid WHERE ucid = %s LIMIT 2", (serving_data.survivor,)))
+    assert [(r.action, r.key_id, r.via) for r in rows] == [("export", "cli", f"identifier:{t}"),
+                                                          ("export", "cli", "ucid")]
+    assert rows[1].requested_ucid == serving_data.alias
+    bad = subprocess.run([sys.executable, "-m", "ucid.cli", "privacy", "export", "--identifier", "email"],
+                         cwd=repo, env=env, capture_output=True, timeout=120, text=True)
+    assert bad.returncode == 2 and "TYPE:VALUE" in bad.stderr
