@@ -8,11 +8,14 @@
   winning source in ``attribute_sources``;
 * ``consents``: the most recent value of each consent / preference;
 * traits: first and last seen, record count, sources, channel counts and last contact per
-  channel (event sources), lifetime spend (sum of ``amount`` of purchase events).
+  channel (event sources), lifetime spend (sum of ``amount`` of purchase events);
+* contact history summary: contacts and the start of the latest one per ``direction:channel``
+  (``contact_counts``, ``contact_last``; :mod:`batch.contacts`).
 
 ``gold/events`` is written alongside: every event record (sources of kind ``event``) on its UCID,
 with channel, type, time, attributes and measures -- the customer timelines analysts study
-(journeys, abandonment, contact after a web session).
+(journeys, abandonment, contact after a web session) -- and ``gold/contacts``, the contact
+history folded from those events (:mod:`batch.contacts`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
     """Write ``gold/profiles``; return counts."""
     from pyspark.sql import functions as F
 
+    from batch import contacts as contact_history
+
     assignments = spark.read.format("delta").load(lake.gold("assignments")).select("source", "record_id", "ucid")
     records = spark.read.format("delta").load(lake.silver("records")).join(assignments, ["source", "record_id"])
 
@@ -101,11 +106,15 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
         F.min("event_time").alias("first_seen"), F.max("event_time").alias("last_seen"),
         F.count("*").alias("record_count"), F.array_sort(F.collect_set("source")).alias("sources"),
     )
+    history = contact_history.contacts(events)
+    history.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(lake.gold("contacts"))
+    history = spark.read.format("delta").load(lake.gold("contacts"))
+    contact_summary = contact_history.summary(history)
     spend = events.where(F.col("event_type") == "purchase").groupBy("ucid").agg(
         F.sum(F.col("measures")["amount"]).alias("lifetime_spend"))
     profiles = (
         base.join(identities, "ucid", "left").join(attributes, "ucid", "left").join(spend, "ucid", "left")
-        .join(consents, "ucid", "left").join(channels, "ucid", "left")
+        .join(consents, "ucid", "left").join(channels, "ucid", "left").join(contact_summary, "ucid", "left")
         .select(
             "ucid", "identities",
             F.coalesce("attributes", F.create_map().cast("map<string,string>")).alias("attributes"),
@@ -113,6 +122,8 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
             F.coalesce("consents", F.create_map().cast("map<string,string>")).alias("consents"),
             F.coalesce("channel_counts", F.create_map().cast("map<string,bigint>")).alias("channel_counts"),
             F.coalesce("last_contact", F.create_map().cast("map<string,timestamp>")).alias("last_contact"),
+            F.coalesce("contact_counts", F.create_map().cast("map<string,bigint>")).alias("contact_counts"),
+            F.coalesce("contact_last", F.create_map().cast("map<string,timestamp>")).alias("contact_last"),
             "first_seen", "last_seen", "record_count", "sources",
             F.round(F.coalesce("lifetime_spend", F.lit(0.0)), 2).alias("lifetime_spend"),
             F.lit(now).cast("long").alias("snapshot"),
@@ -123,4 +134,5 @@ def build(spark, lake: Lake, policy, now: int) -> dict:
                              "measures")
     timeline.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(lake.gold("events"))
     return {"profiles": spark.read.format("delta").load(lake.gold("profiles")).count(),
-            "events": spark.read.format("delta").load(lake.gold("events")).count()}
+            "events": spark.read.format("delta").load(lake.gold("events")).count(),
+            "contacts": history.count()}

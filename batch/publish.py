@@ -1,5 +1,5 @@
 """Publish gold to Cassandra: the reference table, aliases, UCIDs, profiles, changes, links, timeline,
-consent statements.
+contacts, consent statements.
 
 The lambda contract (``docs/lambda-contract.md``): every row is written ``USING TIMESTAMP S``,
 ``S`` = the run's snapshot minus ``UCID_BATCH_PUBLISH_LAG_S``, so per cell the newer write wins
@@ -45,14 +45,15 @@ RECENT_EVENTS = 20  # newest events per UCID the batch publishes; the speed laye
 # answers a merged UCID; identifiers of a retired UCID marked before the UCID is.
 ORDER = (("ucids_live", "ucids"), ("identifiers_by_ucid", "identifiers_by_ucid"), ("identifiers", "identifiers"),
          ("ucid_aliases", "ucid_aliases"), ("retired_identifiers", "identifiers"), ("ucids_ended", "ucids"),
-         ("profiles", "profiles"), ("identity_changes", "identity_changes"), ("links_by_ucid", "links_by_ucid"),
-         ("events_by_ucid", "events_by_ucid"), ("match_blocks", "match_blocks"),
+         ("profiles", "profiles"), ("profile_contacts", "profiles"), ("identity_changes", "identity_changes"),
+         ("links_by_ucid", "links_by_ucid"), ("events_by_ucid", "events_by_ucid"),
+         ("contacts_by_ucid", "contacts_by_ucid"), ("match_blocks", "match_blocks"),
          ("consent_statements", "consent_statements"))
 STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
                 "retired_identifiers": "publish_retired_identifier"}
 # steps whose table is partitioned by its first column (the UCID) with several rows per
 # partition: their rows are brought together by UCID and written one batch per partition
-GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid", "events_by_ucid",
+GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid", "events_by_ucid", "contacts_by_ucid",
                      "consent_statements"})
 # the columns a run stamps with its clock (``updated_at``, a profile's ``batch_snapshot``): not
 # part of a row's content, so a row that only they would change is not written again
@@ -148,6 +149,16 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
         "ucid", "attributes", "attribute_sources", "consents", traits.alias("traits"), "channel_counts",
         "last_contact", "first_seen", "last_seen", F.col("lifetime_spend").cast("decimal(18,2)"),
         F.col("snapshot").cast("timestamp").alias("_snapshot"), ts_now.alias("_now"))
+    # the contact-history summary (migration 010), and the history itself (gold/contacts)
+    summary = [F.col(c) if c in profiles.columns else F.create_map().cast(t).alias(c)
+               for c, t in (("contact_counts", "map<string,bigint>"), ("contact_last", "map<string,timestamp>"))]
+    out["profile_contacts"] = profiles.select("ucid", *summary)
+    from batch.contacts import CONTACT_COLUMNS
+
+    contacts = (gold("contacts") if exists(spark, lake.gold("contacts"))
+                else spark.createDataFrame([], CONTACT_COLUMNS))
+    out["contacts_by_ucid"] = contacts.select("ucid", "started_at", "contact_id", "direction", "channel", "last_at",
+                                              "topic", "outcome", "responses", "details")
     out["identity_changes"] = changes.where("new_id IS NOT NULL").select(
         F.col("new_id").alias("ucid"), F.col("at").cast("timestamp"), "change_id", "kind",
         F.array_sort("old_ids"), "rule", "evidence"

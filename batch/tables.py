@@ -20,7 +20,7 @@ from pathlib import Path
 
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
-    "profiles", "events", "runs", "match_review", "match_blocks", "published", "speed_seen", "consents",
+    "profiles", "events", "contacts", "runs", "match_review", "match_blocks", "published", "speed_seen", "consents",
     "consent_state",
 )
 

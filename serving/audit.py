@@ -1,7 +1,8 @@
 """The audit trail (issue 16): every read of a customer's data is recorded before it is answered.
 
 One row per answered read in ``audit_by_ucid`` (migration 007, append-only): the UCID served,
-when (a timeuuid), what (:data:`PROFILE_READ`, :data:`PROFILE_EVENTS`, :data:`EXPLAIN`), which
+when (a timeuuid), what (:data:`PROFILE_READ`, :data:`PROFILE_EVENTS`, :data:`PROFILE_CONTACTS`,
+:data:`EXPORT`, :data:`EXPLAIN`), which
 API key (id and name), how the customer was addressed (``via``: ``ucid``, or
 ``identifier:<type>``, the type only and never the value: the trail holds nothing personal
 besides the UCID) and, when a UCID merged away was asked for, that UCID (``requested_ucid``; the
@@ -32,6 +33,8 @@ log = get_logger("serving.audit")
 
 PROFILE_READ = "profile.read"
 PROFILE_EVENTS = "profile.events"
+PROFILE_CONTACTS = "profile.contacts"
+EXPORT = "export"
 EXPLAIN = "explain"
 VIA_UCID = "ucid"
 

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from infra.store import Store
 
-SCOPES = ("resolve", "profile:read", "explain")
-"""Scopes a key may hold: ``resolve`` (single and batch resolve), ``profile:read`` (360 profile
-and timeline), ``explain`` (why two identifiers are one customer)."""
+SCOPES = ("resolve", "profile:read", "explain", "privacy:read")
+"""Scopes a key may hold: ``resolve`` (single and batch resolve), ``profile:read`` (360 profile,
+timeline and contact history), ``explain`` (why two identifiers are one customer),
+``privacy:read`` (the subject-access export: everything held about a person at once, which a
+channel system answering one customer does not need)."""
 
 _KEY = re.compile(r"^ucid_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})$")
 

@@ -132,6 +132,32 @@ class EventsPage(BaseModel):
     nextCursor: str | None = Field(None, description="pass as `cursor` for the next, older page")
 
 
+class ContactSummaryEntry(BaseModel):
+    count: int = Field(description="contacts in this direction on this channel")
+    lastStartedAt: datetime | None = Field(None, description="start of the latest of them")
+
+
+class ContactOut(BaseModel):
+    """One contact (identity/contacts.py): outbound (an e-mail campaign), inbound (a web / app
+    session) or assisted (a contact-center call or chat), with the customer's responses."""
+
+    contactId: str = Field(description="<channel>:<campaign id | session id | event:<event id>>")
+    direction: Literal["outbound", "inbound", "assisted"]
+    channel: str = Field(examples=["email"])
+    startedAt: datetime
+    lastAt: datetime
+    topic: str | None = Field(None, description="the campaign, the contact reason, or the landing page / screen")
+    outcome: str = Field(description="the strongest response (clicked, purchased, abandoned_cart...), the agent's "
+                                     "outcome (resolved, callback...), or no_response / browsed")
+    responses: dict[str, datetime] = Field(default_factory=dict, description="response -> first time seen")
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class ContactsPage(BaseModel):
+    contacts: list[ContactOut]
+    nextCursor: str | None = Field(None, description="pass as `cursor` for the next, older page")
+
+
 class Customer360(BaseModel):
     """The rationalized customer document."""
 
@@ -141,11 +167,61 @@ class Customer360(BaseModel):
     platformHeader: PlatformHeader
     identity: dict[str, list[IdentityEntry]] = Field(description="identifier type -> identifiers")
     profile: ProfileSection
+    contactSummary: dict[str, ContactSummaryEntry] = Field(
+        default_factory=dict, description="`direction:channel` -> contacts as of the batch snapshot")
     consents: dict[str, str] = Field(default_factory=dict)
     preferences: dict[str, str] = Field(default_factory=dict)
     traits: dict[str, str] = Field(default_factory=dict)
     events: list[Event] = Field(description="most recent events first (one page)")
     eventsNextCursor: str | None = Field(None, description="cursor of the next page of events")
+
+
+class ExportIdentifier(IdentityEntry):
+    type: str
+
+
+class IdentityChange(BaseModel):
+    ucid: str | None = None
+    changedAt: datetime | None = None
+    changeId: str | None = None
+    kind: str | None = None
+    oldUcids: list[str] = Field(default_factory=list)
+    rule: str | None = None
+    evidence: str | None = None
+
+
+class ExportLink(BaseModel):
+    fromType: str | None = None
+    fromValue: str | None = None
+    toType: str | None = None
+    toValue: str | None = None
+    rule: str | None = None
+    source: str | None = None
+    recordId: str | None = None
+    seenAt: datetime | None = None
+
+
+class SubjectExport(BaseModel):
+    """Everything the serving store holds about one person (subject access, issue 16)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: CustomerId = Field(alias="_id")
+    schemaVersion: str
+    exportedAt: datetime
+    ucids: list[str] = Field(description="the live UCID, then the UCIDs merged into it")
+    identifiers: list[ExportIdentifier]
+    profile: ProfileSection
+    contactSummary: dict[str, ContactSummaryEntry] = Field(default_factory=dict)
+    consents: dict[str, str] = Field(default_factory=dict)
+    preferences: dict[str, str] = Field(default_factory=dict)
+    traits: dict[str, str] = Field(default_factory=dict)
+    dataFreshness: Freshness
+    events: list[Event] = Field(description="the whole stored timeline, newest first")
+    contacts: list[ContactOut] = Field(description="the whole contact history, newest first")
+    identityChanges: list[IdentityChange]
+    links: list[ExportLink]
+    notes: str
 
 
 class Comparison(BaseModel):

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from infra.store.aio import ApiReads, Row
-from serving import lambda_merge, timeline
+from serving import contacts, lambda_merge, timeline
 from serving.resolver import Followed, follow
 
 MAX_MEMBERS = 20  # UCIDs merged into one customer whose partitions are still read
@@ -90,10 +90,11 @@ async def document(
         timeline.decode_cursor(events_cursor)
     survivor = followed.ucid
     ucids = await members(store, survivor, followed.merged_from)
-    (batch_row, updates), ident, (page, nxt) = await asyncio.gather(
-        _batch_and_speed(store, survivor, ucids),
+    (batch_row, updates), ident, (page, nxt), contact_summary = await asyncio.gather(
+        batch_and_speed(store, survivor, ucids),
         identity(store, survivor, ucids, max_hops),
         timeline.page(store, ucids, events_limit, events_cursor),
+        store.contact_summary(survivor),
     )
     merged = lambda_merge.merge(batch_row, updates)
     preferences = {k: v for k, v in merged.attributes.items() if k.startswith("preferred_")}
@@ -125,6 +126,7 @@ async def document(
             "lastSeen": merged.last_seen,
             "lifetimeSpend": merged.lifetime_spend,
         },
+        "contactSummary": contacts.summary(contact_summary),
         "consents": merged.consents,
         "preferences": preferences,
         "traits": merged.traits,
@@ -133,7 +135,7 @@ async def document(
     }
 
 
-async def _batch_and_speed(store: ApiReads, survivor: str, ucids: list[str]) -> tuple[Row | None, list[Row]]:
+async def batch_and_speed(store: ApiReads, survivor: str, ucids: list[str]) -> tuple[Row | None, list[Row]]:
     """The batch row, then the speed rows of every member applied after its snapshot."""
     batch_row = await store.profile(survivor)
     snapshot = (batch_row or {}).get("batch_snapshot")

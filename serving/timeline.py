@@ -24,7 +24,7 @@ class BadCursor(ValueError):
 
 def encode_cursor(event_time: datetime, event_id: str) -> str:
     """Opaque, URL-safe cursor for the position after ``(event_time, event_id)``."""
-    millis = int((_naive(event_time) - _EPOCH) / timedelta(milliseconds=1))
+    millis = _millis(event_time)
     return base64.urlsafe_b64encode(f"{millis}|{event_id}".encode()).decode().rstrip("=")
 
 
@@ -39,6 +39,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     if not event_id:
         raise BadCursor(f"not a cursor this API issued: {cursor!r}")
     return at, event_id
+
+
+def _millis(at: datetime) -> int:
+    return int((_naive(at) - _EPOCH) / timedelta(milliseconds=1))
+
+
+millis = _millis
+"""Epoch milliseconds of a datetime (naive = UTC): the cursor's precision."""
 
 
 def _naive(at: datetime) -> datetime:

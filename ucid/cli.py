@@ -16,6 +16,7 @@ from ucid.commands import (
     generate,
     keys,
     model,
+    privacy,
     produce,
     resolve,
     serve,
@@ -56,6 +57,7 @@ app.command("produce")(produce.produce)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
 app.command("audit")(audit.audit)
+app.add_typer(privacy.app, name="privacy")
 app.add_typer(batch.app, name="batch")
 app.add_typer(batch.export_app, name="export")
 app.command("validate")(validate.validate)

@@ -38,7 +38,10 @@ Row = dict[str, Any]
 
 # the statements the API runs; a table missing from the keyspace leaves its reads unprepared
 API_READS = ("get_identifier", "get_identifiers_in", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
-             "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key", "get_consents")
+             "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key", "get_consents",
+             "get_contacts", "get_contact_summary")
+# reads that need a migration which adds more than their own table: the table that tells it is there
+NEEDS = {"get_contact_summary": "contacts_by_ucid"}
 # ... and its one write (issue 16): without the table, audited reads answer 503, never unaudited
 API_WRITES = ("put_audit",)
 
@@ -101,6 +104,8 @@ class ApiReads(Protocol):
     async def links(self, ucid: str) -> list[Row]: ...
     async def api_key(self, key_id: str) -> Row | None: ...
     async def consents(self, ucid: str) -> list[Row]: ...
+    async def contacts(self, ucid: str, limit: int) -> list[Row]: ...
+    async def contact_summary(self, ucid: str) -> Row | None: ...
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
                             requested_ucid: str | None) -> None: ...
     async def schema_version(self) -> int: ...
@@ -175,7 +180,7 @@ class AsyncStore:
             )
             tables = frozenset(r["table_name"] for r in rows)
             for name in API_READS + API_WRITES:
-                if name not in self.prepared and table_of(name) in tables:
+                if name not in self.prepared and table_of(name) in tables and NEEDS.get(name, table_of(name)) in tables:
                     self._prepare(name)
             if "profile_updates" in tables and "updates" not in self.prepared:
                 cols = self.session.execute(
@@ -278,6 +283,16 @@ class AsyncStore:
         if "get_consents" not in self.prepared:
             await self.refresh_tables()
         return await self._rows("get_consents", ucid)
+
+    async def contacts(self, ucid: str, limit: int) -> list[Row]:
+        """The newest ``limit`` contacts of ``ucid`` (batch contact history, migration 010)."""
+        return await self._rows("get_contacts", ucid, limit)
+
+    async def contact_summary(self, ucid: str) -> Row | None:
+        """The profile's contact summary of ``ucid``; ``None`` before migration 010."""
+        if "get_contact_summary" not in self.prepared:
+            return None
+        return await self._one("get_contact_summary", ucid)
 
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
                             requested_ucid: str | None) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 _IDENTIFIER_COLUMNS = "id_type, id_value, ucid, status, merged_from, source, first_seen, last_seen, layer"
 _PROFILE_COLUMNS = ("ucid, attributes, attribute_sources, consents, traits, channel_counts, last_contact, "
                     "first_seen, last_seen, lifetime_spend, batch_snapshot, updated_at")
+_CONTACT_COLUMNS = ("ucid, started_at, contact_id, direction, channel, last_at, topic, outcome, responses, "
+                    "details")
 _SHARD_COLUMNS = ("ucid, shard, applied_offset, first_seen, last_seen, event_count, channel_counts, type_counts, "
                   "last_contact, consents, consent_times, preferences, spend, last_purchase, last_cart, recent, "
                   "updated_at")
@@ -102,6 +104,9 @@ STATEMENTS: dict[str, str] = {
     "get_updates": "SELECT * FROM {ks}.profile_updates WHERE ucid = ? LIMIT 5000",
     "get_updates_after": "SELECT * FROM {ks}.profile_updates WHERE ucid = ? AND applied_at > ? LIMIT 5000",
     "get_schema_versions": "SELECT version FROM {ks}.schema_migrations",
+    # contact history (migration 010), newest first; the profile's summary of it
+    "get_contacts": f"SELECT {_CONTACT_COLUMNS} FROM {{ks}}.contacts_by_ucid WHERE ucid = ? LIMIT ?",
+    "get_contact_summary": "SELECT contact_counts, contact_last FROM {ks}.profiles WHERE ucid = ?",
     # -- API keys -------------------------------------------------------------------------------
     "get_api_key": "SELECT key_id, secret_hash, name, scopes, created_at, revoked_at FROM {ks}.api_keys "
                    "WHERE key_id = ?",
@@ -141,6 +146,10 @@ STATEMENTS: dict[str, str] = {
     "publish_consent_statements": "INSERT INTO {ks}.consent_statements (ucid, purpose, channel, event_time, source, "
                                   "status, legal_basis, layer, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'batch', ?) "
                                   "USING TIMESTAMP ?",
+    "publish_contacts_by_ucid": f"INSERT INTO {{ks}}.contacts_by_ucid ({_CONTACT_COLUMNS}) "
+                                f"VALUES ({_values(_CONTACT_COLUMNS)}) USING TIMESTAMP ?",
+    "publish_profile_contacts": "INSERT INTO {ks}.profiles (ucid, contact_counts, contact_last) VALUES (?, ?, ?) "
+                                "USING TIMESTAMP ?",
     "publish_events_by_ucid": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, "
                               "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     # -- whole-table scans (validation of what was published; speed state read back by token range)
@@ -161,7 +170,7 @@ STATEMENTS: dict[str, str] = {
 LWT = frozenset({"lock", "unlock", "fire"})
 READS = frozenset(n for n in STATEMENTS if n.startswith(("get_", "all_", "scan_", "range_")))
 PUBLISHED_TABLES = ("ucids", "ucid_aliases", "identifiers_by_ucid", "identifiers", "profiles", "identity_changes",
-                    "links_by_ucid", "events_by_ucid", "consent_statements")
+                    "links_by_ucid", "events_by_ucid", "contacts_by_ucid", "consent_statements")
 
 
 def table_of(name: str) -> str:

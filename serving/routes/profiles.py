@@ -1,19 +1,23 @@
-"""``/v1/profiles``: the 360 document by UCID or by any identifier, and the event timeline.
+"""``/v1/profiles``: the 360 document by UCID or by any identifier, the event timeline, the
+contact history, and the subject-access export.
 
 Every answer is recorded in the audit trail (:mod:`serving.audit`) before it is returned."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
 from identity.aliases import MAX_ALIAS_HOPS
 from identity.ucids import UCID_PATTERN
+from identity.contacts import CHANNELS, DIRECTIONS
 from serving import audit, profile, resolver, timeline
+from serving import contacts as contact_history
+from serving.export import export as export_document
 from serving.auth import require
 from serving.errors import invalid, not_found
-from serving.models import Customer360, EventsPage
+from serving.models import ContactsPage, Customer360, EventsPage, SubjectExport
 from serving.routes.common import AUTHED, IdType, IdValue, problems
 from serving.state import AppState, state_of
 
@@ -21,6 +25,8 @@ router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
 Ucid = Annotated[str, Path(pattern=UCID_PATTERN, description="a UCID (live, or merged away)")]
 Limit = Annotated[int | None, Query(ge=1, le=1000, description="events per page (default 20, max UCID_SERVING_EVENTS_PAGE_MAX)")]
+Channel = Annotated[Literal[CHANNELS] | None, Query(description="only contacts on this channel")]  # type: ignore[valid-type]
+Direction = Annotated[Literal[DIRECTIONS] | None, Query(description="only contacts in this direction")]  # type: ignore[valid-type]
 Cursor = Annotated[str | None, Query(max_length=512, description="`nextCursor` of the previous page")]
 
 
@@ -113,3 +119,54 @@ async def events(request: Request, ucid: Ucid, limit: Limit = None, cursor: Curs
     page = {"events": profile.events(rows), "nextCursor": nxt}
     await audit.record(request, followed.ucid, audit.PROFILE_EVENTS, audit.VIA_UCID, requested=ucid)
     return page
+
+
+@router.get(
+    "/{ucid}/contacts",
+    response_model=ContactsPage,
+    responses=problems(*AUTHED, 404),
+    dependencies=[require("profile:read")],
+    summary="Contact history of a customer, newest first",
+)
+async def contacts(request: Request, ucid: Ucid, channel: Channel = None, direction: Direction = None,
+                   limit: Limit = None, cursor: Cursor = None) -> dict:
+    """One page of the customer's contacts -- outbound (e-mail campaigns with the responses),
+    inbound (web / app sessions), assisted (contact-center calls and chats with their outcome) --
+    from every UCID merged into it, with the speed layer's events since the batch snapshot folded
+    in; optionally on one ``channel`` / in one ``direction``. Pass ``nextCursor`` back as ``cursor``
+    for the next, older page."""
+    state = state_of(request)
+    page_size = _limit(state, limit)
+    if cursor:
+        try:
+            timeline.decode_cursor(cursor)
+        except timeline.BadCursor as exc:
+            raise invalid(str(exc)) from exc
+    followed = await _follow(state, ucid)
+    store = state.require_store()
+    ucids = await profile.members(store, followed.ucid, followed.merged_from)
+    _, updates = await profile.batch_and_speed(store, followed.ucid, ucids)
+    history = await contact_history.history(store, ucids, updates)
+    chosen, nxt = contact_history.page(history, page_size, cursor, channel, direction)
+    answer = {"contacts": [contact_history.as_json(c) for c in chosen], "nextCursor": nxt}
+    await audit.record(request, followed.ucid, audit.PROFILE_CONTACTS, audit.VIA_UCID, requested=ucid)
+    return answer
+
+
+@router.get(
+    "/{ucid}/export",
+    response_model=SubjectExport,
+    responses=problems(*AUTHED, 404),
+    dependencies=[require("privacy:read")],
+    summary="Subject access: everything held about a customer, in one document",
+)
+async def export(request: Request, ucid: Ucid) -> dict:
+    """Every identifier (with source and first / last seen), the profile, consents, the whole
+    timeline and contact history, the identity changes and links of the customer, across every
+    UCID merged into it (``ucid privacy export`` gives the same document). Needs the
+    ``privacy:read`` scope."""
+    state = state_of(request)
+    followed = await _follow(state, ucid)
+    doc = await export_document(state.require_store(), followed, ucid, MAX_ALIAS_HOPS, state.schema_version)
+    await audit.record(request, followed.ucid, audit.EXPORT, audit.VIA_UCID, requested=ucid)
+    return doc

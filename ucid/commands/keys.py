@@ -35,7 +35,7 @@ def _missing_table(exc: Exception) -> bool:
 @app.command()
 def create(
     name: str = typer.Option(..., "--name", help="who uses the key, e.g. web, app, contact-center"),
-    scope: list[str] = typer.Option(..., "--scope", help="resolve, profile:read, explain (repeat the option)"),
+    scope: list[str] = typer.Option(..., "--scope", help="resolve, profile:read, explain, privacy:read (repeat the option)"),
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
     from serving import keys

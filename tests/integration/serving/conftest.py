@@ -167,6 +167,7 @@ class ServingData:
     limits: dict[str, int]
     max_identifiers: int | None
     republish: Callable[[], dict]  # the real batch publish again, same snapshot
+    base: Path | None = None  # landing/ (with truth/truth.csv), lake/, stream.jsonl of the data set
 
     def mergeable(self, a: str, b: str) -> bool:
         """Whether the speed layer may merge ``a`` and ``b`` (no type limit, no size guard broken)."""
@@ -389,7 +390,7 @@ def serving_data(serving_settings, speed_layer, spark, cql_session, tmp_path_fac
     alias_identifier = next(i for i in published.members[alias] if i != (at, av))
     spare = [u for u in rest if u not in (alias, survivor)]
     return ServingData(ks, world, published, sample, explain_pair, alias, survivor, alias_identifier,
-                       ((at, av), (st, sv)), MERGE_EVENT, spare, limits, max_ids, republish)
+                       ((at, av), (st, sv)), MERGE_EVENT, spare, limits, max_ids, republish, base)
 
 
 @pytest.fixture(scope="session")

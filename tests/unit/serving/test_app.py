@@ -73,6 +73,12 @@ class FakeStore:
     async def links(self, u):
         return []
 
+    async def contacts(self, u, limit):
+        return []
+
+    async def contact_summary(self, u):
+        return None
+
     async def record_access(self, ucid, action, key_id, key_name, via, requested_ucid):
         self._check()
         if self.audit_error is not None:

@@ -1,0 +1,105 @@
+"""``ucid privacy export``: the subject-access document of one customer, as the API gives it.
+
+The same function as ``GET /v1/profiles/{ucid}/export`` (:func:`serving.export.export`), through
+the same store, on the same keyspace; the customer is named by UCID (a merged one exports its
+survivor) or by any identifier (normalized as in resolve). The export is recorded in the audit
+trail like the API's (action ``export``), with key id ``cli`` and the local user's name as the key
+name. The document is printed, or written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from pathlib import Path
+
+import typer
+
+from ucid.commands.audit import check_ucid
+
+app = typer.Typer(help="Privacy requests of a customer: subject access.", no_args_is_help=True)
+
+
+def _identifier(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    id_type, sep, raw = value.partition(":")
+    if not sep or not id_type or not raw:
+        raise typer.BadParameter(f"{value!r}: expected TYPE:VALUE, e.g. email:jane@example.com")
+    return id_type.strip(), raw
+
+
+async def build(store, policy, ucid: str | None, identifier: tuple[str, str] | None, key_name: str,
+                schema_version: int | None) -> dict:
+    """The export of the customer named by ``ucid`` or ``identifier``, recorded in the audit
+    trail; raises ``LookupError`` when no live customer is found, ``ValueError`` for an
+    identifier the type refuses."""
+    from identity.aliases import MAX_ALIAS_HOPS
+    from serving import audit, resolver
+    from serving.export import export
+
+    if identifier is not None:
+        try:
+            found = await resolver.resolve(store, policy, identifier[0], identifier[1], MAX_ALIAS_HOPS)
+        except resolver.InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from exc
+        if found is None:
+            raise LookupError(f"no customer holds {identifier[0]}:{identifier[1]}")
+        followed, requested, via = found.followed, f"{found.id_type}:{found.value}", audit.via_identifier(found.id_type)
+    else:
+        followed = await resolver.follow(store, ucid, MAX_ALIAS_HOPS)
+        if followed is None:
+            raise LookupError(f"no live customer for UCID {ucid}")
+        requested, via = ucid, audit.VIA_UCID
+    doc = await export(store, followed, requested, MAX_ALIAS_HOPS, schema_version)
+    await store.record_access(followed.ucid, audit.EXPORT, "cli", key_name, via,
+                              ucid if ucid and ucid != followed.ucid else None)
+    return doc
+
+
+@app.command("export")
+def export_command(
+    ucid: str | None = typer.Option(None, "--ucid", help="the customer's UCID (a merged one exports its survivor)"),
+    identifier: str | None = typer.Option(None, "--identifier", help="TYPE:VALUE of any identifier of the customer"),
+    out: Path | None = typer.Option(None, "--out", help="write the JSON document here (default: print it)"),
+) -> None:
+    """Everything the serving store holds about one customer, as one JSON document."""
+    from identity.rules import load_policy
+    from infra import cql
+    from infra.settings import get_settings
+    from infra.store.aio import AsyncStore, StoreUnavailable
+    from serving.models import SubjectExport
+
+    if (ucid is None) == (identifier is None):
+        raise typer.BadParameter("give exactly one of --ucid and --identifier")
+    if ucid is not None:
+        ucid = check_ucid(ucid)
+    named = _identifier(identifier)
+    settings = get_settings()
+    policy = load_policy(settings.conf_dir / "rules.yaml")
+    try:
+        with cql.quiet_driver():
+            store = AsyncStore.connect(settings.cassandra, settings.serving)
+    except StoreUnavailable as exc:
+        typer.echo(f"cannot reach Cassandra: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        async def run() -> dict:
+            version = await store.schema_version()
+            return await build(store, policy, ucid, named, f"cli:{getpass.getuser()}", version)
+
+        doc = asyncio.run(run())
+    except (LookupError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except StoreUnavailable as exc:
+        typer.echo(f"Cassandra did not answer: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    text = SubjectExport.model_validate(doc).model_dump_json(by_alias=True, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"wrote the export of {doc['_id']['ucid']} to {out}", err=True)
