@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,8 +11,29 @@ from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import named_tuple_factory
 
 from infra.settings import CassandraSettings
+
+
+_ROW_CLASSES: dict[tuple[str, ...], type] = {}
+
+
+def row_factory(colnames: list[str], rows: list) -> list:
+    """The driver's ``named_tuple_factory``, with each column list's ``Row`` class made once:
+    the driver's makes a new namedtuple class for every result, which costs more than reading a
+    small result. Column lists the driver would have to rename fall back to its factory."""
+    key = tuple(colnames)
+    row_class = _ROW_CLASSES.get(key)
+    if row_class is None:
+        try:
+            row_class = namedtuple("Row", key)
+        except ValueError:
+            return named_tuple_factory(colnames, rows)
+        if len(_ROW_CLASSES) >= 1024:
+            _ROW_CLASSES.clear()
+        _ROW_CLASSES[key] = row_class
+    return [row_class(*row) for row in rows]
 
 
 def cluster(settings: CassandraSettings, request_timeout_s: float = 10) -> Cluster:
@@ -20,6 +42,7 @@ def cluster(settings: CassandraSettings, request_timeout_s: float = 10) -> Clust
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
         consistency_level=ConsistencyLevel.name_to_value[settings.read_consistency],
         request_timeout=request_timeout_s,
+        row_factory=row_factory,
     )
     auth = (
         PlainTextAuthProvider(settings.username, settings.password or "")

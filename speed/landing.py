@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 _NAME = re.compile(r"^part-p(\d+)-(\d+)-(\d+)\.jsonl$")
 
 
@@ -32,6 +34,15 @@ def landed_up_to(root: Path, partition: int) -> int:
         if match and int(match.group(1)) == partition:
             best = max(best, int(match.group(3)))
     return best
+
+
+def _line(row: dict[str, Any]) -> bytes:
+    """One JSON line (compact, UTF-8 as is); orjson, or the standard library for what orjson
+    does not take (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(row) + b"\n"
+    except TypeError:
+        return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 class LandingWriter:
@@ -63,10 +74,8 @@ class LandingWriter:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"part-p{partition}-{first}-{last}.jsonl"
         tmp = folder / f".{path.name}.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
-            for _, _, row in fresh:
-                fh.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False))
-                fh.write("\n")
+        with tmp.open("wb") as fh:
+            fh.write(b"".join(_line(row) for _, _, row in fresh))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

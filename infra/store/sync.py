@@ -40,6 +40,14 @@ def ms(value: datetime | None) -> int | None:
     return int(value.timestamp() * 1000)
 
 
+def _applied(result: Any) -> bool:
+    """Whether a lightweight transaction applied: the first column of its first row,
+    ``[applied]`` (the driver's ``was_applied`` knows only the driver's own row factories, not
+    :func:`infra.cql.row_factory`)."""
+    row = result.one()
+    return row is not None and bool(row[0])
+
+
 class Store:
     """Named statements over one session. Build with :meth:`connect` (owns its cluster) or on
     a connected session; statements are prepared on first use and kept."""
@@ -86,9 +94,9 @@ class Store:
         then settled by value, not by order."""
         key = f"{name}@timed"
         stmt = self._prepared.get(key)
-        text = STATEMENTS[name].format(ks=self.keyspace)
-        first = text.startswith("UPDATE")
+        first = STATEMENTS[name].startswith("UPDATE")
         if stmt is None:
+            text = STATEMENTS[name].format(ks=self.keyspace)
             if first:  # UPDATE ks.t USING TIMESTAMP ? SET ...
                 table, rest = text[len("UPDATE "):].split(" SET ", 1)
                 text = f"UPDATE {table} USING TIMESTAMP ? SET {rest}"
@@ -117,14 +125,14 @@ class Store:
 
     def applied(self, name: str, *args: Any) -> bool:
         """Run a lightweight transaction (``IF ...``); True when it applied."""
-        return bool(self.session.execute(self.statement(name), args).was_applied)
+        return _applied(self.session.execute(self.statement(name), args))
 
     def applied_many(self, name: str, rows: Sequence[Sequence[Any]]) -> list[bool]:
         """Run a lightweight transaction for many argument tuples at once; whether each applied,
         in input order."""
         stmt = self.statement(name)
         futures = [self.session.execute_async(stmt, args) for args in rows]
-        return [bool(f.result().was_applied) for f in futures]
+        return [_applied(f.result()) for f in futures]
 
     def many(self, name: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """Run one statement for many argument tuples concurrently; raise on the first error.
@@ -180,26 +188,16 @@ class Store:
                    concurrency: int | None = None) -> int:
         """Many statements' rows in one concurrent round. The rows of the statements named in
         ``keys`` are grouped by partition key value -- a row's first ``keys[name]`` values --
-        across those statements (tables with the same partition key: one UNLOGGED batch is one
-        mutation on the replica); lone rows and the rows of other statements are packed by
-        replicas as in :meth:`write_batched`. Every failure counted and the first raised;
-        returns rows written."""
-        groups: dict[tuple, list[Any]] = {}
-        lone: list[Any] = []
-        for name, args in writes:
+        across those statements (tables with the same partition key: one mutation on the
+        replica); each other row is a partition of its own. Partitions on the same replicas are
+        then packed into UNLOGGED batches as in :meth:`write_batched`. Every failure counted and
+        the first raised; returns rows written."""
+        units: dict[Any, list[Any]] = {}
+        for n, (name, args) in enumerate(writes):
             bound = self.statement(name).bind(args)
-            if name in keys:
-                groups.setdefault(tuple(args[:keys[name]]), []).append(bound)
-            else:
-                lone.append(bound)
-        requests: list[tuple[Any, Any]] = []
-        for members in groups.values():
-            if len(members) == 1:
-                lone.append(members[0])
-                continue
-            for i in range(0, len(members), 20):
-                requests.append(self._batch(members[i:i + 20]))
-        requests += self._pack(lone)
+            key = tuple(args[:keys[name]]) if name in keys else n
+            units.setdefault(key, []).append(bound)
+        requests = self._pack_units(list(units.values()))
         if requests:
             self._run(",".join(sorted({name for name, _ in writes})), requests, concurrency)
         return len(writes)
@@ -235,26 +233,36 @@ class Store:
         return self._pack([statement.bind(row) for row in rows])
 
     def _pack(self, bound: Sequence[Any]) -> list[tuple[Any, Any]]:
-        """Requests for bound statements of different partitions: grouped by the partition's
-        replicas, at most :data:`BATCH_ROWS` partitions and :data:`BATCH_BYTES` of values per
-        batch -- under Cassandra's warning thresholds (``unlogged_batch_across_partitions_warn_threshold``,
-        ``batch_size_warn_threshold``), so no replica is burdened with a large multi-partition
-        batch; a row larger than that goes alone."""
+        """Requests for bound statements of different partitions (:meth:`_pack_units`)."""
+        return self._pack_units([[b] for b in bound])
+
+    def _pack_units(self, units: Sequence[Sequence[Any]]) -> list[tuple[Any, Any]]:
+        """Requests for partitions' writes (each unit: the bound statements of one partition):
+        grouped by the partition's replicas, at most :data:`BATCH_ROWS` partitions and
+        :data:`BATCH_BYTES` of values per batch -- under Cassandra's warning thresholds
+        (``unlogged_batch_across_partitions_warn_threshold``, ``batch_size_warn_threshold``), so
+        no replica is burdened with a large multi-partition batch; a larger unit goes alone (20
+        statements a batch)."""
         metadata = self.session.cluster.metadata
-        groups: dict[tuple, list[tuple[Any, int]]] = {}
-        for b in bound:
-            replicas = metadata.get_replicas(b.keyspace or self.keyspace, b.routing_key)
-            key = tuple(sorted(str(h.endpoint) for h in replicas))
-            groups.setdefault(key, []).append((b, sum(len(v) for v in b.values if v)))
+        groups: dict[tuple, list[tuple[Sequence[Any], int]]] = {}
         requests: list[tuple[Any, Any]] = []
+        for unit in units:
+            size = sum(len(v) for b in unit for v in b.values if v)
+            if size > BATCH_BYTES:
+                requests += [self._batch(list(unit[i:i + 20])) for i in range(0, len(unit), 20)]
+                continue
+            first = unit[0]
+            replicas = metadata.get_replicas(first.keyspace or self.keyspace, first.routing_key)
+            groups.setdefault(tuple(sorted(str(h.endpoint) for h in replicas)), []).append((unit, size))
         for members in groups.values():
             chunk: list[Any] = []
-            size = 0
-            for b, n in members:
-                if chunk and (len(chunk) >= BATCH_ROWS or size + n > BATCH_BYTES):
+            rows = size = 0
+            for unit, n in members:
+                if chunk and (rows >= BATCH_ROWS or size + n > BATCH_BYTES):
                     requests.append(self._batch(chunk))
-                    chunk, size = [], 0
-                chunk.append(b)
+                    chunk, rows, size = [], 0, 0
+                chunk.extend(unit)
+                rows += 1
                 size += n
             if chunk:
                 requests.append(self._batch(chunk))
@@ -342,7 +350,7 @@ class Store:
         taken, ok = [], True
         for name, future in futures:
             try:
-                if future.result().was_applied:
+                if _applied(future.result()):
                     taken.append(name)
                 else:
                     ok = False
