@@ -5,7 +5,9 @@ produce -> profile-visible latency at half the maximum rate vs a bare produce ->
 
 Runs against the local stack in its own keyspace (``ucid_bench_speed``) and fresh topics, on
 a stream from ``ucid generate --stream``. Both sides of each ratio run in this process, on the
-same topic, the same messages, one after the other. Prints a table and one JSON line, and
+same topic, the same messages, one after the other. Both throughputs are timed from the first
+records received: the plain loop to its last record, the speed layer to its last commit (its
+start-up -- Cassandra connection, group join, contract compilation -- is shown apart). Prints a table and one JSON line, and
 writes ``bench/speed/results.json`` (``--out``): command line, date, commit, machine, figures,
 ratios.
 """
