@@ -9,6 +9,7 @@ merged into the customer, so the person's whole history comes:
   left out: it is no longer this person's);
 * ``profile``, ``consents``, ``preferences``, ``traits``: the 360 profile (batch view plus the
   speed layer's newer updates), with the contact-history summary;
+* ``consentStatements``: every consent statement per purpose and channel (:mod:`serving.consents`);
 * ``events``: the whole timeline the store keeps (``events_by_ucid``: the batch's most recent
   events per UCID and the speed layer's, 90 days), newest first;
 * ``contacts``: the contact history (:mod:`serving.contacts`);
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from infra.store.aio import ApiReads
+from serving import consents as consent_statements
 from serving import contacts as contact_history
 from serving import profile, timeline
 from serving.resolver import Followed
@@ -51,6 +53,7 @@ async def export(store: ApiReads, followed: Followed, requested: str, max_hops: 
     )
     _, updates = await profile.batch_and_speed(store, survivor, ucids)
     history = await contact_history.history(store, ucids, updates)
+    statements = await consent_statements.statements(store, ucids)
     identifiers = [{"type": t, **entry} for t, entries in sorted(doc["identity"].items()) for entry in entries]
     held = {(i["type"], i["value"]) for i in identifiers}
     return {
@@ -62,6 +65,7 @@ async def export(store: ApiReads, followed: Followed, requested: str, max_hops: 
         "profile": doc["profile"],
         "contactSummary": doc["contactSummary"],
         "consents": doc["consents"],
+        "consentStatements": [consent_statements.statement_body(s) for s in statements],
         "preferences": doc["preferences"],
         "traits": doc["traits"],
         "dataFreshness": doc["platformHeader"]["dataFreshness"],

@@ -214,6 +214,8 @@ class SubjectExport(BaseModel):
     profile: ProfileSection
     contactSummary: dict[str, ContactSummaryEntry] = Field(default_factory=dict)
     consents: dict[str, str] = Field(default_factory=dict)
+    consentStatements: list[ConsentStatement] = Field(
+        default_factory=list, description="every consent statement per purpose and channel, newest first in each")
     preferences: dict[str, str] = Field(default_factory=dict)
     traits: dict[str, str] = Field(default_factory=dict)
     dataFreshness: Freshness

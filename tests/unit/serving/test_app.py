@@ -79,6 +79,10 @@ class FakeStore:
     async def contact_summary(self, u):
         return None
 
+    async def consents(self, u):
+        return [{"purpose": "marketing", "channel": "email", "status": "opt_out", "source": "crm",
+                 "event_time": T, "legal_basis": "consent"}] if u == B else []
+
     async def record_access(self, ucid, action, key_id, key_name, via, requested_ucid):
         self._check()
         if self.audit_error is not None:

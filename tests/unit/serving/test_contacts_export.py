@@ -120,6 +120,8 @@ def test_export_needs_privacy_read_and_holds_identifiers_contacts_and_changes(st
     assert [c["contactId"] for c in doc["contacts"]][-1] == "email:CMP1"
     assert doc["contactSummary"] == {"outbound:email": {"count": 1, "lastStartedAt": T0.isoformat()}}
     assert doc["identityChanges"][0]["kind"] == "merge"
+    assert [(c["purpose"], c["channel"], c["status"], c["legalBasis"]) for c in doc["consentStatements"]] == [
+        ("marketing", "email", "opt_out", "consent")]
     assert store.audited == [(B, "export", "t", "ucid", A)]
 
 
