@@ -230,9 +230,11 @@ function renderIdentities(doc) {
   for (const [type, list] of Object.entries(doc.identity).sort()) {
     for (const id of list) {
       const tr = el("tr");
-      tr.append(el("td", type), el("td", id.value), el("td", id.source), el("td", when(id.lastSeen)));
+      tr.append(el("td", type), el("td", id.value), el("td", id.source), el("td", when(id.lastSeen).slice(0, 10)));
       const cell = el("td");
-      if (anchor && !(anchor.type === type && anchor.value === id.value)) {
+      const isAnchor = anchor && anchor.type === type && anchor.value === id.value;
+      if (isAnchor && state.searched) tr.className = "searched";
+      if (anchor && !isAnchor) {
         const button = el("button", "why?");
         button.type = "button";
         button.title = `why is ${type} ${id.value} the same customer as ${anchor.type} ${anchor.value}?`;
@@ -313,7 +315,7 @@ function renderHistory(history) {
       : `${when(c.changedAt)} ${c.kind} ${c.ucid}${c.oldUcids.length ? " (" + c.oldUcids.join(", ") + ")" : ""}`;
     li.append(el("span", text));
     if (c.rule) li.append(el("span", ` rule ${c.rule}`, "muted"));
-    if (c.evidence) li.append(el("span", ` evidence ${c.evidence}`, "muted"));
+    if (c.evidence && c.evidence !== "[]") li.append(el("span", ` evidence ${c.evidence}`, "muted"));
     return li;
   });
   fill($("#merge-history"), items.length ? items : [el("li", "no merges: one customer from the start", "empty")]);
