@@ -98,6 +98,7 @@ def browser():
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_window_size(1366, 768)
+    driver.get("data:text/html,<p>warm</p>")  # an agent's browser is already running: its start-up is not the page's
     yield driver
     driver.quit()
 
