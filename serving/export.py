@@ -85,6 +85,7 @@ async def _all_events(store: ApiReads, ucids: list[str]) -> list:
 
 
 def change_json(row: dict) -> dict[str, Any]:
+    """An ``identity_changes`` row as the API answers it (the export, the console's history)."""
     return {"ucid": row.get("ucid"), "changedAt": row.get("changed_at"), "changeId": row.get("change_id"),
             "kind": row.get("kind"), "oldUcids": sorted(row.get("old_ucids") or ()), "rule": row.get("rule"),
             "evidence": row.get("evidence")}

@@ -48,6 +48,7 @@ async def _document(state: AppState, followed: resolver.Followed, requested: str
 
 
 async def follow_live(state: AppState, ucid: str) -> resolver.Followed:
+    """The live customer ``ucid`` leads to (itself, or the survivor of a merge); 404 if none."""
     followed = await resolver.follow(state.require_store(), ucid, MAX_ALIAS_HOPS)
     if followed is None:
         raise not_found(f"no live customer for UCID {ucid}")
