@@ -176,6 +176,9 @@ def _phone_with_raw_spelling(serving_data) -> tuple[str, str, str]:
 def test_the_page_paints_within_a_second(browser, live_api) -> None:
     browser.get(live_api + "/console")
     _wait(browser, lambda d: d.execute_script("return document.readyState") == "complete", "the page load")
+    # the paint entries are recorded after the frame is presented, which may follow the load event
+    _wait(browser, lambda d: d.execute_script("return performance.getEntriesByType('paint').length > 0"),
+          "a paint entry")
     timing = browser.execute_script("""
         const nav = performance.getEntriesByType('navigation')[0];
         const paint = performance.getEntriesByName('first-contentful-paint')[0]
