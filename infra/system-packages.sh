@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Install the Debian packages ucid needs when they are missing: a JDK 17, Maven, kcat, wrk.
+# Install the Debian packages ucid needs when they are missing: a JDK 17, Maven, kcat, wrk, and
+# Chromium with its WebDriver for the console's browser tests (~100 MB, a minute or two more on a
+# fresh machine; Selenium drives /usr/bin/chromium through /usr/bin/chromedriver).
 set -euo pipefail
 need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v python3.11 >/dev/null 2>&1 || command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -24,13 +24,13 @@ from identity.rules import Policy, load_policy
 from infra.log import configure, get_logger
 from infra.settings import CassandraSettings, ServingSettings, get_settings
 from infra.store.aio import AsyncStore, StoreUnavailable
-from serving import openapi
+from serving import openapi, triggers
 from serving.errors import ApiError, problem
 from serving.gate import RequestGate
 from serving.keys import KeyCache
 from serving.metrics import IDENTIFIER_READS, STORE_ERRORS, MetricsMiddleware
 from serving.models import API_VERSION
-from serving.routes import consents, explain, ops, profiles, resolve
+from serving.routes import console, consents, explain, ops, profiles, resolve
 from serving.state import AppState
 
 log = get_logger("serving.app")
@@ -45,8 +45,8 @@ Channel systems ask ucid "who is this, and what do we know about them?".
 Answers combine the batch view with the speed layer's newer writes. Every profile, timeline
 and explain answer is recorded in an audit trail (API key, UCID, what, when; never an identifier
 value) before it is returned: if it cannot be recorded, the call is answered 503. Every `/v1`
-call needs an API key (`X-API-Key` header) with the call's scope: `resolve`, `profile:read` or
-`explain`.
+call needs an API key (`X-API-Key` header) with the call's scope: `resolve`, `profile:read`,
+`explain`, `privacy:read`, or `console` (the agent console's own reads; the page is at `/console`).
 The key is checked before the request body is read. Errors are JSON `{"error", "detail"}`:
 401, 403, 404, 413 (body over `UCID_SERVING_MAX_BODY_BYTES`), 422 (a value the schema allows
 but the identity core refuses says why: invalid, blocked, placeholder, control character), and
@@ -147,11 +147,14 @@ def create_app(
         lifespan=lifespan,
     )
     vocabulary = load_vocabulary(settings.conf_dir / "consents.yaml")
-    state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store, consents=vocabulary)
+    state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store, consents=vocabulary,
+                     trigger_rules=tuple(triggers.load_rules(settings.speed.triggers_path(settings.conf_dir))),
+                     trigger_shards=tuple(triggers.shards()))
     app.state.ucid = state
     _install_handlers(app, serving)
-    for module in (resolve, profiles, consents, explain, ops):
+    for module in (resolve, profiles, consents, explain, console, ops):
         app.include_router(module.router)
+    console.install(app)
     app.add_middleware(RequestGate, state=state)  # inside the metrics: its 401 / 413 are counted
     app.add_middleware(MetricsMiddleware)
     openapi.install(app, list(policy.types), serving, vocabulary)

@@ -36,6 +36,7 @@ PROFILE_EVENTS = "profile.events"
 PROFILE_CONTACTS = "profile.contacts"
 EXPORT = "export"
 EXPLAIN = "explain"
+CONSOLE_HISTORY = "console.history"
 VIA_UCID = "ucid"
 
 

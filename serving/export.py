@@ -71,7 +71,7 @@ async def export(store: ApiReads, followed: Followed, requested: str, max_hops: 
         "dataFreshness": doc["platformHeader"]["dataFreshness"],
         "events": profile.events(events),
         "contacts": [contact_history.as_json(c) for c in history],
-        "identityChanges": [_change(r) for part in changes for r in part],
+        "identityChanges": [change_json(r) for part in changes for r in part],
         "links": [_link(r) for r in links
                   if (r.get("from_type"), r.get("from_value")) in held and (r.get("to_type"), r.get("to_value")) in held],
         "notes": NOTES,
@@ -88,7 +88,8 @@ async def _all_events(store: ApiReads, ucids: list[str]) -> list:
     return rows
 
 
-def _change(row: dict) -> dict[str, Any]:
+def change_json(row: dict) -> dict[str, Any]:
+    """An ``identity_changes`` row as the API answers it (the export, the console's history)."""
     return {"ucid": row.get("ucid"), "changedAt": row.get("changed_at"), "changeId": row.get("change_id"),
             "kind": row.get("kind"), "oldUcids": sorted(row.get("old_ucids") or ()), "rule": row.get("rule"),
             "evidence": row.get("evidence")}

@@ -226,6 +226,40 @@ class SubjectExport(BaseModel):
     notes: str
 
 
+class ConsoleSession(BaseModel):
+    """What the agent console needs to know about the key it was given."""
+
+    keyId: str
+    name: str
+    scopes: list[str]
+    missing: list[str] = Field(description="scopes the console calls need that the key lacks (empty: all there)")
+    identifierTypes: list[str] = Field(description="identifier types the search may try (conf/rules.yaml)")
+
+
+class OpenTrigger(BaseModel):
+    """A trigger of the speed layer still open for the customer: ``waiting`` (an absence rule
+    until ``dueAt``) or ``fired`` in a window that ends at ``windowEnds``."""
+
+    rule: str
+    state: Literal["waiting", "fired"]
+    ucid: str = Field(description="UCID the trigger was kept under (an alias after a merge)")
+    eventId: str | None = None
+    since: datetime | None = Field(None, description="the event that opened it (waiting) or the window start (fired)")
+    dueAt: datetime | None = None
+    firedAt: datetime | None = None
+    windowEnds: datetime | None = None
+
+
+class ConsoleHistory(BaseModel):
+    """The console's own read of one customer: merge history and open triggers."""
+
+    ucid: str = Field(description="the live UCID answered (the survivor of a merged one)")
+    requested: str
+    ucids: list[str] = Field(description="the live UCID, then the UCIDs merged into it")
+    identityChanges: list[IdentityChange] = Field(description="merges and retirements of each UCID, newest first")
+    triggers: list[OpenTrigger]
+
+
 class Comparison(BaseModel):
     """One compared attribute of a probabilistic link: its level and match weight (bits)."""
 

@@ -27,6 +27,8 @@ class AppState:
     connect_error: str | None = None
     schema_version: int | None = None
     consents: Vocabulary | None = None  # conf/consents.yaml
+    trigger_rules: tuple = ()  # serving.triggers.Rule of the speed layer's trigger file
+    trigger_shards: tuple[int, ...] = ()  # partitions of the events topic
 
     def require_store(self) -> ApiReads:
         """The store, or a 503 with retry advice while Cassandra is not connected."""

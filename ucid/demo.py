@@ -8,8 +8,9 @@
    the Great Expectations suites;
 5. the speed layer (``ucid speed run``) starts, and ``ucid produce`` replays the live days as a
    stream at ``--rate`` events/s: identifiers seen there for the first time get UCIDs in real time;
-6. the API (``ucid serve``) starts, a key is created, and the demo prints curl lines that work on
-   this data (also written to ``<demo dir>/try.sh``).
+6. the API (``ucid serve``) starts, a key is created (with the agent console's scopes too), and the
+   demo prints curl lines that work on this data (also written to ``<demo dir>/try.sh``) and the
+   agent console's URL with that key.
 
 Then it waits until Ctrl-C (or SIGTERM) and stops everything it started, the stack included if it
 was not already up. Each step's output goes to ``<log dir>/demo/<step>.log``; a failure names the
@@ -284,7 +285,8 @@ def speed(demo: Demo) -> None:
 
 
 def api(demo: Demo) -> str:
-    """Start the API, wait until /ready answers 200; create a key and return it."""
+    """Start the API, wait until /ready answers 200; create a key and return it (its scopes open
+    the curl lines and the agent console: resolve, profile:read, explain, console)."""
     port = demo.config.api_port
     demo.start("api", ucid("serve", "--port", str(port)))
     deadline = time.monotonic() + 120
@@ -300,7 +302,7 @@ def api(demo: Demo) -> str:
             raise StepFailed("api", "not ready after 120 s", demo.log("api"))
         time.sleep(1)
     out = demo.run("api-key", ucid("keys", "create", "--name", "demo", "--scope", "resolve", "--scope",
-                                   "profile:read", "--scope", "explain"))
+                                   "profile:read", "--scope", "explain", "--scope", "console"))
     return out.strip().splitlines()[-1]
 
 
@@ -431,7 +433,7 @@ def main(demo: Demo, steps: list | None = None) -> int:
         try_file = demo.dir / "try.sh"
         try_file.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + "\n".join(lines) + "\n")
         ready = time.monotonic() - started
-        _print_ready(demo, lines, try_file, ready)
+        _print_ready(demo, lines, try_file, ready, key)
         if not cfg.wait:
             return 0
         while True:
@@ -474,7 +476,7 @@ def _step(demo: Demo, name: str, func):
         raise StepFailed(name, f"{type(exc).__name__}: {exc}", log if log.exists() else None) from exc
 
 
-def _print_ready(demo: Demo, lines: list[str], try_file: Path, seconds: float) -> None:
+def _print_ready(demo: Demo, lines: list[str], try_file: Path, seconds: float, key: str = "") -> None:
     console, home = demo.console, demo.airflow_home
     console.print(f"[green bold]ready in {seconds / 60:.1f} min[/green bold] -- the API on "
                   f"http://127.0.0.1:{demo.config.api_port} (OpenAPI: /docs), the speed layer consuming the "
@@ -482,6 +484,8 @@ def _print_ready(demo: Demo, lines: list[str], try_file: Path, seconds: float) -
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     console.print(f"\n(all of them: bash {try_file})\n")
+    console.print(f"agent console: http://127.0.0.1:{demo.config.api_port}/console   (key: {key or '$UCID_KEY'})",
+                  soft_wrap=True, highlight=False, markup=False)
     console.print(f"notebooks:   .venv/bin/jupyter lab notebooks/   (they read the lake at {demo.settings.lake})")
     console.print(f"Airflow UI:  not started; to start it: AIRFLOW_HOME={home} "
                   "AIRFLOW__CORE__DAGS_FOLDER=dags .venv/bin/airflow standalone   (then http://localhost:8080)")

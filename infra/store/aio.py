@@ -39,7 +39,7 @@ Row = dict[str, Any]
 # the statements the API runs; a table missing from the keyspace leaves its reads unprepared
 API_READS = ("get_identifier", "get_identifiers_in", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
              "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key", "get_consents",
-             "get_contacts", "get_contact_summary")
+             "get_contacts", "get_contact_summary", "get_fired_latest", "get_pending_of")
 # reads that need a migration which adds more than their own table: the table that tells it is there
 NEEDS = {"get_contact_summary": "contacts_by_ucid"}
 # ... and its one write (issue 16): without the table, audited reads answer 503, never unaudited
@@ -106,6 +106,8 @@ class ApiReads(Protocol):
     async def consents(self, ucid: str) -> list[Row]: ...
     async def contacts(self, ucid: str, limit: int) -> list[Row]: ...
     async def contact_summary(self, ucid: str) -> Row | None: ...
+    async def fired_latest(self, rule: str, ucid: str) -> Row | None: ...
+    async def pending(self, shards: list[int], rule: str, ucid: str) -> list[Row]: ...
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
                             requested_ucid: str | None) -> None: ...
     async def schema_version(self) -> int: ...
@@ -293,6 +295,15 @@ class AsyncStore:
         if "get_contact_summary" not in self.prepared:
             return None
         return await self._one("get_contact_summary", ucid)
+
+    async def fired_latest(self, rule: str, ucid: str) -> Row | None:
+        """The latest ``trigger_fired`` row of ``rule`` for ``ucid`` (its newest window)."""
+        return await self._one("get_fired_latest", rule, ucid)
+
+    async def pending(self, shards: list[int], rule: str, ucid: str) -> list[Row]:
+        """The ``trigger_pending`` rows of ``rule`` for ``ucid`` on any of ``shards`` (the speed
+        layer keeps a waiting absence under its Kafka partition)."""
+        return await self._rows("get_pending_of", list(shards), rule, ucid)
 
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
                             requested_ucid: str | None) -> None:

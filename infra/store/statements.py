@@ -95,6 +95,10 @@ STATEMENTS: dict[str, str] = {
     "put_pending": "INSERT INTO {ks}.trigger_pending (shard, rule, ucid, due_at, since, event_id) "
                    "VALUES (?, ?, ?, ?, ?, ?)",
     "del_pending": "DELETE FROM {ks}.trigger_pending WHERE shard = ? AND rule = ? AND ucid = ?",
+    "get_fired_latest": "SELECT rule, ucid, window_start, event_id, fired_at FROM {ks}.trigger_fired "
+                        "WHERE rule = ? AND ucid = ? ORDER BY window_start DESC LIMIT 1",
+    "get_pending_of": "SELECT shard, rule, ucid, due_at, since, event_id FROM {ks}.trigger_pending "
+                      "WHERE shard IN ? AND rule = ? AND ucid = ?",
     # -- reads of the API -----------------------------------------------------------------------
     "get_profile": f"SELECT {_PROFILE_COLUMNS} FROM {{ks}}.profiles WHERE ucid = ?",
     "get_events_first": "SELECT * FROM {ks}.events_by_ucid WHERE ucid = ? LIMIT ?",

@@ -47,7 +47,8 @@ async def _document(state: AppState, followed: resolver.Followed, requested: str
         raise invalid(str(exc)) from exc
 
 
-async def _follow(state: AppState, ucid: str) -> resolver.Followed:
+async def follow_live(state: AppState, ucid: str) -> resolver.Followed:
+    """The live customer ``ucid`` leads to (itself, or the survivor of a merge); 404 if none."""
     followed = await resolver.follow(state.require_store(), ucid, MAX_ALIAS_HOPS)
     if followed is None:
         raise not_found(f"no live customer for UCID {ucid}")
@@ -89,7 +90,7 @@ async def by_ucid(request: Request, ucid: Ucid, limit: Limit = None, cursor: Cur
     batch and speed parts), ``identity``, ``profile``, consents, preferences, traits and one page
     of ``events``. A merged-away UCID answers with its survivor's document (``_id.merged``)."""
     state = state_of(request)
-    followed = await _follow(state, ucid)
+    followed = await follow_live(state, ucid)
     doc = await _document(state, followed, ucid, limit, cursor)
     await audit.record(request, followed.ucid, audit.PROFILE_READ, audit.VIA_UCID, requested=ucid)
     return doc
@@ -112,7 +113,7 @@ async def events(request: Request, ucid: Ucid, limit: Limit = None, cursor: Curs
             timeline.decode_cursor(cursor)
         except timeline.BadCursor as exc:
             raise invalid(str(exc)) from exc
-    followed = await _follow(state, ucid)
+    followed = await follow_live(state, ucid)
     store = state.require_store()
     ucids = await profile.members(store, followed.ucid, followed.merged_from)
     rows, nxt = await timeline.page(store, ucids, page_size, cursor)
@@ -142,7 +143,7 @@ async def contacts(request: Request, ucid: Ucid, channel: Channel = None, direct
             timeline.decode_cursor(cursor)
         except timeline.BadCursor as exc:
             raise invalid(str(exc)) from exc
-    followed = await _follow(state, ucid)
+    followed = await follow_live(state, ucid)
     store = state.require_store()
     ucids = await profile.members(store, followed.ucid, followed.merged_from)
     _, updates = await profile.batch_and_speed(store, followed.ucid, ucids)
@@ -166,7 +167,7 @@ async def export(request: Request, ucid: Ucid) -> dict:
     UCID merged into it (``ucid privacy export`` gives the same document). Needs the
     ``privacy:read`` scope."""
     state = state_of(request)
-    followed = await _follow(state, ucid)
+    followed = await follow_live(state, ucid)
     doc = await export_document(state.require_store(), followed, ucid, MAX_ALIAS_HOPS, state.schema_version)
     await audit.record(request, followed.ucid, audit.EXPORT, audit.VIA_UCID, requested=ucid)
     return doc
