@@ -147,7 +147,8 @@ def create_app(
         lifespan=lifespan,
     )
     vocabulary = load_vocabulary(settings.conf_dir / "consents.yaml")
-    state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store, consents=vocabulary)
+    state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store, consents=vocabulary,
+                     suppression_key=settings.privacy.key())
     app.state.ucid = state
     _install_handlers(app, serving)
     for module in (resolve, profiles, consents, explain, ops):

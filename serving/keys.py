@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from infra.store import Store
 
-SCOPES = ("resolve", "profile:read", "explain", "privacy:read")
+SCOPES = ("resolve", "profile:read", "explain", "privacy:read", "privacy:write")
 """Scopes a key may hold: ``resolve`` (single and batch resolve), ``profile:read`` (360 profile,
 timeline and contact history), ``explain`` (why two identifiers are one customer),
 ``privacy:read`` (the subject-access export: everything held about a person at once, which a
-channel system answering one customer does not need)."""
+channel system answering one customer does not need), ``privacy:write`` (erasure: deletes a person
+everywhere and suppresses their identifiers for good; give it to the privacy office's key only)."""
 
 _KEY = re.compile(r"^ucid_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})$")
 

@@ -27,6 +27,7 @@ class AppState:
     connect_error: str | None = None
     schema_version: int | None = None
     consents: Vocabulary | None = None  # conf/consents.yaml
+    suppression_key: bytes = b""  # UCID_PRIVACY_SUPPRESSION_KEY: the erasure's hashes
 
     def require_store(self) -> ApiReads:
         """The store, or a 503 with retry advice while Cassandra is not connected."""
