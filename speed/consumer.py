@@ -61,6 +61,7 @@ from speed.landing import LandingWriter
 from speed.profile import Shard, amount_of, apply_event, consent_changes
 from speed.profile_store import shard_args, shard_from_row
 from speed.stitching import Stitcher
+from speed.suppression import SuppressionFilter
 from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
 
 log = get_logger("speed.consumer")
@@ -90,6 +91,7 @@ class RunStats:
     model_refused: int = 0
     model_withheld: int = 0  # linked pairs left to the batch: a record withholds a shared identifier
     person_events: int = 0
+    suppressed: int = 0  # events of erased people dropped (speed.suppression)
     match_ms: float = 0.0
     first_data: float | None = None  # monotonic time the first poll with records returned
     last_commit: float | None = None  # monotonic time of the last commit
@@ -153,6 +155,7 @@ class SpeedConsumer:
             self.store, self.policy, self.speed.lock_ttl_s, self.speed.stitch_timeout_s, self.speed.cache_size,
             lease_buckets=self.speed.lease_buckets,
         )
+        self.suppression = SuppressionFilter(self.store, self.policy, self.settings.privacy.key())
         if self.model is not None:
             from identity.sources import load_sources
             from speed.matching import SpeedMatcher
@@ -237,7 +240,7 @@ class SpeedConsumer:
 
     def _summary(self) -> dict[str, Any]:
         s = self.stats
-        return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates,
+        return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates, "suppressed": s.suppressed,
                 "dead_letters": s.dead_letters, "refused_links": s.refused, "triggers": s.triggers,
                 "lease_retries": s.lease_retries,
                 **({"person_events": s.person_events, "model_links": s.model_links,
@@ -285,12 +288,21 @@ class SpeedConsumer:
         for tp, messages in polled.items():
             self.stats.consumed += len(messages)
             valid.extend((tp, msg, ev) for msg, ev in self._valid(messages))
+        valid = self._unsuppressed(valid)
         todo, applied_at = self._not_applied(valid)
         outcomes = self.stitcher.stitch_batch([ev for _, _, ev in todo])
         done = [(tp, msg, ev, self._count(ev, out)) for (tp, msg, ev), out in zip(todo, outcomes, strict=True)]
         self._write_profiles(list(polled), done, int(time.time() * 1000))
         self._land(valid, applied_at)
         return done
+
+    def _unsuppressed(self, valid: list[tuple[Any, Any, Event]]) -> list[tuple[Any, Any, Event]]:
+        """The events of no erased person: the others are dropped here, before stitching and
+        landing, and counted (docs/privacy.md)."""
+        kept = self.suppression.keep(valid)
+        self.stats.suppressed += len(valid) - len(kept)
+        m.EVENTS.labels("suppressed").inc(len(valid) - len(kept))
+        return kept
 
     def _mark_applied(self, done: list[tuple[Any, Any, Event, Any]]) -> None:
         now = ts(int(time.time() * 1000))
