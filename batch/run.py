@@ -150,9 +150,22 @@ def ingest(ctx: Context) -> dict:
 
 
 def normalize(ctx: Context) -> dict:
+    """Bronze -> silver, leaving out the rows of erased people (the suppression list, read from
+    Cassandra: a run that cannot read it fails rather than bring someone back)."""
     from batch.silver import build
 
-    return build(ctx.spark, ctx.lake, ctx.sources, str(ctx.rules_path), ctx.region, full=ctx.full)
+    return build(ctx.spark, ctx.lake, ctx.sources, str(ctx.rules_path), ctx.region, full=ctx.full,
+                 suppression=suppression_list(ctx.settings))
+
+
+def suppression_list(settings: Settings) -> tuple[bytes, frozenset[str]]:
+    """The HMAC key and every hash on the suppression list (migration 011; docs/privacy.md)."""
+    from infra import cql
+    from infra.store import Store
+
+    with cql.quiet_driver(), Store.connect(settings.cassandra) as store:
+        hashes = frozenset(r.hash for r in store.scan("scan_suppression"))
+    return settings.privacy.key(), hashes
 
 
 def resolve(ctx: Context) -> dict:
