@@ -64,6 +64,34 @@ def normalize_udf(rules_path: str, region: str | None, suppression: Suppression 
     return normalize
 
 
+def suppression_flag(rules_path: str, region: str | None, suppression: Suppression):
+    """``flag(source) -> Column | None``: true for a row of ``source`` holding an identifier on the
+    suppression list (normalized by the identity core in a pandas UDF); ``None`` when the list is
+    empty (nothing to compute). The bronze ingest uses it to leave erased people's rows out."""
+    if not suppression or not suppression[1]:
+        return lambda _source: None
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+
+    key, hashes = suppression
+
+    @pandas_udf("boolean")
+    def flagged(source: pd.Series, raw: pd.Series) -> pd.Series:
+        from identity.records import Record
+        from identity.suppression import record_suppressed
+
+        policy = cached_policy(rules_path, region)
+        return pd.Series([record_suppressed(key, Record(src, "", tuple((p["type"], p["raw"]) for p in pairs)),
+                                            policy, hashes) for src, pairs in zip(source, raw, strict=True)])
+
+    def flag(source: SourceDefinition):
+        raw_ids = F.array(*[F.struct(F.lit(c.type).alias("type"), F.col(c.column).cast("string").alias("raw"))
+                            for c in source.identifiers])
+        return flagged(F.lit(source.name), raw_ids)
+
+    return flag
+
+
 def _map(cols: dict[str, str], available: set[str]):
     from pyspark.sql import functions as F
 
