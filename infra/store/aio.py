@@ -111,13 +111,6 @@ class ApiReads(Protocol):
     async def contact_summary(self, ucid: str) -> Row | None: ...
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
                             requested_ucid: str | None) -> None: ...
-    async def write_all(self, writes: list[tuple[str, tuple]]) -> None:
-        """Run the named erasure writes (:data:`ERASE_WRITES`) at once, at the write consistency;
-        a keyspace without their table (migration 011) raises :class:`MissingTable`."""
-        if any(name not in self.prepared for name, _ in writes):
-            await self.refresh_tables(force=True)
-        await asyncio.gather(*(self._rows(name, *params) for name, params in writes))
-
     async def schema_version(self) -> int: ...
     async def refresh_tables(self, force: bool = False) -> None: ...
 
@@ -312,6 +305,13 @@ class AsyncStore:
         if "put_audit" not in self.prepared:
             await self.refresh_tables()
         await self._rows("put_audit", ucid, new_timeuuid(), action, key_id, key_name, via, requested_ucid)
+
+    async def write_all(self, writes: list[tuple[str, tuple]]) -> None:
+        """Run the named erasure writes (:data:`ERASE_WRITES`) at once, at the write consistency;
+        a keyspace without their table (migration 011) raises :class:`MissingTable`."""
+        if any(name not in self.prepared for name, _ in writes):
+            await self.refresh_tables(force=True)
+        await asyncio.gather(*(self._rows(name, *params) for name, params in writes))
 
     async def schema_version(self) -> int:
         """Highest applied migration (0 if none); raises :class:`StoreUnavailable` if unreachable."""
