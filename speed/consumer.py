@@ -6,7 +6,9 @@ events in offset order), in a few rounds of requests to Cassandra whatever the p
 
 1. parse each message against the event contract (size limits, a compiled schema, identifier
    values free of control characters); a broken one goes to the dead-letter topic (original key
-   and bytes, the reason in the ``ucid.error`` header) and consumption goes on;
+   and bytes, the reason in the ``ucid.error`` header) and consumption goes on; drop (and count)
+   the events of erased people (:mod:`speed.suppression`: one round of ``IN`` reads of the
+   suppression list): they are neither applied nor landed;
 2. drop events already applied (``applied_events``, by event id: one round of ``IN`` reads) or
    repeated in the poll;
 3. stitch the poll (:meth:`speed.stitching.Stitcher.stitch_batch`: cached identifiers, one read
