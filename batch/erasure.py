@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this module
+
 from batch.tables import GOLD_TABLES, Lake, exists, sql_list, table_ref
 
 UCID_COLUMNS = ("ucid", "merged_into", "new_id", "ucid_a", "ucid_b", "survivor")
@@ -38,8 +40,6 @@ KEEP = frozenset({"runs", "published"})  # run stats; content hashes of publishe
 
 def _hash_udf(key: bytes, suppressed: frozenset[str]):
     from pyspark.sql.functions import pandas_udf
-
-    import pandas as pd
 
     @pandas_udf("boolean")
     def hit(types: pd.Series, values: pd.Series) -> pd.Series:

@@ -9,8 +9,9 @@ UCIDs alone (no identifier value is stored anywhere):
    claims (``trigger_fired``, one partition per trigger rule and UCID);
 2. the landing zone, the speed layer's ``stream/`` files included (:mod:`batch.landing_erasure`);
 3. every Delta table (:mod:`batch.erasure`), and the ingest log told the rewritten files' digests;
-4. the VACUUM, once due: ``UCID_PRIVACY_VACUUM_RETENTION_HOURS`` (168) after the lake step, or at
-   once with ``vacuum_now``.
+4. the VACUUM of the tables the erasures deleted rows from, once due:
+   ``UCID_PRIVACY_VACUUM_RETENTION_HOURS`` (168) after the lake step, or at once with
+   ``vacuum_now``.
 
 Steps 1-3 run over every erasure on record each time (all idempotent): a file or extract that
 arrived since and carries an erased person is cleaned too. The receipts of the erasures this run
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from infra.settings import Settings
 
@@ -83,10 +85,12 @@ def finish(settings: Settings, vacuum_now: bool = False, report: Callable[[str],
         due = [r for r in receipts if r.vacuumed_at is None
                and (vacuum_now or (r.lake_at is not None and now - r.lake_at.replace(tzinfo=UTC) >= retention))]
         if due:
-            tables = erasure.vacuum(spark, erasure.all_tables(spark, lake, [s.name for s in sources]),
-                                    settings.privacy.vacuum_retention_hours, now=vacuum_now)
+            touched = {k for r in due for k in (r.lake_removed or {})} | set(removed)
+            paths = [p for p in erasure.all_tables(spark, lake, [s.name for s in sources])
+                     if f"delta.{Path(p).relative_to(lake.root)}" in touched]
+            tables = erasure.vacuum(spark, paths, settings.privacy.vacuum_retention_hours, now=vacuum_now)
             store.write_all([("put_erasure_vacuumed", (now, r.erasure_id)) for r in due])
-            report(f"vacuumed {len(tables)} tables")
+            report(f"vacuumed {len(tables)} tables (those the erasures deleted rows from)")
         else:
             report(f"vacuum not due yet: run `ucid privacy finish` again {settings.privacy.vacuum_retention_hours} h "
                    "after this step (or with --vacuum-now)")

@@ -147,6 +147,7 @@ def erase_command(
                                     "Delta's retention check off): the erased rows leave time travel now"),
     serving_only: bool = typer.Option(False, "--serving-only", help="only the serving store and the suppression "
                                       "list, as the API does; the lake step is left to `ucid privacy finish`"),
+    out: Path | None = typer.Option(None, "--out", help="write the receipt (JSON) here (default: print it)"),
 ) -> None:
     """Erase one customer everywhere and suppress their identifiers for good."""
     import json
@@ -187,7 +188,12 @@ def erase_command(
 
         doc["lake"] = finish(settings, vacuum_now=vacuum_now, report=lambda m: typer.echo(m, err=True))
         doc["pending"] = [] if vacuum_now else ["vacuum"]
-    typer.echo(json.dumps(doc, indent=2, default=str))
+    text = json.dumps(doc, indent=2, default=str)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"wrote the receipt of erasure {doc['erasureId']} to {out}", err=True)
 
 
 @app.command("finish")
