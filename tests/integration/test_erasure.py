@@ -78,7 +78,10 @@ def _lake_values(lake: Path) -> dict[str, set[str]]:
 
 
 def _landing_values(landing: Path) -> dict[str, set[str]]:
-    return {str(p.relative_to(landing)): _file_values(p) for p in landing.rglob("*") if p.is_file()}
+    """Every file of the landing zone but ``truth/``: the generator's answer key, which no source
+    reads (a test artifact, not data ucid holds)."""
+    return {str(p.relative_to(landing)): _file_values(p) for p in landing.rglob("*")
+            if p.is_file() and p.relative_to(landing).parts[0] != "truth"}
 
 
 def _file_values(path: Path) -> set[str]:
