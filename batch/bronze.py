@@ -46,6 +46,7 @@ class SourceLoad:
     files_quarantined: int = 0
     rows: int = 0
     rows_quarantined: int = 0
+    rows_suppressed: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -158,9 +159,13 @@ def commit(spark, lake: Lake, pending: Pending) -> None:
 
 
 def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id: str,
-                pending: Pending | None = None) -> SourceLoad:
+                pending: Pending | None = None, suppressed=None) -> SourceLoad:
     """Ingest the new landing files of one source (see the module docstring). With ``pending``,
-    quarantine and log rows are left to :func:`commit` (one write for all sources)."""
+    quarantine and log rows are left to :func:`commit` (one write for all sources).
+
+    ``suppressed`` (:func:`batch.silver.suppression_flag`) flags the rows of erased people: they
+    are left out of bronze and of the quarantine alike (an extract delivered again after an
+    erasure), and counted (``rows_suppressed``)."""
     own = pending is None
     pending = pending or Pending()
     from pyspark.sql import functions as F
@@ -182,7 +187,7 @@ def load_source(spark, root: Path, lake: Lake, source: SourceDefinition, load_id
     counts: dict[str, tuple[int, int]] = {}
     good = None
     if good_files:
-        rows = _checked_rows(spark, source, good_files)
+        rows = _checked_rows(spark, source, good_files, suppressed(source) if suppressed else None)
         quarantine = quarantine.unionByName(_quarantined_rows(rows, source, load_id, loaded_at))
         good = _good_rows(rows, source, load_id, loaded_at)
         counts = _tally(rows, stats)
@@ -236,9 +241,10 @@ def _file_quarantine(spark, source: SourceDefinition, checked: list[landing.Land
     return quarantine
 
 
-def _checked_rows(spark, source: SourceDefinition, files: list[landing.LandingFile]):
+def _checked_rows(spark, source: SourceDefinition, files: list[landing.LandingFile], suppressed=None):
     """Every row of ``files`` with ``_file`` (the relative path), ``_row`` (1-based, in file
-    order) and ``_reason`` (why it fails the row-level checks, or null); checkpointed."""
+    order), ``_reason`` (why it fails the row-level checks, or null) and ``_suppressed`` (an erased
+    person's row: the ``suppressed`` column, or false); checkpointed."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -258,6 +264,7 @@ def _checked_rows(spark, source: SourceDefinition, files: list[landing.LandingFi
         .withColumn("_mono", F.monotonically_increasing_id())
         .withColumn("_row", F.row_number().over(order).cast("long"))
         .withColumn("_reason", _row_reason(source))
+        .withColumn("_suppressed", suppressed if suppressed is not None else F.lit(False))
         .drop("_mono", "_path")
         .localCheckpoint()
     )
@@ -268,7 +275,7 @@ def _quarantined_rows(rows, source: SourceDefinition, load_id: str, loaded_at):
     from pyspark.sql import functions as F
 
     data_cols = sorted(source.columns())
-    return rows.where(F.col("_reason").isNotNull()).select(
+    return rows.where(F.col("_reason").isNotNull() & ~F.col("_suppressed")).select(
         F.lit(source.name).alias("source"), F.col("_file").alias("file"), F.col("_row").alias("row"),
         F.col("_reason").alias("reason"),
         F.coalesce(F.col("_corrupt"), F.to_json(F.struct(*data_cols))).alias("raw"),
@@ -281,7 +288,7 @@ def _good_rows(rows, source: SourceDefinition, load_id: str, loaded_at):
     from pyspark.sql import functions as F
 
     data_cols = sorted(source.columns())
-    return rows.where(F.col("_reason").isNull()).select(
+    return rows.where(F.col("_reason").isNull() & ~F.col("_suppressed")).select(
         *data_cols, "_file", "_row", F.lit(load_id).alias("_load_id"), loaded_at.alias("_loaded_at")
     )
 
@@ -290,7 +297,11 @@ def _tally(rows, stats: SourceLoad) -> dict[str, tuple[int, int]]:
     """File -> ``(good rows, quarantined rows)``; adds the row totals and the quarantine reasons
     (``bad <column>`` without the value) to ``stats``."""
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r in rows.groupBy("_file", "_reason").count().collect():
+    for r in rows.groupBy("_file", "_reason", "_suppressed").count().collect():
+        if r._suppressed:  # an erased person's row: counted, in neither bronze nor the quarantine
+            tally[r._file]
+            stats.rows_suppressed += r["count"]
+            continue
         tally[r._file][0 if r._reason is None else 1] += r["count"]
         if r._reason is not None:
             key = r._reason if not r._reason.startswith("bad ") else r._reason.split(":")[0]

@@ -119,12 +119,14 @@ def ingest(ctx: Context) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from batch.bronze import Pending, commit, ingested, load_source
+    from batch.silver import suppression_flag
 
     taken = ingested(ctx.spark, ctx.lake)  # the log before this load, read once for every source
+    flag = suppression_flag(str(ctx.rules_path), ctx.region, suppression_list(ctx.settings))
 
     def load(source):
         own = Pending(taken=taken)
-        return load_source(ctx.spark, ctx.landing, ctx.lake, source, ctx.run_id, own), own
+        return load_source(ctx.spark, ctx.landing, ctx.lake, source, ctx.run_id, own, flag), own
 
     with ThreadPoolExecutor(max_workers=ctx.batch.ingest_threads, thread_name_prefix="ingest") as pool:
         loads = list(pool.map(load, ctx.sources))
@@ -137,7 +139,8 @@ def ingest(ctx: Context) -> dict:
         out[load.source] = {
             "files_new": load.files_new, "files_skipped": load.files_skipped,
             "files_quarantined": load.files_quarantined, "rows": load.rows,
-            "rows_quarantined": load.rows_quarantined, "reasons": load.reasons,
+            "rows_quarantined": load.rows_quarantined, "rows_suppressed": load.rows_suppressed,
+            "reasons": load.reasons,
         }
         if load.files_new:
             ctx.report(f"ingest {load.source}: {load.files_new} new files, {load.rows:,} rows, "
@@ -150,9 +153,22 @@ def ingest(ctx: Context) -> dict:
 
 
 def normalize(ctx: Context) -> dict:
+    """Bronze -> silver, leaving out the rows of erased people (the suppression list, read from
+    Cassandra: a run that cannot read it fails rather than bring someone back)."""
     from batch.silver import build
 
-    return build(ctx.spark, ctx.lake, ctx.sources, str(ctx.rules_path), ctx.region, full=ctx.full)
+    return build(ctx.spark, ctx.lake, ctx.sources, str(ctx.rules_path), ctx.region, full=ctx.full,
+                 suppression=suppression_list(ctx.settings))
+
+
+def suppression_list(settings: Settings) -> tuple[bytes, frozenset[str]]:
+    """The HMAC key and every hash on the suppression list (migration 011; docs/privacy.md)."""
+    from infra import cql
+    from infra.store import Store
+
+    with cql.quiet_driver(), Store.connect(settings.cassandra) as store:
+        hashes = frozenset(r.hash for r in store.scan("scan_suppression"))
+    return settings.privacy.key(), hashes
 
 
 def resolve(ctx: Context) -> dict:

@@ -18,10 +18,12 @@ from identity.sources import SourceDefinition
 
 NORMALIZED = (
     "anchor_type string, anchor_value string, ids array<struct<type:string,value:string>>, "
-    "rejections array<struct<type:string,raw:string,reason:string,kind:string>>"
+    "rejections array<struct<type:string,raw:string,reason:string,kind:string>>, suppressed boolean"
 )
 
 _POLICY: dict[tuple[str, str | None], object] = {}
+Suppression = tuple[bytes, frozenset[str]] | None
+"""The suppression list as the normalize stage uses it: the HMAC key and every hash on the list."""
 
 
 def cached_policy(rules_path: str, region: str | None):
@@ -34,16 +36,18 @@ def cached_policy(rules_path: str, region: str | None):
     return _POLICY[key]
 
 
-def normalize_udf(rules_path: str, region: str | None):
-    """A pandas UDF: (source, record_id, raw identifiers) -> anchor, identifiers, rejections."""
+def normalize_udf(rules_path: str, region: str | None, suppression: Suppression = None):
+    """A pandas UDF: (source, record_id, raw identifiers) -> anchor, identifiers, rejections, and
+    whether an identifier is on the suppression list (``suppression``: the key and the hashes)."""
     from pyspark.sql.functions import pandas_udf
 
     @pandas_udf(NORMALIZED)
     def normalize(source: pd.Series, record_id: pd.Series, raw: pd.Series) -> pd.DataFrame:
         from identity.records import Record, normalize_record
+        from identity.suppression import hashes, suppressed
 
         policy = cached_policy(rules_path, region)
-        out = {"anchor_type": [], "anchor_value": [], "ids": [], "rejections": []}
+        out = {"anchor_type": [], "anchor_value": [], "ids": [], "rejections": [], "suppressed": []}
         for src, rid, pairs in zip(source, record_id, raw, strict=True):
             record = Record(src, rid, tuple((p["type"], p["raw"]) for p in pairs))
             norm, rejected = normalize_record(record, policy)
@@ -53,9 +57,39 @@ def normalize_udf(rules_path: str, region: str | None):
             out["rejections"].append(
                 [{"type": r.type, "raw": r.raw, "reason": r.reason, "kind": r.kind} for r in rejected]
             )
+            out["suppressed"].append(bool(suppression and suppression[1])
+                                     and suppressed(hashes(suppression[0], norm.identifiers), suppression[1]))
         return pd.DataFrame(out)
 
     return normalize
+
+
+def suppression_flag(rules_path: str, region: str | None, suppression: Suppression):
+    """``flag(source) -> Column | None``: true for a row of ``source`` holding an identifier on the
+    suppression list (normalized by the identity core in a pandas UDF); ``None`` when the list is
+    empty (nothing to compute). The bronze ingest uses it to leave erased people's rows out."""
+    if not suppression or not suppression[1]:
+        return lambda _source: None
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+
+    key, hashes = suppression
+
+    @pandas_udf("boolean")
+    def flagged(source: pd.Series, raw: pd.Series) -> pd.Series:
+        from identity.records import Record
+        from identity.suppression import record_suppressed
+
+        policy = cached_policy(rules_path, region)
+        return pd.Series([record_suppressed(key, Record(src, "", tuple((p["type"], p["raw"]) for p in pairs)),
+                                            policy, hashes) for src, pairs in zip(source, raw, strict=True)])
+
+    def flag(source: SourceDefinition):
+        raw_ids = F.array(*[F.struct(F.lit(c.type).alias("type"), F.col(c.column).cast("string").alias("raw"))
+                            for c in source.identifiers])
+        return flagged(F.lit(source.name), raw_ids)
+
+    return flag
 
 
 def _map(cols: dict[str, str], available: set[str]):
@@ -70,8 +104,10 @@ def _map(cols: dict[str, str], available: set[str]):
     return F.map_filter(F.create_map(*parts), lambda k, v: v.isNotNull() & (F.trim(v) != ""))
 
 
-def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, region: str | None):
-    """Silver records of one source's bronze rows (one output row per bronze row)."""
+def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, region: str | None,
+                  suppression: Suppression = None):
+    """Silver records of one source's bronze rows (one output row per bronze row), with
+    ``suppressed``: the row holds an identifier of an erased person (:func:`build` drops it)."""
     from pyspark.sql import functions as F
 
     available = set(bronze.columns)
@@ -87,7 +123,7 @@ def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, regi
         F.struct(F.lit(name), F.expr(f"try_cast(`{col}` AS double)"))
         for name, col in sorted(source.measures.items())
     ]), lambda e: e.getField("col2").isNotNull())) if source.measures else F.create_map().cast("map<string,double>")
-    norm = normalize_udf(rules_path, region)(F.lit(source.name), F.col(source.record_id), raw_ids)
+    norm = normalize_udf(rules_path, region, suppression)(F.lit(source.name), F.col(source.record_id), raw_ids)
     return bronze.select(
         F.lit(source.name).alias("source"),
         F.col(source.record_id).alias("record_id"),
@@ -107,9 +143,14 @@ def records_frame(spark, bronze, source: SourceDefinition, rules_path: str, regi
 
 
 def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, region: str | None,
-          full: bool = False) -> dict[str, int]:
+          full: bool = False, suppression: Suppression = None) -> dict[str, int]:
     """Normalize every bronze file not yet in silver, all sources in one write; return the number
-    of new files per source and the rows written."""
+    of new files per source and the rows written.
+
+    A row holding an identifier on the suppression list (``suppression``: the HMAC key and the
+    hashes, :mod:`identity.suppression`) is left out of silver, so it never links, mints or feeds a
+    profile; ``suppressed`` counts them (a count only: the rows are an erased person's, they are
+    not kept anywhere, not even in a quarantine)."""
     from pyspark.sql import functions as F
 
     records_path = lake.silver("records")
@@ -141,19 +182,23 @@ def build(spark, lake: Lake, sources: list[SourceDefinition], rules_path: str, r
         new_files[source.name] = len(files)
         if not replace_all:
             bronze = bronze.where(F.col("_file").isin(files))
-        frames.append(records_frame(spark, bronze, source, rules_path, region))
+        frames.append(records_frame(spark, bronze, source, rules_path, region, suppression))
         clauses.append(f"(source = '{source.name}' AND _file IN ({sql_list(files)}))")
     if not frames:
         return {"files": 0, "rows": 0}
     frame = frames[0]
     for more in frames[1:]:
         frame = frame.unionByName(more)
+    dropped = 0
+    if suppression and suppression[1]:  # normalized twice then; only once someone was erased
+        dropped = frame.where("suppressed").count()
+    frame = frame.where("NOT suppressed").drop("suppressed")
     if replace_all:
         frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(records_path)
     else:
         frame.write.format("delta").mode("overwrite").option("replaceWhere", " OR ".join(clauses)).save(records_path)
     metrics = last_commit(spark, records_path)["operationMetrics"] or {}
-    return {"files": sum(new_files.values()), "rows": int(metrics.get("numOutputRows", 0)), **{
+    return {"files": sum(new_files.values()), "rows": int(metrics.get("numOutputRows", 0)), "suppressed": dropped, **{
         f"files_{k}": v for k, v in new_files.items()}}
 
 

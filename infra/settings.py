@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -331,6 +331,27 @@ class MatchSettings(BaseSettings):
         return self.spec_file or conf_dir / "match.yaml"
 
 
+class PrivacySettings(BaseSettings):
+    """Erasure and its suppression list (docs/privacy.md)."""
+
+    model_config = _config("UCID_PRIVACY_")
+
+    suppression_key: SecretStr = Field(
+        SecretStr("ucid-local-suppression-key"),
+        description="HMAC key of the suppression list's hashes (identity/suppression.py): the same in "
+        "every layer, never changed while the list is in use; set a secret of your own in production "
+        "(the default only makes the hashes salted, not secret)",
+    )
+    vacuum_retention_hours: int = Field(
+        168, ge=0, description="Delta VACUUM retention of an erasure's lake step: erased rows leave the "
+        "files (and time travel) once this many hours passed since their DELETE; below 168 only with "
+        "`--vacuum-now`, which turns Delta's retention check off for that VACUUM",
+    )
+
+    def key(self) -> bytes:
+        return self.suppression_key.get_secret_value().encode()
+
+
 class Settings(BaseSettings):
     """Where ucid keeps its files, plus one settings block per external system."""
 
@@ -375,6 +396,10 @@ class Settings(BaseSettings):
     @cached_property
     def match(self) -> MatchSettings:
         return MatchSettings()
+
+    @cached_property
+    def privacy(self) -> PrivacySettings:
+        return PrivacySettings()
 
     @property
     def cache(self) -> Path:

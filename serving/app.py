@@ -149,7 +149,8 @@ def create_app(
     vocabulary = load_vocabulary(settings.conf_dir / "consents.yaml")
     state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store, consents=vocabulary,
                      trigger_rules=tuple(triggers.load_rules(settings.speed.triggers_path(settings.conf_dir))),
-                     trigger_shards=tuple(triggers.shards()))
+                     trigger_shards=tuple(triggers.shards()),
+                     suppression_key=settings.privacy.key())
     app.state.ucid = state
     _install_handlers(app, serving)
     for module in (resolve, profiles, consents, explain, console, ops):

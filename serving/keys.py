@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from infra.store import Store
 
-SCOPES = ("resolve", "profile:read", "explain", "privacy:read", "console")
+SCOPES = ("resolve", "profile:read", "explain", "privacy:read", "privacy:write", "console")
 """Scopes a key may hold: ``resolve`` (single and batch resolve), ``profile:read`` (360 profile,
 timeline and contact history), ``explain`` (why two identifiers are one customer),
 ``privacy:read`` (the subject-access export: everything held about a person at once, which a
-channel system answering one customer does not need), ``console`` (the agent console at
-``/console``: the page works only for a key holding it, and it gates the console's own reads,
-the merge history and open triggers; the page also calls resolve, the profile and explain, so an
-agent's key holds ``resolve``, ``profile:read``, ``explain`` and ``console``)."""
+channel system answering one customer does not need), ``privacy:write`` (erasure: deletes a person
+everywhere and suppresses their identifiers for good; give it to the privacy office's key only),
+``console`` (the agent console at ``/console``: the page works only for a key holding it, and it
+gates the console's own reads, the merge history and open triggers; the page also calls resolve,
+the profile and explain, so an agent's key holds ``resolve``, ``profile:read``, ``explain`` and
+``console``)."""
 
 _KEY = re.compile(r"^ucid_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})$")
 

@@ -260,6 +260,22 @@ class ConsoleHistory(BaseModel):
     triggers: list[OpenTrigger]
 
 
+class ErasureReceipt(BaseModel):
+    """What an erasure removed from the serving store, and what is left to the lake step (issue 16).
+    Nothing personal: counts, the key, how the person was named, their UCIDs (pseudonyms)."""
+
+    erasureId: str
+    requestedAt: datetime
+    keyId: str
+    via: str = Field(description="'ucid', or 'identifier:<type>' (the type only)")
+    ucids: list[str] = Field(description="the erased UCIDs: the live one, then those merged into it")
+    identifiers: int = Field(description="how many identifiers were erased and suppressed")
+    removed: dict[str, int] = Field(description="per place: rows (identifiers, applied events, aliases) or UCID "
+                                    "partitions removed from Cassandra; 'suppression': hashes added")
+    pending: list[str] = Field(description="places the lake step (`ucid privacy finish`) cleans later: the Delta "
+                               "tables, the landing files, the blocking index, trigger rows")
+
+
 class Comparison(BaseModel):
     """One compared attribute of a probabilistic link: its level and match weight (bits)."""
 

@@ -29,6 +29,7 @@ class AppState:
     consents: Vocabulary | None = None  # conf/consents.yaml
     trigger_rules: tuple = ()  # serving.triggers.Rule of the speed layer's trigger file
     trigger_shards: tuple[int, ...] = ()  # partitions of the events topic
+    suppression_key: bytes = b""  # UCID_PRIVACY_SUPPRESSION_KEY: the erasure's hashes
 
     def require_store(self) -> ApiReads:
         """The store, or a 503 with retry advice while Cassandra is not connected."""

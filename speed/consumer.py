@@ -6,7 +6,9 @@ events in offset order), in a few rounds of requests to Cassandra whatever the p
 
 1. parse each message against the event contract (size limits, a compiled schema, identifier
    values free of control characters); a broken one goes to the dead-letter topic (original key
-   and bytes, the reason in the ``ucid.error`` header) and consumption goes on;
+   and bytes, the reason in the ``ucid.error`` header) and consumption goes on; drop (and count)
+   the events of erased people (:mod:`speed.suppression`: one round of ``IN`` reads of the
+   suppression list): they are neither applied nor landed;
 2. drop events already applied (``applied_events``, by event id: one round of ``IN`` reads) or
    repeated in the poll;
 3. stitch the poll (:meth:`speed.stitching.Stitcher.stitch_batch`: cached identifiers, one read
@@ -61,6 +63,7 @@ from speed.landing import LandingWriter
 from speed.profile import Shard, amount_of, apply_event, consent_changes
 from speed.profile_store import shard_args, shard_from_row
 from speed.stitching import Stitcher
+from speed.suppression import SuppressionFilter
 from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
 
 log = get_logger("speed.consumer")
@@ -90,6 +93,7 @@ class RunStats:
     model_refused: int = 0
     model_withheld: int = 0  # linked pairs left to the batch: a record withholds a shared identifier
     person_events: int = 0
+    suppressed: int = 0  # events of erased people dropped (speed.suppression)
     match_ms: float = 0.0
     first_data: float | None = None  # monotonic time the first poll with records returned
     last_commit: float | None = None  # monotonic time of the last commit
@@ -153,6 +157,7 @@ class SpeedConsumer:
             self.store, self.policy, self.speed.lock_ttl_s, self.speed.stitch_timeout_s, self.speed.cache_size,
             lease_buckets=self.speed.lease_buckets,
         )
+        self.suppression = SuppressionFilter(self.store, self.policy, self.settings.privacy.key())
         if self.model is not None:
             from identity.sources import load_sources
             from speed.matching import SpeedMatcher
@@ -237,7 +242,7 @@ class SpeedConsumer:
 
     def _summary(self) -> dict[str, Any]:
         s = self.stats
-        return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates,
+        return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates, "suppressed": s.suppressed,
                 "dead_letters": s.dead_letters, "refused_links": s.refused, "triggers": s.triggers,
                 "lease_retries": s.lease_retries,
                 **({"person_events": s.person_events, "model_links": s.model_links,
@@ -285,12 +290,21 @@ class SpeedConsumer:
         for tp, messages in polled.items():
             self.stats.consumed += len(messages)
             valid.extend((tp, msg, ev) for msg, ev in self._valid(messages))
+        valid = self._unsuppressed(valid)
         todo, applied_at = self._not_applied(valid)
         outcomes = self.stitcher.stitch_batch([ev for _, _, ev in todo])
         done = [(tp, msg, ev, self._count(ev, out)) for (tp, msg, ev), out in zip(todo, outcomes, strict=True)]
         self._write_profiles(list(polled), done, int(time.time() * 1000))
         self._land(valid, applied_at)
         return done
+
+    def _unsuppressed(self, valid: list[tuple[Any, Any, Event]]) -> list[tuple[Any, Any, Event]]:
+        """The events of no erased person: the others are dropped here, before stitching and
+        landing, and counted (docs/privacy.md)."""
+        kept = self.suppression.keep(valid)
+        self.stats.suppressed += len(valid) - len(kept)
+        m.EVENTS.labels("suppressed").inc(len(valid) - len(kept))
+        return kept
 
     def _mark_applied(self, done: list[tuple[Any, Any, Event, Any]]) -> None:
         now = ts(int(time.time() * 1000))

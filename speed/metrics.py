@@ -12,7 +12,8 @@ from prometheus_client import (
 
 REGISTRY = CollectorRegistry()
 
-EVENTS = Counter("ucid_speed_events_total", "events consumed, by result (applied, duplicate, dead_letter)",
+EVENTS = Counter("ucid_speed_events_total",
+                 "events consumed, by result (applied, duplicate, dead_letter, suppressed: an erased person's)",
                  ["result"], registry=REGISTRY)
 STITCH = Counter("ucid_speed_stitch_total", "stitch outcomes (new, attach, merge, unchanged, unidentified)",
                  ["outcome"], registry=REGISTRY)

@@ -28,7 +28,7 @@ from infra import cql
 from infra.log import get_logger
 from infra.settings import CassandraSettings, ServingSettings
 from infra.store.coalesce import Coalescer
-from infra.store.statements import STATEMENTS, table_of
+from infra.store.statements import ERASE_BY_UCID, STATEMENTS, table_of
 
 log = get_logger("infra.store.aio")
 
@@ -44,6 +44,9 @@ API_READS = ("get_identifier", "get_identifiers_in", "get_ucid", "get_alias", "g
 NEEDS = {"get_contact_summary": "contacts_by_ucid"}
 # ... and its one write (issue 16): without the table, audited reads answer 503, never unaudited
 API_WRITES = ("put_audit",)
+# the erasure's writes (issue 16; serving.erasure): the suppression list, the receipt, the deletes
+ERASE_WRITES = ("put_suppression", "put_erasure", "erase_identifier", "erase_ucid_aliases", "erase_applied_events",
+                *(f"erase_{t}" for t in ERASE_BY_UCID))
 
 
 class StoreUnavailable(RuntimeError):
@@ -169,7 +172,7 @@ class AsyncStore:
 
     def _prepare(self, name: str) -> None:
         statement = self.session.prepare(STATEMENTS[name].format(ks=self.keyspace))
-        if name in API_WRITES:  # a write: at the write consistency, safe to retry (its key is fixed)
+        if name in API_WRITES or name in ERASE_WRITES:  # a write: at the write consistency, safe to retry (its key is fixed)
             statement.consistency_level = self.write_consistency
             statement.is_idempotent = True
         self.prepared[name] = statement
@@ -181,7 +184,7 @@ class AsyncStore:
                 (self.keyspace,), execution_profile=self.exec_profile,
             )
             tables = frozenset(r["table_name"] for r in rows)
-            for name in API_READS + API_WRITES:
+            for name in API_READS + API_WRITES + ERASE_WRITES:
                 if name not in self.prepared and table_of(name) in tables and NEEDS.get(name, table_of(name)) in tables:
                     self._prepare(name)
             if "profile_updates" in tables and "updates" not in self.prepared:
@@ -313,6 +316,13 @@ class AsyncStore:
         if "put_audit" not in self.prepared:
             await self.refresh_tables()
         await self._rows("put_audit", ucid, new_timeuuid(), action, key_id, key_name, via, requested_ucid)
+
+    async def write_all(self, writes: list[tuple[str, tuple]]) -> None:
+        """Run the named erasure writes (:data:`ERASE_WRITES`) at once, at the write consistency;
+        a keyspace without their table (migration 011) raises :class:`MissingTable`."""
+        if any(name not in self.prepared for name, _ in writes):
+            await self.refresh_tables(force=True)
+        await asyncio.gather(*(self._rows(name, *params) for name, params in writes))
 
     async def schema_version(self) -> int:
         """Highest applied migration (0 if none); raises :class:`StoreUnavailable` if unreachable."""

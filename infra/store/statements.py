@@ -126,6 +126,33 @@ STATEMENTS: dict[str, str] = {
                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
     "get_audit": "SELECT ucid, at, action, key_id, key_name, via, requested_ucid FROM {ks}.audit_by_ucid "
                  "WHERE ucid = ? LIMIT ?",
+    # -- erasure (issue 16; docs/privacy.md): the suppression list, the receipts, the deletes ---
+    "put_suppression": "INSERT INTO {ks}.suppression (hash, erasure_id, added_at) VALUES (?, ?, ?)",
+    "get_suppression_in": "SELECT hash FROM {ks}.suppression WHERE hash IN ?",
+    "scan_suppression": "SELECT hash FROM {ks}.suppression",
+    "put_erasure": "INSERT INTO {ks}.erasures (erasure_id, requested_at, key_id, key_name, via, ucids, identifiers, "
+                   "removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "get_erasure": "SELECT * FROM {ks}.erasures WHERE erasure_id = ?",
+    "scan_erasures": "SELECT * FROM {ks}.erasures",
+    "put_erasure_lake": "UPDATE {ks}.erasures SET lake_at = ?, lake_removed = lake_removed + ? WHERE erasure_id = ?",
+    "put_erasure_vacuumed": "UPDATE {ks}.erasures SET vacuumed_at = ? WHERE erasure_id = ?",
+    "erase_identifier": "DELETE FROM {ks}.identifiers WHERE id_type = ? AND id_value = ?",
+    "erase_identifiers_by_ucid": "DELETE FROM {ks}.identifiers_by_ucid WHERE ucid = ?",
+    "erase_ucids": "DELETE FROM {ks}.ucids WHERE ucid = ?",
+    "erase_ucid_aliases": "DELETE FROM {ks}.ucid_aliases WHERE alias = ?",
+    "erase_profiles": "DELETE FROM {ks}.profiles WHERE ucid = ?",
+    "erase_events_by_ucid": "DELETE FROM {ks}.events_by_ucid WHERE ucid = ?",
+    "erase_identity_changes": "DELETE FROM {ks}.identity_changes WHERE ucid = ?",
+    "erase_links_by_ucid": "DELETE FROM {ks}.links_by_ucid WHERE ucid = ?",
+    "erase_profile_updates": "DELETE FROM {ks}.profile_updates WHERE ucid = ?",
+    "erase_speed_profiles": "DELETE FROM {ks}.speed_profiles WHERE ucid = ?",
+    "erase_consent_statements": "DELETE FROM {ks}.consent_statements WHERE ucid = ?",
+    "erase_contacts_by_ucid": "DELETE FROM {ks}.contacts_by_ucid WHERE ucid = ?",
+    "erase_applied_events": "DELETE FROM {ks}.applied_events WHERE event_id = ?",
+    "erase_trigger_fired": "DELETE FROM {ks}.trigger_fired WHERE rule = ? AND ucid = ?",
+    "erase_match_blocks": "DELETE FROM {ks}.match_blocks WHERE block_key = ? AND source = ? AND record_id = ?",
+    "scan_match_blocks": "SELECT block_key, source, record_id, anchor_type, anchor_value, ucid FROM {ks}.match_blocks",
+    "scan_trigger_pending": "SELECT shard, rule, ucid FROM {ks}.trigger_pending",
     # -- batch publish (USING TIMESTAMP: the lambda contract) -----------------------------------
     "publish_ucids": "INSERT INTO {ks}.ucids (ucid, minted_at, status, merged_into, updated_at, layer) "
                      "VALUES (?, ?, ?, ?, ?, 'batch') USING TIMESTAMP ?",
@@ -175,6 +202,14 @@ LWT = frozenset({"lock", "unlock", "fire"})
 READS = frozenset(n for n in STATEMENTS if n.startswith(("get_", "all_", "scan_", "range_")))
 PUBLISHED_TABLES = ("ucids", "ucid_aliases", "identifiers_by_ucid", "identifiers", "profiles", "identity_changes",
                     "links_by_ucid", "events_by_ucid", "contacts_by_ucid", "consent_statements")
+
+
+ERASE_BY_UCID = ("identifiers_by_ucid", "ucids", "profiles", "events_by_ucid", "identity_changes", "links_by_ucid",
+                 "profile_updates", "speed_profiles", "consent_statements", "contacts_by_ucid")
+"""The tables whose partitions are keyed by UCID, each with an ``erase_<table>`` statement (an
+erasure deletes the partition of each of the person's UCIDs). ``ucid_aliases`` is keyed by the
+alias; ``identifiers``, ``applied_events``, ``trigger_fired`` and ``match_blocks`` by other keys;
+``audit_by_ucid`` is kept (docs/privacy.md)."""
 
 
 def table_of(name: str) -> str:

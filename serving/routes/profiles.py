@@ -16,8 +16,12 @@ from serving import audit, profile, resolver, timeline
 from serving import contacts as contact_history
 from serving.export import export as export_document
 from serving.auth import require
-from serving.errors import invalid, not_found
-from serving.models import ContactsPage, Customer360, EventsPage, SubjectExport
+from infra.store.aio import StoreUnavailable
+from serving.errors import invalid, not_found, unavailable
+from serving.erasure import erase as erase_person
+from serving.keys import KeyRecord
+from serving.auth import SCOPE_KEY
+from serving.models import ContactsPage, Customer360, ErasureReceipt, EventsPage, SubjectExport
 from serving.routes.common import AUTHED, IdType, IdValue, problems
 from serving.state import AppState, state_of
 
@@ -171,3 +175,28 @@ async def export(request: Request, ucid: Ucid) -> dict:
     doc = await export_document(state.require_store(), followed, ucid, MAX_ALIAS_HOPS, state.schema_version)
     await audit.record(request, followed.ucid, audit.EXPORT, audit.VIA_UCID, requested=ucid)
     return doc
+
+
+@router.delete(
+    "/{ucid}",
+    status_code=202,
+    response_model=ErasureReceipt,
+    responses=problems(*AUTHED, 404),
+    dependencies=[require("privacy:write")],
+    summary="Erasure: delete a customer and suppress their identifiers for good",
+)
+async def erase(request: Request, ucid: Ucid) -> dict:
+    """Erase the customer (a merged-away UCID erases its survivor, with every UCID merged into it)
+    from the serving store at once, and put every identifier and UCID of theirs on the suppression
+    list, so neither layer brings them back (a replayed topic, a re-delivered extract). Answers 202
+    with the receipt: the Delta tables and landing files are cleaned by the lake step (``ucid
+    privacy finish``, see ``pending``). Needs the ``privacy:write`` scope; recorded in the audit
+    trail (action ``erasure``)."""
+    state = state_of(request)
+    followed = await follow_live(state, ucid)
+    key: KeyRecord = request.scope[SCOPE_KEY]
+    try:
+        return await erase_person(state.require_store(), followed, ucid, MAX_ALIAS_HOPS, state.suppression_key,
+                                  key.key_id, key.name, audit.VIA_UCID)
+    except StoreUnavailable as exc:
+        raise unavailable(f"the erasure did not complete ({exc}); repeat it", state.serving.retry_after_s) from exc

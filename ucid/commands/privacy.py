@@ -1,10 +1,19 @@
-"""``ucid privacy export``: the subject-access document of one customer, as the API gives it.
+"""``ucid privacy export | erase | finish``: subject access and erasure of one customer.
 
+``export``:
 The same function as ``GET /v1/profiles/{ucid}/export`` (:func:`serving.export.export`), through
 the same store, on the same keyspace; the customer is named by UCID (a merged one exports its
 survivor) or by any identifier (normalized as in resolve). The export is recorded in the audit
 trail like the API's (action ``export``), with key id ``cli`` and the local user's name as the key
 name. The document is printed, or written to ``--out``.
+
+``erase``: the same erasure as ``DELETE /v1/profiles/{ucid}`` (:func:`serving.erasure.erase`:
+suppression list, receipt, Cassandra rows, audit row with key id ``cli``), the customer named as
+for ``export``; then at once the lake step (:func:`ucid.erasure.finish`: Delta tables, landing
+files, blocking index, triggers; the VACUUM when due, or at once with ``--vacuum-now``).
+``--serving-only`` stops after the serving store, as the API does. ``finish``: the lake step alone,
+for the erasures made through the API (schedule it, e.g. daily; docs/privacy.md). The receipt is
+printed as JSON.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import typer
 
 from ucid.commands.audit import check_ucid
 
-app = typer.Typer(help="Privacy requests of a customer: subject access.", no_args_is_help=True)
+app = typer.Typer(help="Privacy requests of a customer: subject access, erasure.", no_args_is_help=True)
 
 
 def _identifier(value: str | None) -> tuple[str, str] | None:
@@ -103,3 +112,100 @@ def export_command(
     else:
         out.write_text(text + "\n")
         typer.echo(f"wrote the export of {doc['_id']['ucid']} to {out}", err=True)
+
+
+async def erase_customer(store, policy, ucid: str | None, identifier: tuple[str, str] | None, key_name: str,
+                         key: bytes) -> dict:
+    """Erase the customer named by ``ucid`` or ``identifier`` from the serving store; the receipt.
+    Raises ``LookupError`` when no live customer is found, ``ValueError`` for an identifier the
+    type refuses."""
+    from identity.aliases import MAX_ALIAS_HOPS
+    from serving import audit, resolver
+    from serving.erasure import erase
+
+    if identifier is not None:
+        try:
+            found = await resolver.resolve(store, policy, identifier[0], identifier[1], MAX_ALIAS_HOPS)
+        except resolver.InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from exc
+        if found is None:
+            raise LookupError(f"no customer holds {identifier[0]}:{identifier[1]}")
+        followed, requested, via = found.followed, found.followed.ucid, audit.via_identifier(found.id_type)
+    else:
+        followed = await resolver.follow(store, ucid, MAX_ALIAS_HOPS)
+        if followed is None:
+            raise LookupError(f"no live customer for UCID {ucid}")
+        requested, via = ucid, audit.VIA_UCID
+    return await erase(store, followed, requested, MAX_ALIAS_HOPS, key, "cli", key_name, via)
+
+
+@app.command("erase")
+def erase_command(
+    ucid: str | None = typer.Option(None, "--ucid", help="the customer's UCID (a merged one erases its survivor)"),
+    identifier: str | None = typer.Option(None, "--identifier", help="TYPE:VALUE of any identifier of the customer"),
+    vacuum_now: bool = typer.Option(False, "--vacuum-now", help="VACUUM the Delta tables at once (0 h retention, "
+                                    "Delta's retention check off): the erased rows leave time travel now"),
+    serving_only: bool = typer.Option(False, "--serving-only", help="only the serving store and the suppression "
+                                      "list, as the API does; the lake step is left to `ucid privacy finish`"),
+    out: Path | None = typer.Option(None, "--out", help="write the receipt (JSON) here (default: print it)"),
+) -> None:
+    """Erase one customer everywhere and suppress their identifiers for good."""
+    import json
+
+    from identity.rules import load_policy
+    from infra import cql
+    from infra.settings import get_settings
+    from infra.store.aio import AsyncStore, StoreUnavailable
+    from serving.models import ErasureReceipt
+
+    if (ucid is None) == (identifier is None):
+        raise typer.BadParameter("give exactly one of --ucid and --identifier")
+    if ucid is not None:
+        ucid = check_ucid(ucid)
+    named = _identifier(identifier)
+    settings = get_settings()
+    policy = load_policy(settings.conf_dir / "rules.yaml")
+    try:
+        with cql.quiet_driver():
+            store = AsyncStore.connect(settings.cassandra, settings.serving)
+    except StoreUnavailable as exc:
+        typer.echo(f"cannot reach Cassandra: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        receipt = asyncio.run(erase_customer(store, policy, ucid, named, f"cli:{getpass.getuser()}",
+                                             settings.privacy.key()))
+    except (LookupError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except StoreUnavailable as exc:
+        typer.echo(f"Cassandra did not answer: {exc}; repeat the erasure", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    doc = json.loads(ErasureReceipt.model_validate(receipt).model_dump_json())
+    if not serving_only:
+        from ucid.erasure import finish
+
+        doc["lake"] = finish(settings, vacuum_now=vacuum_now, report=lambda m: typer.echo(m, err=True))
+        doc["pending"] = [] if vacuum_now else ["vacuum"]
+    text = json.dumps(doc, indent=2, default=str)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"wrote the receipt of erasure {doc['erasureId']} to {out}", err=True)
+
+
+@app.command("finish")
+def finish_command(
+    vacuum_now: bool = typer.Option(False, "--vacuum-now", help="VACUUM at once (0 h retention)"),
+) -> None:
+    """The lake step of every erasure on record: Delta tables, landing files, leftovers in Cassandra;
+    the VACUUM once the retention allows."""
+    import json
+
+    from infra.settings import get_settings
+    from ucid.erasure import finish
+
+    removed = finish(get_settings(), vacuum_now=vacuum_now, report=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(removed, indent=2))
