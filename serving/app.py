@@ -112,7 +112,10 @@ def _install_handlers(app: FastAPI, serving: ServingSettings) -> None:
         if exc.status_code == 400:  # a body that is not JSON (FastAPI's 400): bad input, so 422
             return problem(422, "invalid_request", exc.detail)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every route of the path, not only the first one matched
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(exc.status_code, code, exc.detail, headers)
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
@@ -160,3 +163,16 @@ def create_app(
     app.add_middleware(MetricsMiddleware)
     openapi.install(app, list(policy.types), serving, vocabulary)
     return app
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405: the methods of every route of the request's path (Starlette
+    names only the first route it matched, so ``GET`` and ``DELETE`` on one path said ``GET``)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, the method does not
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))

@@ -140,6 +140,7 @@ def pytest_sessionfinish(session) -> None:
 # first, so neither worker is left with a long file at the end (``--no-loadscope-reorder`` keeps
 # this order; xdist's default would sort the files by their number of tests).
 LONGEST_FIRST = (
+    "test_erasure.py",
     "test_demo.py",
     "test_notebooks.py",
     "batch/test_pipeline.py",
@@ -148,6 +149,8 @@ LONGEST_FIRST = (
     "speed/test_recovery.py",
     "test_stack.py",
     "speed/test_concurrency.py",
+    "speed/test_consents.py",
+    "speed/test_burst.py",
 )
 
 

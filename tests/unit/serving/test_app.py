@@ -360,3 +360,12 @@ def test_a_failed_audit_write_is_503_with_the_reason_and_no_profile(client, stor
         assert r.headers["retry-after"] == "2" and r.json()["error"] == "unavailable"
         assert "audit trail" in r.json()["detail"] and reason in r.json()["detail"]
         assert "profile" not in r.json() and "events" not in r.json()
+
+
+def test_a_405_names_every_method_of_the_path_in_allow(client):
+    """``/v1/profiles/{ucid}`` has a GET route and a DELETE route: a 405 lists both (schemathesis'
+    ST205 found Starlette naming only the first route it matched)."""
+    answer = client.request("OPTIONS", f"/v1/profiles/{B}")
+    assert answer.status_code == 405 and answer.json()["error"] == "method_not_allowed"
+    assert answer.headers["allow"] == "DELETE, GET"
+    assert client.request("PUT", "/v1/resolve").headers["allow"] == "GET"
