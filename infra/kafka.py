@@ -60,6 +60,10 @@ def _write_config(settings: Settings) -> Path:
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
         "log.flush.interval.ms": "1000",
+        # the log cleaner's dedupe buffer (compacted topics: the consumer offsets) is allocated
+        # whole at start; Kafka's 128 MiB did not fit a 256 MiB heap every time (OutOfMemoryError
+        # at a restart in test_stack)
+        "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
     }
     config = home / "server.properties"
     config.write_text("".join(f"{key}={value}\n" for key, value in props.items()))
