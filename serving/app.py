@@ -166,13 +166,18 @@ def create_app(
 
 
 def allowed_methods(request: Request) -> str:
-    """The ``Allow`` header of a 405: the methods of every route of the request's path (Starlette
-    names only the first route it matched, so ``GET`` and ``DELETE`` on one path said ``GET``)."""
+    """The ``Allow`` header of a 405: the methods of every route with the path template of the
+    first route the request's path matched (Starlette names only that route's, so ``GET`` and
+    ``DELETE`` on ``/v1/profiles/{ucid}`` said ``GET``; ``/v1/profiles/by-identifier`` is its
+    own template, GET only)."""
     from starlette.routing import Match
 
+    routes = [r for r in request.app.router.routes if hasattr(r, "methods")]
+    first = next((r for r in routes if r.matches(request.scope)[0] != Match.NONE), None)
+    if first is None:
+        return ""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, the method does not
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for route in routes:
+        if route.path == first.path:
+            methods |= set(route.methods or ())
     return ", ".join(sorted(methods))

@@ -369,3 +369,5 @@ def test_a_405_names_every_method_of_the_path_in_allow(client):
     assert answer.status_code == 405 and answer.json()["error"] == "method_not_allowed"
     assert answer.headers["allow"] == "DELETE, GET"
     assert client.request("PUT", "/v1/resolve").headers["allow"] == "GET"
+    # a path of its own, though {ucid} would match it too: only its own methods
+    assert client.request("OPTIONS", "/v1/profiles/by-identifier").headers["allow"] == "GET"
