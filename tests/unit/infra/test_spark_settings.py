@@ -47,5 +47,6 @@ def test_session_conf_carries_what_a_connect_session_must_set_itself():
     conf = SparkSettings(master="local[3]", _env_file=None).session_conf()
     assert conf["spark.sql.shuffle.partitions"] == "3"
     assert conf["spark.databricks.delta.snapshotPartitions"] == "3"
+    assert conf["spark.sql.sources.parallelPartitionDiscovery.parallelism"] == "3"
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.adaptive.enabled"] == "false"
