@@ -38,14 +38,13 @@ def _identifier(value: str | None) -> tuple[str, str] | None:
     return id_type.strip(), raw
 
 
-async def build(store, policy, ucid: str | None, identifier: tuple[str, str] | None, key_name: str,
-                schema_version: int | None) -> dict:
-    """The export of the customer named by ``ucid`` or ``identifier``, recorded in the audit
-    trail; raises ``LookupError`` when no live customer is found, ``ValueError`` for an
-    identifier the type refuses."""
+async def find(store, policy, ucid: str | None, identifier: tuple[str, str] | None):
+    """``(followed, named, via)``: the live customer named by ``ucid`` or ``identifier``, how it
+    was named (the UCID, or ``type:normalized value``) and the audit's ``via``. Raises
+    ``LookupError`` when no live customer is found, ``ValueError`` for an identifier the type
+    refuses."""
     from identity.aliases import MAX_ALIAS_HOPS
     from serving import audit, resolver
-    from serving.export import export
 
     if identifier is not None:
         try:
@@ -54,12 +53,52 @@ async def build(store, policy, ucid: str | None, identifier: tuple[str, str] | N
             raise ValueError(str(exc)) from exc
         if found is None:
             raise LookupError(f"no customer holds {identifier[0]}:{identifier[1]}")
-        followed, requested, via = found.followed, f"{found.id_type}:{found.value}", audit.via_identifier(found.id_type)
-    else:
-        followed = await resolver.follow(store, ucid, MAX_ALIAS_HOPS)
-        if followed is None:
-            raise LookupError(f"no live customer for UCID {ucid}")
-        requested, via = ucid, audit.VIA_UCID
+        return found.followed, f"{found.id_type}:{found.value}", audit.via_identifier(found.id_type)
+    followed = await resolver.follow(store, ucid, MAX_ALIAS_HOPS)
+    if followed is None:
+        raise LookupError(f"no live customer for UCID {ucid}")
+    return followed, ucid, audit.VIA_UCID
+
+
+def run_on_store(settings, work, retry: str = ""):
+    """``asyncio.run(work(store))`` on a store of ``settings``, closed after; a customer not
+    found, a refused identifier or an unreachable Cassandra end the command with its reason."""
+    from infra import cql
+    from infra.store.aio import AsyncStore, StoreUnavailable
+
+    try:
+        with cql.quiet_driver():
+            store = AsyncStore.connect(settings.cassandra, settings.serving)
+    except StoreUnavailable as exc:
+        typer.echo(f"cannot reach Cassandra: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        return asyncio.run(work(store))
+    except (LookupError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except StoreUnavailable as exc:
+        typer.echo(f"Cassandra did not answer: {exc}{retry}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+
+
+def _named(ucid: str | None, identifier: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    if (ucid is None) == (identifier is None):
+        raise typer.BadParameter("give exactly one of --ucid and --identifier")
+    return (check_ucid(ucid) if ucid is not None else None), _identifier(identifier)
+
+
+async def build(store, policy, ucid: str | None, identifier: tuple[str, str] | None, key_name: str,
+                schema_version: int | None) -> dict:
+    """The export of the customer named by ``ucid`` or ``identifier``, recorded in the audit
+    trail; raises as :func:`find`."""
+    from identity.aliases import MAX_ALIAS_HOPS
+    from serving import audit
+    from serving.export import export
+
+    followed, requested, via = await find(store, policy, ucid, identifier)
     doc = await export(store, followed, requested, MAX_ALIAS_HOPS, schema_version)
     await store.record_access(followed.ucid, audit.EXPORT, "cli", key_name, via,
                               ucid if ucid and ucid != followed.ucid else None)
@@ -74,38 +113,18 @@ def export_command(
 ) -> None:
     """Everything the serving store holds about one customer, as one JSON document."""
     from identity.rules import load_policy
-    from infra import cql
     from infra.settings import get_settings
-    from infra.store.aio import AsyncStore, StoreUnavailable
     from serving.models import SubjectExport
 
-    if (ucid is None) == (identifier is None):
-        raise typer.BadParameter("give exactly one of --ucid and --identifier")
-    if ucid is not None:
-        ucid = check_ucid(ucid)
-    named = _identifier(identifier)
+    ucid, named = _named(ucid, identifier)
     settings = get_settings()
     policy = load_policy(settings.conf_dir / "rules.yaml")
-    try:
-        with cql.quiet_driver():
-            store = AsyncStore.connect(settings.cassandra, settings.serving)
-    except StoreUnavailable as exc:
-        typer.echo(f"cannot reach Cassandra: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        async def run() -> dict:
-            version = await store.schema_version()
-            return await build(store, policy, ucid, named, f"cli:{getpass.getuser()}", version)
 
-        doc = asyncio.run(run())
-    except (LookupError, ValueError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
-    except StoreUnavailable as exc:
-        typer.echo(f"Cassandra did not answer: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    async def work(store) -> dict:
+        version = await store.schema_version()
+        return await build(store, policy, ucid, named, f"cli:{getpass.getuser()}", version)
+
+    doc = run_on_store(settings, work)
     text = SubjectExport.model_validate(doc).model_dump_json(by_alias=True, indent=2)
     if out is None:
         typer.echo(text)
@@ -117,25 +136,14 @@ def export_command(
 async def erase_customer(store, policy, ucid: str | None, identifier: tuple[str, str] | None, key_name: str,
                          key: bytes) -> dict:
     """Erase the customer named by ``ucid`` or ``identifier`` from the serving store; the receipt.
-    Raises ``LookupError`` when no live customer is found, ``ValueError`` for an identifier the
-    type refuses."""
+    Raises as :func:`find`. (An identifier is not written into the receipt: it names the
+    customer by the UCID it resolved to.)"""
     from identity.aliases import MAX_ALIAS_HOPS
-    from serving import audit, resolver
     from serving.erasure import erase
 
+    followed, requested, via = await find(store, policy, ucid, identifier)
     if identifier is not None:
-        try:
-            found = await resolver.resolve(store, policy, identifier[0], identifier[1], MAX_ALIAS_HOPS)
-        except resolver.InvalidIdentifier as exc:
-            raise ValueError(str(exc)) from exc
-        if found is None:
-            raise LookupError(f"no customer holds {identifier[0]}:{identifier[1]}")
-        followed, requested, via = found.followed, found.followed.ucid, audit.via_identifier(found.id_type)
-    else:
-        followed = await resolver.follow(store, ucid, MAX_ALIAS_HOPS)
-        if followed is None:
-            raise LookupError(f"no live customer for UCID {ucid}")
-        requested, via = ucid, audit.VIA_UCID
+        requested = followed.ucid
     return await erase(store, followed, requested, MAX_ALIAS_HOPS, key, "cli", key_name, via)
 
 
@@ -153,35 +161,14 @@ def erase_command(
     import json
 
     from identity.rules import load_policy
-    from infra import cql
     from infra.settings import get_settings
-    from infra.store.aio import AsyncStore, StoreUnavailable
     from serving.models import ErasureReceipt
 
-    if (ucid is None) == (identifier is None):
-        raise typer.BadParameter("give exactly one of --ucid and --identifier")
-    if ucid is not None:
-        ucid = check_ucid(ucid)
-    named = _identifier(identifier)
+    ucid, named = _named(ucid, identifier)
     settings = get_settings()
     policy = load_policy(settings.conf_dir / "rules.yaml")
-    try:
-        with cql.quiet_driver():
-            store = AsyncStore.connect(settings.cassandra, settings.serving)
-    except StoreUnavailable as exc:
-        typer.echo(f"cannot reach Cassandra: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        receipt = asyncio.run(erase_customer(store, policy, ucid, named, f"cli:{getpass.getuser()}",
-                                             settings.privacy.key()))
-    except (LookupError, ValueError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
-    except StoreUnavailable as exc:
-        typer.echo(f"Cassandra did not answer: {exc}; repeat the erasure", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    receipt = run_on_store(settings, lambda store: erase_customer(
+        store, policy, ucid, named, f"cli:{getpass.getuser()}", settings.privacy.key()), "; repeat the erasure")
     doc = json.loads(ErasureReceipt.model_validate(receipt).model_dump_json())
     if not serving_only:
         from ucid.erasure import finish
