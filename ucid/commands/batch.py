@@ -31,9 +31,10 @@ def run(
 
     console = Console(stderr=True)
     chosen = [s.strip() for s in stages.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in pipeline.STAGES and s not in pipeline.VALIDATION_STAGES]
+    known = pipeline.STAGES + pipeline.VALIDATION_STAGES + pipeline.EXTRA_STAGES
+    unknown = [s for s in chosen if s not in known]
     if unknown:
-        console.print(f"[red]unknown stage(s):[/red] {', '.join(unknown)}; stages: {', '.join(pipeline.STAGES + pipeline.VALIDATION_STAGES)}")
+        console.print(f"[red]unknown stage(s):[/red] {', '.join(unknown)}; stages: {', '.join(known)}")
         raise typer.Exit(2)
     settings = get_settings()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
