@@ -73,9 +73,16 @@ def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, step: st
     _write`` of every row: the publish's snapshot. DataFrame operations only (no RDD): the same
     on a Spark Connect session."""
 
+    from infra.store.statements import STATEMENTS
+
+    cql = STATEMENTS[statement]  # shipped with the function: a Spark server of another checkout knows it too
+
     def write(batches: Iterable) -> Iterable:
         import pyarrow as pa
 
+        from infra.store.statements import STATEMENTS as known
+
+        known[statement] = cql
         store = worker_store(cassandra, concurrency)
         for batch in batches:
             n = batch.num_columns - 3
