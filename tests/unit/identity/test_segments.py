@@ -70,9 +70,11 @@ def test_segments() -> None:
     got = evaluate(D, V, rich_lapsed, {}, [opt_in], NOW)
     assert got.segments == {"high_value", "lapsing", "reachable_by_email", "needs_attention"}
     app_user = facts_of(D, [ev(1, "app_open", 3, "app"), ev(2, "screen_view", 3, "app"), ev(3, "page_view", 2)])
-    assert evaluate(D, V, app_user, {}, [], NOW).segments == {"engaged_app_users"}
-    # the window moves with `now`: two weeks later the app user is no longer engaged
-    assert evaluate(D, V, app_user, {}, [], NOW + 14 * DAY_MS).segments == frozenset()
+    assert evaluate(D, V, app_user, {}, [], NOW).segments == {"app_first"}
+    # the window moves with `now`: 90 days after the last purchase the buyer is lapsing
+    buyer = facts_of(D, [ev(1, "purchase", 10, amount=20.0)])
+    assert evaluate(D, V, buyer, {}, [], NOW).segments == frozenset()
+    assert evaluate(D, V, buyer, {}, [], NOW + 80 * DAY_MS).segments == {"lapsing"}
 
 
 def test_the_window_counts_whole_utc_days_today_included() -> None:
