@@ -2,8 +2,8 @@
 
 Stages (each also callable alone, which is what the Airflow DAG does): ``ingest`` (landing ->
 bronze), ``normalize`` (bronze -> silver), ``resolve`` (silver -> gold identity tables),
-``profiles`` (gold 360 profiles, then the computed traits and segments: ``segments``, also a stage
-of its own), ``validate`` (Great Expectations suites), ``publish`` (gold ->
+``profiles`` (gold 360 profiles), ``segments`` (computed traits and segment memberships,
+:mod:`batch.segments`), ``validate`` (Great Expectations suites), ``publish`` (gold ->
 Cassandra). Incremental by default: only new landing files are ingested and normalized; the
 identity graph is re-resolved as a whole against the previous state, which keeps UCIDs stable.
 ``full=True`` re-normalizes every bronze row (bronze itself is never re-ingested).
@@ -32,15 +32,12 @@ from infra.settings import BatchSettings, Settings
 
 log = get_logger("batch")
 Report = Callable[[str], None]
-STAGES = ("ingest", "normalize", "resolve", "profiles", "validate", "publish")
+STAGES = ("ingest", "normalize", "resolve", "profiles", "segments", "validate", "publish")
 # finer validation stages, used by the Airflow DAG: bronze+silver before resolve, gold before
 # publish, the published reference table after it (``validate`` = bronze+silver+gold at once)
 VALIDATION_STAGES = ("validate_input", "validate_gold", "validate_published")
-# stages run within another one by default, callable alone: ``segments`` (computed traits and
-# segment memberships, :mod:`batch.segments`) is the last step of ``profiles``
-EXTRA_STAGES = ("segments",)
 # what an unchanged run skips: everything after ingest (ingest itself finds out what is new)
-SKIPPABLE = frozenset({"normalize", "resolve", "profiles", "validate", "publish", *VALIDATION_STAGES, *EXTRA_STAGES})
+SKIPPABLE = frozenset({"normalize", "resolve", "profiles", "segments", "validate", "publish", *VALIDATION_STAGES})
 
 
 class NothingIngested(RuntimeError):
@@ -200,7 +197,7 @@ def profiles(ctx: Context) -> dict:
 
     counts = build(ctx.spark, ctx.lake, ctx.policy, ctx.now)
     vocabulary = load_vocabulary(ctx.settings.conf_dir / "consents.yaml")
-    return {**counts, **consents.build(ctx.spark, ctx.lake, vocabulary), **segments(ctx)}
+    return {**counts, **consents.build(ctx.spark, ctx.lake, vocabulary)}
 
 
 def segments(ctx: Context) -> dict:
