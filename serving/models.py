@@ -6,11 +6,22 @@ The 360 document keeps the seed's rationalized customer shape: ``_id``, ``platfo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC
+from datetime import datetime as _datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(value: _datetime) -> _datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+datetime = Annotated[_datetime, AfterValidator(_utc)]
+"""Every time of a response is UTC with its offset (``...Z``): the driver reads Cassandra's
+timestamps as naive UTC, and a time without an offset is no RFC 3339 ``date-time``, which the
+schema promises (schemathesis checks it)."""
 
 TYPE_MAX = 64
 VALUE_MAX = 256

@@ -22,7 +22,7 @@ router = APIRouter(tags=["segments"])
 
 Ucid = Annotated[str, Path(pattern=UCID_PATTERN, description="a UCID (live, or merged away)")]
 Name = Annotated[str, Path(max_length=100, description="a segment name of conf/segments.yaml")]
-Limit = Annotated[int, Query(ge=1, le=1000, description="members per page (default 100)")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="members per page (default 100, max UCID_SERVING_EVENTS_PAGE_MAX)")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`nextCursor` of the previous page")]
 
 
@@ -56,6 +56,8 @@ async def members(request: Request, name: Name, limit: Limit = 100, cursor: Curs
     defs = _definitions(state)
     if name not in defs.segments:
         raise not_found(f"no segment {name!r}: one of {', '.join(sorted(defs.segments))}")
+    if limit > state.serving.events_page_max:
+        raise invalid(f"limit {limit} is above the maximum {state.serving.events_page_max}")
     after = None
     if cursor:
         try:
