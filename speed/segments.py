@@ -13,7 +13,8 @@ once per poll, in a few rounds of ``IN`` reads whatever the poll's size:
    evaluated by :func:`identity.segments.evaluate` -- the batch's function -- at ``now``;
 4. each membership that differs from the stored one is a change (entered / left): its record goes
    to the segment-changes topic (keyed by UCID; ``change_id`` is a hash of UCID, segment, change
-   and the poll's latest event of that customer, so a replay sends the same id), then the rows are
+   and the time the stored membership row was last written -- the state the change starts from,
+   the same on a replay whatever the replayed poll holds), then the rows are
    written (``segment_members``, ``segments_by_ucid``, the timeline ``segment_changes``) with the
    traits (``traits_by_ucid``) when they changed.
 
@@ -66,8 +67,11 @@ class Outcome:
     evaluated: int = 0
 
 
-def change_id(ucid: str, segment: str, change: str, cause_event: str) -> str:
-    return hashlib.sha256(f"{ucid}|{segment}|{change}|{cause_event}".encode()).hexdigest()[:24]
+def change_id(ucid: str, segment: str, change: str, since: datetime | None) -> str:
+    """Deterministic: the transition (``change``) of (``ucid``, ``segment``) away from the stored
+    row written at ``since`` (``None``: no row yet). A replay starts from the same stored row, so
+    it names the same change; the next real change starts from a row written later."""
+    return hashlib.sha256(f"{ucid}|{segment}|{change}|{ms(since) if since else 'none'}".encode()).hexdigest()[:24]
 
 
 def _update_fact(row: Any) -> EventFact:
@@ -163,7 +167,9 @@ class SegmentEngine:
             statements.setdefault(root[r.ucid], []).append(statement_of(r))
         attributes = {r.ucid: dict(r.attributes or {}) for r in store.many_in("get_attributes_in", sorted(by_live))}
         stored: dict[str, set[str]] = {}
+        since: dict[tuple[str, str], datetime | None] = {}
         for r in store.many_in("get_segments_of_in", sorted(set(by_live) | gone)):
+            since[(r.ucid, r.segment)] = r.since
             if r.member:
                 stored.setdefault(r.ucid, set()).add(r.segment)
         members_of: dict[str, list[str]] = {}
@@ -183,7 +189,6 @@ class SegmentEngine:
             had = stored.get(live, set())
             if had == got.segments:
                 continue
-            latest = max(evs, key=lambda e: (e.time_ms, e.event_id))
             moved = {k: [decode_trait(before.get(k)), v] for k, v in got.traits.items()
                      if before.get(k) != encoded[k]}
             cause = {"event_ids": [e.event_id for e in sorted(evs, key=lambda e: (-e.time_ms, e.event_id))]
@@ -192,12 +197,12 @@ class SegmentEngine:
                 if (segment in had) == (segment in got.segments):
                     continue
                 change = "entered" if segment in got.segments else "left"
-                out.changes.append(Change(change_id(live, segment, change, latest.event_id), live, segment, change,
-                                          now_ms, cause))
+                out.changes.append(Change(change_id(live, segment, change, since.get((live, segment))), live,
+                                          segment, change, now_ms, cause))
         for loser in sorted(gone):
             for segment in sorted(stored.get(loser, ())):
                 cause = {"merged_into": live_of[loser]}
-                out.changes.append(Change(change_id(loser, segment, "left", "merged:" + live_of[loser]), loser,
+                out.changes.append(Change(change_id(loser, segment, "left", since.get((loser, segment))), loser,
                                           segment, "left", now_ms, cause))
         for c in out.changes:
             member = c.change == "entered"

@@ -201,7 +201,7 @@ STATEMENTS: dict[str, str] = {
     "get_changes_in": "SELECT ucid, kind, old_ucids FROM {ks}.identity_changes WHERE ucid IN ?",
     "get_attributes_in": "SELECT ucid, attributes FROM {ks}.profiles WHERE ucid IN ?",
     "get_traits_in": "SELECT ucid, traits, batch_facts, batch_snapshot FROM {ks}.traits_by_ucid WHERE ucid IN ?",
-    "get_segments_of_in": "SELECT ucid, segment, member FROM {ks}.segments_by_ucid WHERE ucid IN ?",
+    "get_segments_of_in": "SELECT ucid, segment, member, since FROM {ks}.segments_by_ucid WHERE ucid IN ?",
     "put_traits": "INSERT INTO {ks}.traits_by_ucid (ucid, traits, evaluated_at, layer) VALUES (?, ?, ?, 'speed')",
     "put_segment_member": "INSERT INTO {ks}.segment_members (segment, ucid, member, since, layer) "
                           "VALUES (?, ?, ?, ?, 'speed')",

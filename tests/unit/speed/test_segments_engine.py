@@ -74,11 +74,21 @@ def test_a_replay_finds_the_membership_stored_and_changes_nothing() -> None:
     assert [c.change for c in first.changes] == ["entered"]
     again = SegmentEngine(store, D, V).run({"U1": [event("e1")]}, set(), NOW)
     assert again.changes[0].change_id == first.changes[0].change_id  # the same id on a replay of the send
-    store.segments["U1"] = [Row(ucid="U1", segment="high_value", member=True)]
+    store.segments["U1"] = [Row(ucid="U1", segment="high_value", member=True, since=AFTER)]
     store.traits["U1"] = Row(ucid="U1", traits=dict(next(w for w in first.writes if w[0] == "put_traits")[1][1]),
                              batch_facts=None, batch_snapshot=None)
     replay = SegmentEngine(store, D, V).run({"U1": [event("e1")]}, set(), NOW)
     assert replay.changes == [] and replay.writes == []
+    # a replay whose poll holds more of the customer's events still names the same change
+    store.segments["U1"], store.traits = [], {}
+    store.updates["U1"].append(update("U1", "e2", "page_view", "web", 0.5))
+    bigger = SegmentEngine(store, D, V).run({"U1": [event("e1"), event("e2")]}, set(), NOW)
+    assert [c.change_id for c in bigger.changes] == [first.changes[0].change_id]
+    # leaving later is another change
+    store.segments["U1"] = [Row(ucid="U1", segment="high_value", member=True, since=AFTER)]
+    store.updates["U1"] = []
+    gone = SegmentEngine(store, D, V).run({"U1": [event("e3")]}, set(), NOW)
+    assert [c.change for c in gone.changes] == ["left"] and gone.changes[0].change_id != first.changes[0].change_id
 
 
 def test_a_survivor_counts_its_aliases_events_and_the_merged_away_ucid_leaves() -> None:
@@ -88,7 +98,7 @@ def test_a_survivor_counts_its_aliases_events_and_the_merged_away_ucid_leaves() 
     store.changes["U1"] = [Row(ucid="U1", kind="merge", old_ucids={"U2"})]
     store.updates["U1"] = [update("U1", "a", "app_open", "app", 1)]
     store.updates["U2"] = [update("U2", "b", "purchase", "web", 2, 60.0), update("U2", "c", "purchase", "web", 1, 60.0)]
-    store.segments["U2"] = [Row(ucid="U2", segment="app_first", member=True)]
+    store.segments["U2"] = [Row(ucid="U2", segment="app_first", member=True, since=SNAPSHOT)]
     out = SegmentEngine(store, D, V).run({"U2": [event("c")]}, {"U2"}, NOW)
     got = {(c.ucid, c.segment, c.change) for c in out.changes}
     assert got == {("U1", "high_value", "entered"), ("U2", "app_first", "left")}
