@@ -1,5 +1,5 @@
 """Publish gold to Cassandra: the reference table, aliases, UCIDs, profiles, changes, links, timeline,
-contacts, consent statements.
+contacts, consent statements, computed traits and segment memberships.
 
 The lambda contract (``docs/lambda-contract.md``): every row is written ``USING TIMESTAMP S``,
 ``S`` = the run's snapshot minus ``UCID_BATCH_PUBLISH_LAG_S``, so per cell the newer write wins
@@ -48,13 +48,14 @@ ORDER = (("ucids_live", "ucids"), ("identifiers_by_ucid", "identifiers_by_ucid")
          ("profiles", "profiles"), ("profile_contacts", "profiles"), ("identity_changes", "identity_changes"),
          ("links_by_ucid", "links_by_ucid"), ("events_by_ucid", "events_by_ucid"),
          ("contacts_by_ucid", "contacts_by_ucid"), ("match_blocks", "match_blocks"),
-         ("consent_statements", "consent_statements"))
+         ("consent_statements", "consent_statements"), ("traits_by_ucid", "traits_by_ucid"),
+         ("segments_by_ucid", "segments_by_ucid"), ("segment_members", "segment_members"))
 STATEMENT_OF = {"ucids_live": "publish_ucids", "ucids_ended": "publish_ucids",
                 "retired_identifiers": "publish_retired_identifier"}
 # steps whose table is partitioned by its first column (the UCID) with several rows per
 # partition: their rows are brought together by UCID and written one batch per partition
 GROUPED = frozenset({"identifiers_by_ucid", "identity_changes", "links_by_ucid", "events_by_ucid", "contacts_by_ucid",
-                     "consent_statements"})
+                     "consent_statements", "segments_by_ucid"})
 # the columns a run stamps with its clock (``updated_at``, a profile's ``batch_snapshot``): not
 # part of a row's content, so a row that only they would change is not written again
 CLOCK_COLUMNS = frozenset({"_now", "_snapshot"})
@@ -72,9 +73,16 @@ def _writer(cassandra: dict, statement: str, concurrency: int, ts: int, step: st
     _write`` of every row: the publish's snapshot. DataFrame operations only (no RDD): the same
     on a Spark Connect session."""
 
+    from infra.store.statements import STATEMENTS
+
+    cql = STATEMENTS[statement]  # shipped with the function: a Spark server of another checkout knows it too
+
     def write(batches: Iterable) -> Iterable:
         import pyarrow as pa
 
+        from infra.store.statements import STATEMENTS as known
+
+        known[statement] = cql
         store = worker_store(cassandra, concurrency)
         for batch in batches:
             n = batch.num_columns - 3
@@ -200,6 +208,17 @@ def frames(spark, lake: Lake, now: int, settings: Settings) -> dict:
         [], "ucid string, purpose string, channel string, event_time timestamp, source string, status string, "
             "legal_basis string")
     out["consent_statements"] = consents.select(*COLUMNS, ts_now.alias("_now"))
+    # computed traits and segment memberships (batch.segments; migration 012): the traits with the
+    # facts the speed layer adds its newer events to, and every (UCID, segment) with `member` true
+    # or false, so a UCID that left a segment is written too (empty frames before the first run)
+    traits = gold("traits") if exists(spark, lake.gold("traits")) else spark.createDataFrame(
+        [], "ucid string, traits map<string,string>, facts string, snapshot long")
+    out["traits_by_ucid"] = traits.select("ucid", "traits", "facts", F.col("snapshot").cast("timestamp").alias("_snapshot"),
+                                          ts_now.alias("_now"))
+    members = gold("segment_members") if exists(spark, lake.gold("segment_members")) else spark.createDataFrame(
+        [], "ucid string, segment string, member boolean, snapshot long")
+    out["segments_by_ucid"] = members.select("ucid", "segment", "member", ts_now.alias("_now"))
+    out["segment_members"] = members.select("segment", "ucid", "member", ts_now.alias("_now"))
     return out
 
 

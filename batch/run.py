@@ -2,7 +2,8 @@
 
 Stages (each also callable alone, which is what the Airflow DAG does): ``ingest`` (landing ->
 bronze), ``normalize`` (bronze -> silver), ``resolve`` (silver -> gold identity tables),
-``profiles`` (gold 360 profiles), ``validate`` (Great Expectations suites), ``publish`` (gold ->
+``profiles`` (gold 360 profiles), ``segments`` (computed traits and segment memberships,
+:mod:`batch.segments`), ``validate`` (Great Expectations suites), ``publish`` (gold ->
 Cassandra). Incremental by default: only new landing files are ingested and normalized; the
 identity graph is re-resolved as a whole against the previous state, which keeps UCIDs stable.
 ``full=True`` re-normalizes every bronze row (bronze itself is never re-ingested).
@@ -31,12 +32,12 @@ from infra.settings import BatchSettings, Settings
 
 log = get_logger("batch")
 Report = Callable[[str], None]
-STAGES = ("ingest", "normalize", "resolve", "profiles", "validate", "publish")
+STAGES = ("ingest", "normalize", "resolve", "profiles", "segments", "validate", "publish")
 # finer validation stages, used by the Airflow DAG: bronze+silver before resolve, gold before
 # publish, the published reference table after it (``validate`` = bronze+silver+gold at once)
 VALIDATION_STAGES = ("validate_input", "validate_gold", "validate_published")
 # what an unchanged run skips: everything after ingest (ingest itself finds out what is new)
-SKIPPABLE = frozenset({"normalize", "resolve", "profiles", "validate", "publish", *VALIDATION_STAGES})
+SKIPPABLE = frozenset({"normalize", "resolve", "profiles", "segments", "validate", "publish", *VALIDATION_STAGES})
 
 
 class NothingIngested(RuntimeError):
@@ -199,6 +200,13 @@ def profiles(ctx: Context) -> dict:
     return {**counts, **consents.build(ctx.spark, ctx.lake, vocabulary)}
 
 
+def segments(ctx: Context) -> dict:
+    """Computed traits and segment memberships at the run's snapshot time (:mod:`batch.segments`)."""
+    from batch.segments import build
+
+    return build(ctx.spark, ctx.lake, ctx.settings.conf_dir, ctx.now)
+
+
 def validate(ctx: Context, layers: tuple[str, ...] = ("bronze", "silver", "gold")) -> dict:
     from batch.validate import validate_lake
 
@@ -214,6 +222,7 @@ def publish(ctx: Context) -> dict:
 
 
 STAGE_FUNCS = {"ingest": ingest, "normalize": normalize, "resolve": resolve, "profiles": profiles,
+               "segments": segments,
                "validate": validate, "publish": publish,
                "validate_input": lambda ctx: validate(ctx, ("bronze", "silver")),
                "validate_gold": lambda ctx: validate(ctx, ("gold",)),
@@ -228,6 +237,7 @@ def inputs_digest(ctx: Context) -> str:
     version = last_commit(ctx.spark, ctx.lake.ingest_log).version if exists(ctx.spark, ctx.lake.ingest_log) else -1
     digest.update(f"ingest_log@{version}\0region={ctx.region}\0".encode())
     files = [ctx.rules_path, *sorted((ctx.settings.conf_dir / "sources").glob("*.y*ml"))]
+    files += [p for p in (ctx.settings.conf_dir / "segments.yaml", ctx.settings.conf_dir / "consents.yaml") if p.exists()]
     for path in files:
         digest.update(f"{path.name}\0".encode() + path.read_bytes() + b"\0")
     model = ctx.settings.match.model_file

@@ -10,6 +10,7 @@ the match model's review band (``match_review``: record pairs a data steward sho
 its person rows with their block keys (``match_blocks``: what the publish writes into the speed
 layer's blocking index), and ``published``: the content hashes of the last publish into each
 keyspace (what the next one compares with, to write only the rows that changed), and
+``traits`` and ``segment_members``: computed traits and segment memberships (:mod:`batch.segments`);
 ``speed_seen``: the keys of the speed layer's rows the last resolve read, with its run id (what
 that run's publish writes again).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
     "profiles", "events", "contacts", "runs", "match_review", "match_blocks", "published", "speed_seen", "consents",
-    "consent_state",
+    "consent_state", "traits", "segment_members",
 )
 
 

@@ -1,6 +1,6 @@
 """The ucid batch layer as an Airflow DAG: landing -> Delta bronze/silver/gold -> Cassandra, gated by GX.
 
-    ingest >> normalize >> validate_input >> resolve >> profiles >> validate_gold >> publish
+    ingest >> normalize >> validate_input >> resolve >> profiles >> segments >> validate_gold >> publish
            >> validate_published >> record_run
 
 Each task runs one stage of :mod:`batch.run` in its own context. The run id and the run's clock
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import Param, chain, dag, task
 
 DAG_ID = "ucid_batch"
-STAGE_TASKS = ("ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold", "publish",
+STAGE_TASKS = ("ingest", "normalize", "validate_input", "resolve", "profiles", "segments", "validate_gold", "publish",
                "validate_published")
 VALIDATIONS = {"validate_input", "validate_gold", "validate_published"}
 

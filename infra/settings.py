@@ -220,6 +220,10 @@ class SpeedSettings(BaseSettings):
     dlq_topic: str = Field("events.dlq", description="dead-letter topic (prefix added)")
     triggers_topic: str = Field("triggers", description="trigger events topic (prefix added)")
     changes_topic: str = Field("identity-changes", description="merges topic (prefix added)")
+    segments_topic: str = Field("segment-changes", description="segment membership changes topic (prefix added)")
+    segments_now: int | None = Field(
+        None, ge=0, description="evaluate traits and segments at this fixed time (epoch seconds) instead of each "
+        "poll's processing time: replays and the agreement test (the batch's `--now`)")
     max_batch: int = Field(2000, ge=1, description="max records per poll (one batch, one commit): the work is "
                            "done per poll, in a few rounds of requests whatever its size")
     poll_timeout_ms: int = Field(100, ge=1, description="poll timeout")

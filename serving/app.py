@@ -30,7 +30,7 @@ from serving.gate import RequestGate
 from serving.keys import KeyCache
 from serving.metrics import IDENTIFIER_READS, STORE_ERRORS, MetricsMiddleware
 from serving.models import API_VERSION
-from serving.routes import console, consents, explain, ops, profiles, resolve
+from serving.routes import console, consents, explain, ops, profiles, resolve, segments
 from serving.state import AppState
 
 log = get_logger("serving.app")
@@ -153,16 +153,25 @@ def create_app(
     state = AppState(serving, cassandra, policy, KeyCache(serving.key_cache_ttl_s), store=store, consents=vocabulary,
                      trigger_rules=tuple(triggers.load_rules(settings.speed.triggers_path(settings.conf_dir))),
                      trigger_shards=tuple(triggers.shards()),
-                     suppression_key=settings.privacy.key())
+                     suppression_key=settings.privacy.key(),
+                     segments=_segments(settings, vocabulary))
     app.state.ucid = state
     _install_handlers(app, serving)
-    for module in (resolve, profiles, consents, explain, console, ops):
+    for module in (resolve, segments, profiles, consents, explain, console, ops):
         app.include_router(module.router)
     console.install(app)
     app.add_middleware(RequestGate, state=state)  # inside the metrics: its 401 / 413 are counted
     app.add_middleware(MetricsMiddleware)
     openapi.install(app, list(policy.types), serving, vocabulary)
     return app
+
+
+def _segments(settings, vocabulary):
+    """The definitions of conf/segments.yaml (``None`` without the file)."""
+    from identity.segments import load_definitions
+
+    path = settings.conf_dir / "segments.yaml"
+    return load_definitions(path, vocabulary) if path.exists() else None
 
 
 def allowed_methods(request: Request) -> str:

@@ -34,6 +34,7 @@ log = get_logger("serving.audit")
 PROFILE_READ = "profile.read"
 PROFILE_EVENTS = "profile.events"
 PROFILE_CONTACTS = "profile.contacts"
+PROFILE_SEGMENTS = "profile.segments"
 EXPORT = "export"
 EXPLAIN = "explain"
 CONSOLE_HISTORY = "console.history"

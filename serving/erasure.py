@@ -66,12 +66,14 @@ def suppression_hashes(key: bytes, who: Person) -> set[str]:
     return suppression.hashes(key, who.identifiers) | {suppression.ucid_hash(key, u) for u in who.ucids}
 
 
-def deletes(who: Person) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
-    """The delete statements of ``who``: first those keyed by identifier, event or alias, then the
+def deletes(who: Person, segments: tuple[str, ...] = ()) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
+    """The delete statements of ``who``: first those keyed by identifier, event, alias or segment
+    (``segments``: every segment name defined, whose member rows are keyed by segment), then the
     UCID partitions (the second group removes what would let a retry find the first)."""
     first = [("erase_identifier", ident) for ident in who.identifiers]
     first += [("erase_applied_events", (e,)) for e in who.event_ids]
     first += [("erase_ucid_aliases", (u,)) for u in who.ucids]
+    first += [("erase_segment_members", (s, u)) for s in segments for u in who.ucids]
     second = [(f"erase_{table}", (u,)) for u in who.ucids for table in ERASE_BY_UCID]
     return first, second
 
@@ -88,7 +90,7 @@ def removed_counts(who: Person) -> dict[str, int]:
 
 
 async def erase(store: Any, followed: Followed, requested: str, max_hops: int, key: bytes, key_id: str,
-                key_name: str, via: str) -> dict[str, Any]:
+                key_name: str, via: str, segments: tuple[str, ...] = ()) -> dict[str, Any]:
     """Erase the person ``followed`` leads to from the serving store (see the module doc) and
     return the receipt."""
     who = await person(store, followed, requested, max_hops)
@@ -98,7 +100,7 @@ async def erase(store: Any, followed: Followed, requested: str, max_hops: int, k
     removed = removed_counts(who)
     await store.write_all([("put_erasure", (erasure_id, now, key_id, key_name, via, set(who.ucids),
                                             len(who.identifiers), removed))])
-    first, second = deletes(who)
+    first, second = deletes(who, segments)
     await store.write_all(first)
     await store.write_all(second)
     await store.record_access(followed.ucid, ERASURE, key_id, key_name, via,

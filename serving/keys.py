@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from infra.store import Store
 
-SCOPES = ("resolve", "profile:read", "explain", "privacy:read", "privacy:write", "console")
+SCOPES = ("resolve", "profile:read", "explain", "privacy:read", "privacy:write", "console", "segments:read")
 """Scopes a key may hold: ``resolve`` (single and batch resolve), ``profile:read`` (360 profile,
 timeline and contact history), ``explain`` (why two identifiers are one customer),
 ``privacy:read`` (the subject-access export: everything held about a person at once, which a
@@ -28,7 +28,8 @@ everywhere and suppresses their identifiers for good; give it to the privacy off
 ``console`` (the agent console at ``/console``: the page works only for a key holding it, and it
 gates the console's own reads, the merge history and open triggers; the page also calls resolve,
 the profile and explain, so an agent's key holds ``resolve``, ``profile:read``, ``explain`` and
-``console``)."""
+``console``), ``segments:read`` (``/v1/segments``: the segments, their sizes and their members,
+a bulk list of customers for a campaign tool; a customer's own segments are ``profile:read``)."""
 
 _KEY = re.compile(r"^ucid_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})$")
 

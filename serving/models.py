@@ -6,11 +6,22 @@ The 360 document keeps the seed's rationalized customer shape: ``_id``, ``platfo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC
+from datetime import datetime as _datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(value: _datetime) -> _datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+datetime = Annotated[_datetime, AfterValidator(_utc)]
+"""Every time of a response is UTC with its offset (``...Z``): the driver reads Cassandra's
+timestamps as naive UTC, and a time without an offset is no RFC 3339 ``date-time``, which the
+schema promises (schemathesis checks it)."""
 
 TYPE_MAX = 64
 VALUE_MAX = 256
@@ -158,6 +169,55 @@ class ContactsPage(BaseModel):
     nextCursor: str | None = Field(None, description="pass as `cursor` for the next, older page")
 
 
+TraitValue = float | int | str | bool | None
+
+
+class SegmentMembership(BaseModel):
+    name: str
+    since: datetime | None = Field(None, description="when the layer that wrote it last changed it")
+    layer: str | None = Field(None, description="batch or speed")
+
+
+class SegmentChange(BaseModel):
+    changeId: str = Field(description="deterministic: the same change replayed has the same id")
+    segment: str
+    change: Literal["entered", "left"]
+    at: datetime
+    layer: str | None = None
+    cause: dict = Field(default_factory=dict, description="event ids and the trait values that changed")
+
+
+class ProfileSegments(BaseModel):
+    ucid: str = Field(description="the live customer (a merged-away UCID answers with its survivor)")
+    segments: list[SegmentMembership]
+    traits: dict[str, TraitValue] = Field(default_factory=dict)
+    evaluatedAt: datetime | None = Field(None, description="the `now` the traits were last evaluated at")
+    layer: str | None = Field(None, description="the layer that evaluated them last")
+    changes: list[SegmentChange] = Field(default_factory=list, description="recent membership changes, newest first")
+
+
+class SegmentSummary(BaseModel):
+    name: str
+    description: str
+    members: int = Field(description="customers in the segment now")
+
+
+class SegmentList(BaseModel):
+    segments: list[SegmentSummary]
+
+
+class SegmentMember(BaseModel):
+    ucid: str
+    since: datetime | None = None
+    layer: str | None = None
+
+
+class SegmentMembersPage(BaseModel):
+    segment: str
+    members: list[SegmentMember]
+    nextCursor: str | None = Field(None, description="pass as `cursor` for the next page; absent on the last")
+
+
 class Customer360(BaseModel):
     """The rationalized customer document."""
 
@@ -171,7 +231,10 @@ class Customer360(BaseModel):
         default_factory=dict, description="`direction:channel` -> contacts as of the batch snapshot")
     consents: dict[str, str] = Field(default_factory=dict)
     preferences: dict[str, str] = Field(default_factory=dict)
-    traits: dict[str, str] = Field(default_factory=dict)
+    traits: dict[str, str] = Field(default_factory=dict, description="the profile's traits, with the computed "
+                                   "traits of conf/segments.yaml as text (typed in `computedTraits`)")
+    computedTraits: dict[str, TraitValue] = Field(default_factory=dict, description="computed traits (docs/segments.md)")
+    segments: list[SegmentMembership] = Field(default_factory=list, description="the segments the customer is in")
     events: list[Event] = Field(description="most recent events first (one page)")
     eventsNextCursor: str | None = Field(None, description="cursor of the next page of events")
 

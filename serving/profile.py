@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from infra.store.aio import ApiReads, Row
-from serving import contacts, lambda_merge, timeline
+from serving import contacts, lambda_merge, segments, timeline
 from serving.resolver import Followed, follow
 
 MAX_MEMBERS = 20  # UCIDs merged into one customer whose partitions are still read
@@ -90,12 +90,15 @@ async def document(
         timeline.decode_cursor(events_cursor)
     survivor = followed.ucid
     ucids = await members(store, survivor, followed.merged_from)
-    (batch_row, updates), ident, (page, nxt), contact_summary = await asyncio.gather(
+    (batch_row, updates), ident, (page, nxt), contact_summary, computed, member_rows = await asyncio.gather(
         batch_and_speed(store, survivor, ucids),
         identity(store, survivor, ucids, max_hops),
         timeline.page(store, ucids, events_limit, events_cursor),
         store.contact_summary(survivor),
+        store.traits(survivor),
+        store.segments_of(survivor),
     )
+    typed = segments.typed_traits(computed)
     merged = lambda_merge.merge(batch_row, updates)
     preferences = {k: v for k, v in merged.attributes.items() if k.startswith("preferred_")}
     preferences.update(merged.preferences)
@@ -129,7 +132,9 @@ async def document(
         "contactSummary": contacts.summary(contact_summary),
         "consents": merged.consents,
         "preferences": preferences,
-        "traits": merged.traits,
+        "traits": {**merged.traits, **segments.text_traits(typed)},
+        "computedTraits": typed,
+        "segments": segments.memberships(member_rows),
         "events": events(page),
         "eventsNextCursor": nxt,
     }

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from identity.consents import Vocabulary
 from identity.rules import Policy
+from identity.segments import Definitions
 from infra.settings import CassandraSettings, ServingSettings
 from infra.store.aio import ApiReads
 from serving.errors import unavailable
@@ -30,6 +31,7 @@ class AppState:
     trigger_rules: tuple = ()  # serving.triggers.Rule of the speed layer's trigger file
     trigger_shards: tuple[int, ...] = ()  # partitions of the events topic
     suppression_key: bytes = b""  # UCID_PRIVACY_SUPPRESSION_KEY: the erasure's hashes
+    segments: Definitions | None = None  # conf/segments.yaml (None: the file is absent)
 
     def require_store(self) -> ApiReads:
         """The store, or a 503 with retry advice while Cassandra is not connected."""

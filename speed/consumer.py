@@ -21,8 +21,11 @@ events in offset order), in a few rounds of requests to Cassandra whatever the p
 5. with a match model in force (``UCID_MATCH_MODEL_FILE``, as the batch), once for the whole
    poll: score the applied events carrying person attributes against their candidates in the
    blocking index and link as the batch would (:mod:`speed.matching`);
-6. mark the events applied, flush the producer;
-7. only then commit the offsets: at least once, and every effect idempotent, so a replay or a
+6. evaluate the computed traits and segments of the customers the poll touched
+   (:mod:`speed.segments`: the same function as the batch's); send each membership change to the
+   segment-changes topic, then write the memberships, traits and timeline rows;
+7. mark the events applied, flush the producer;
+8. only then commit the offsets: at least once, and every effect idempotent, so a replay or a
    restart after SIGKILL changes nothing and loses nothing.
 
 A batch that fails (Cassandra timeout, ...) is logged, its in-memory state dropped and its
@@ -45,6 +48,7 @@ from kafka import ConsumerRebalanceListener
 
 from identity.consents import load_vocabulary
 from identity.rules import load_policy
+from identity.segments import load_definitions
 from infra.log import get_logger
 from infra.settings import Settings, SpeedSettings
 from infra.store import Store, ms, ts
@@ -62,6 +66,7 @@ from speed.contract import (
 from speed.landing import LandingWriter
 from speed.profile import Shard, amount_of, apply_event, consent_changes
 from speed.profile_store import shard_args, shard_from_row
+from speed.segments import SegmentEngine
 from speed.stitching import Stitcher
 from speed.suppression import SuppressionFilter
 from speed.triggers import Fire, Pending, TriggerEngine, load_triggers
@@ -94,6 +99,7 @@ class RunStats:
     model_withheld: int = 0  # linked pairs left to the batch: a record withholds a shared identifier
     person_events: int = 0
     suppressed: int = 0  # events of erased people dropped (speed.suppression)
+    segment_changes: int = 0  # membership changes sent to the segment-changes topic
     match_ms: float = 0.0
     first_data: float | None = None  # monotonic time the first poll with records returned
     last_commit: float | None = None  # monotonic time of the last commit
@@ -122,6 +128,7 @@ class SpeedConsumer:
         self.dlq_topic = prefix + self.speed.dlq_topic
         self.triggers_topic = prefix + self.speed.triggers_topic
         self.changes_topic = prefix + self.speed.changes_topic
+        self.segments_topic = prefix + self.speed.segments_topic
         self.policy = load_policy(settings.conf_dir / "rules.yaml")
         self.validator = load_schema(self.speed.schema_path(settings.conf_dir))
         self.limits = EventLimits(self.speed.max_event_bytes, self.speed.max_attribute_bytes)
@@ -129,6 +136,10 @@ class SpeedConsumer:
         self.engine = TriggerEngine(load_triggers(self.speed.triggers_path(settings.conf_dir)))
         self.consents = load_vocabulary(settings.conf_dir / "consents.yaml")
         check_rules(self.consents, self.engine.rules)
+        segments_file = settings.conf_dir / "segments.yaml"
+        self.definitions = load_definitions(segments_file, self.consents) if segments_file.exists() else None
+        self.segment_engine: SegmentEngine | None = None
+        self._merged_away: set[str] = set()
         self.landing = LandingWriter(settings.landing / "stream")
         self.shards: dict[tuple[str, int], Shard] = {}
         self._seeked: set[Any] = set()
@@ -158,6 +169,8 @@ class SpeedConsumer:
             lease_buckets=self.speed.lease_buckets,
         )
         self.suppression = SuppressionFilter(self.store, self.policy, self.settings.privacy.key())
+        if self.definitions is not None:
+            self.segment_engine = SegmentEngine(self.store, self.definitions, self.consents)
         if self.model is not None:
             from identity.sources import load_sources
             from speed.matching import SpeedMatcher
@@ -244,6 +257,7 @@ class SpeedConsumer:
         s = self.stats
         return {"consumed": s.consumed, "applied": s.applied, "duplicates": s.duplicates, "suppressed": s.suppressed,
                 "dead_letters": s.dead_letters, "refused_links": s.refused, "triggers": s.triggers,
+                "segment_changes": s.segment_changes,
                 "lease_retries": s.lease_retries,
                 **({"person_events": s.person_events, "model_links": s.model_links,
                     "model_refused": s.model_refused, "model_withheld": s.model_withheld,
@@ -259,6 +273,7 @@ class SpeedConsumer:
             done = self._apply(polled)
             if self.matcher is not None:
                 self._match([(ev, out) for _, msg, ev, out in done])
+            self._segments(done)
             self._mark_applied(done)
             self.producer.flush()
         except Exception as exc:  # noqa: BLE001 -- any failure: rewind, retry, never commit
@@ -286,6 +301,7 @@ class SpeedConsumer:
         triggers, land the events for the batch layer. Returns the applied events, which
         :meth:`_mark_applied` marks after the poll's model step (last: a crash before it
         replays)."""
+        self._merged_away = set()
         valid: list[tuple[Any, Any, Event]] = []
         for tp, messages in polled.items():
             self.stats.consumed += len(messages)
@@ -323,9 +339,33 @@ class SpeedConsumer:
         self.stats.model_withheld += got.withheld
         self.stats.match_ms += got.ms
         for event_id, loser, survivor in got.merged:
+            self._merged_away.add(loser)
             change = {"kind": "merge", "survivor": survivor, "merged": loser, "event_id": event_id,
                       "layer": "speed", "rule": self.matcher.spec.rule, "at": utc_iso(int(time.time() * 1000))}
             self.producer.send(self.changes_topic, key=survivor.encode(), value=json.dumps(change).encode())
+
+    def _segments(self, done: list[tuple[Any, Any, Event, Any]]) -> None:
+        """Traits and segments of the customers the poll touched (:mod:`speed.segments`), at the
+        poll's processing time (or ``UCID_SPEED_SEGMENTS_NOW``): each change is sent (keyed by
+        UCID, with its deterministic ``change_id``) and flushed before the rows are written, so a
+        crash in between sends it again on the replay rather than losing it."""
+        if self.segment_engine is None:
+            return
+        touched: dict[str, list[Event]] = {}
+        for _, _, ev, out in done:
+            if out.ucid:
+                touched.setdefault(out.ucid, []).append(ev)
+        fixed = self.speed.segments_now
+        now_ms = fixed * 1000 if fixed is not None else int(time.time() * 1000)
+        result = self.segment_engine.run(touched, self._merged_away, now_ms)
+        for change in result.changes:
+            self.producer.send(self.segments_topic, key=change.ucid.encode(),
+                               value=json.dumps(change.record(), sort_keys=True).encode())
+            m.SEGMENT_CHANGES.labels(change.change).inc()
+        if result.changes:
+            self.producer.flush()
+        self.store.write_rows(result.writes, {"put_segment_of": 1, "put_segment_change": 1})
+        self.stats.segment_changes += len(result.changes)
 
     def _valid(self, messages: list[Any]) -> list[tuple[Any, Event]]:
         """The messages that meet the event contract; the others go to the dead-letter topic."""
@@ -364,6 +404,7 @@ class SpeedConsumer:
         m.REFUSED.inc(out.refused)
         m.CONTENDED.inc(out.contended)
         for loser, survivor in out.merged:
+            self._merged_away.add(loser)
             change = {"kind": "merge", "survivor": survivor, "merged": loser, "event_id": ev.event_id,
                       "layer": "speed", "at": utc_iso(int(time.time() * 1000))}
             self.producer.send(self.changes_topic, key=survivor.encode(), value=json.dumps(change).encode())

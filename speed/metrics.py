@@ -22,6 +22,8 @@ CONTENDED = Counter("ucid_speed_lock_contention_total", "identity lease attempts
                     registry=REGISTRY)
 DEAD_LETTERS = Counter("ucid_speed_dead_letters_total", "messages sent to the dead-letter topic", registry=REGISTRY)
 TRIGGERS = Counter("ucid_speed_triggers_total", "triggers emitted", ["rule"], registry=REGISTRY)
+SEGMENT_CHANGES = Counter("ucid_speed_segment_changes_total", "segment membership changes sent (entered, left)",
+                          ["change"], registry=REGISTRY)
 LAG = Gauge("ucid_speed_consumer_lag", "messages behind the end of the partition", ["partition"], registry=REGISTRY)
 RATE = Gauge("ucid_speed_events_per_second", "events applied per second over the last progress interval",
              registry=REGISTRY)

@@ -19,6 +19,7 @@ from ucid.commands import (
     privacy,
     produce,
     resolve,
+    segments,
     serve,
     settings_cmd,
     sources,
@@ -60,6 +61,7 @@ app.command("audit")(audit.audit)
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(batch.app, name="batch")
 app.add_typer(batch.export_app, name="export")
+app.add_typer(segments.app, name="segments")
 app.command("validate")(validate.validate)
 app.command("demo")(demo.demo)
 

@@ -1,5 +1,6 @@
 """Speed-layer benchmark: stitched-and-written events/s vs a plain consume-only loop, and p99
-produce -> profile-visible latency at half the maximum rate vs a bare produce -> consume round trip.
+produce -> profile-visible latency at half the maximum rate vs a bare produce -> consume round trip,
+and p99 produce -> segment membership change on the segment-changes topic (issue 17: at most 1 s).
 
     .venv/bin/python -m bench.speed.run [--customers 1000] [--days 7] [--latency-s 20]
 
@@ -55,6 +56,59 @@ def produce(settings, topic: str, lines: list[bytes], policy, rate: float = 0.0)
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", linger_ms=5)
     produce_lines(producer, topic, lines, policy, rate)
     producer.close()
+
+
+def produce_timed(settings, topic: str, lines: list[bytes], policy, rate: float, sent_at: dict[str, float]) -> None:
+    """:func:`produce` at ``rate``, noting each event's send time (wall clock) by event id."""
+    from kafka import KafkaProducer
+
+    from speed.produce import key_of
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", linger_ms=5)
+    started = time.monotonic()
+    for n, line in enumerate(lines, 1):
+        sent_at[json.loads(line)["event_id"]] = time.time()
+        producer.send(topic, key=key_of(line, policy), value=line)
+        ahead = started + n / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+    producer.flush()
+    producer.close()
+
+
+class ChangeWatch(threading.Thread):
+    """Reads the segment-changes topic from its end, noting when each membership change arrives;
+    :meth:`latencies`: per change, arrival minus the send time of the earliest-sent event of its
+    cause (the poll's events of that customer): the latency the acceptance bounds, pessimistically."""
+
+    def __init__(self, settings) -> None:
+        super().__init__(daemon=True)
+        from kafka import KafkaConsumer
+
+        self.topic = settings.kafka.topic_prefix + "segment-changes"
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False,
+                                      auto_offset_reset="latest", consumer_timeout_ms=200)
+        self.consumer.subscribe([self.topic])
+        while not self.consumer.assignment():  # joined, and at the end of every partition
+            self.consumer.poll(timeout_ms=200)
+        self.consumer.seek_to_end()
+        self.arrived: list[tuple[float, dict]] = []
+        self.stopping = False
+
+    def run(self) -> None:
+        while not self.stopping:
+            for msgs in self.consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                self.arrived += [(now, json.loads(m.value)) for m in msgs]
+        self.consumer.close()
+
+    def latencies(self, sent_at: dict[str, float]) -> list[float]:
+        out = []
+        for at, change in self.arrived:
+            sent = [sent_at[e] for e in change.get("cause", {}).get("event_ids", ()) if e in sent_at]
+            if sent:
+                out.append(max(0.0, at - min(sent)))
+        return out
 
 
 def consume_only(settings, topic: str, expected: int) -> float:
@@ -154,12 +208,15 @@ def main() -> None:
     count = max(50, int(rate * args.latency_s))
     more = generate(work, args.customers, args.days, seed=2)[:count]
     consumer = SpeedConsumer(settings, speed_settings, idle_exit_s=None)
+    watch = ChangeWatch(settings)
+    watch.start()
+    sent_at: dict[str, float] = {}
 
     def paced() -> None:  # once the consumer owns its partitions (it rejoins its group)
         while not getattr(consumer, "consumer", None) or not consumer.consumer.assignment():
             time.sleep(0.1)
         time.sleep(1.0)
-        produce(settings, topic, more, policy, rate)
+        produce_timed(settings, topic, more, policy, rate, sent_at)
         time.sleep(2.0)
         consumer.stop()
 
@@ -167,8 +224,13 @@ def main() -> None:
     runner.start()
     lat_stats = consumer.run()
     runner.join()
+    time.sleep(1.0)
+    watch.stopping = True
+    watch.join()
     latencies = list(lat_stats.latencies)
     speed_p99 = p99(latencies)
+    segment_latencies = watch.latencies(sent_at)
+    segment_p99 = p99(segment_latencies)
     # the reference: a bare produce -> consume round trip of other new events at the same rate
     rtt = round_trip_p99(settings, topic, generate(work, args.customers, args.days, seed=3)[:count], policy, rate)
     figures = {
@@ -179,12 +241,15 @@ def main() -> None:
         "latency_rate_per_s": round(rate, 1), "latency_events": len(latencies),
         "speed_p99_s": round(speed_p99, 3), "round_trip_p99_s": round(rtt, 3),
         "latency_ratio": round(speed_p99 / rtt, 1) if rtt > 0 else None,
+        "segment_changes": len(segment_latencies), "segment_change_p99_s": round(segment_p99, 3),
     }
     print(f"\n| figure | ucid speed | reference | ratio |\n|---|---|---|---|\n"
           f"| events/s ({len(lines):,} events, {size:.0f} B) | {speed_rate:,.0f} | {plain:,.0f} (consume-only) | "
           f"{speed_rate / plain:.3f} |\n"
           f"| p99 produce -> visible at {rate:,.0f}/s | {speed_p99 * 1000:,.0f} ms | {rtt * 1000:,.0f} ms "
-          f"(produce -> consume) | {figures['latency_ratio']} |")
+          f"(produce -> consume) | {figures['latency_ratio']} |\n"
+          f"| p99 produce -> segment change on the topic ({len(segment_latencies):,} changes) | "
+          f"{segment_p99 * 1000:,.0f} ms | 1,000 ms (acceptance) | {segment_p99:.2f} |")
     print(json.dumps(figures))
     figures["stitch_outcomes"] = dict(sorted(stats.outcomes.items()))
     write_results(args.out, run, figures,

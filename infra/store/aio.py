@@ -39,13 +39,17 @@ Row = dict[str, Any]
 # the statements the API runs; a table missing from the keyspace leaves its reads unprepared
 API_READS = ("get_identifier", "get_identifiers_in", "get_ucid", "get_alias", "get_members", "get_profile", "get_events_first",
              "get_events_same_time", "get_events_older", "get_changes", "get_links", "get_api_key", "get_consents",
-             "get_contacts", "get_contact_summary", "get_fired_latest", "get_pending_of")
+             "get_contacts", "get_contact_summary", "get_fired_latest", "get_pending_of",
+             # computed traits and segments (migration 012)
+             "get_traits", "get_segments_of", "get_segment_changes", "get_segment_members_first",
+             "get_segment_members_after", "count_segment_members")
 # reads that need a migration which adds more than their own table: the table that tells it is there
 NEEDS = {"get_contact_summary": "contacts_by_ucid"}
 # ... and its one write (issue 16): without the table, audited reads answer 503, never unaudited
 API_WRITES = ("put_audit",)
 # the erasure's writes (issue 16; serving.erasure): the suppression list, the receipt, the deletes
 ERASE_WRITES = ("put_suppression", "put_erasure", "erase_identifier", "erase_ucid_aliases", "erase_applied_events",
+                "erase_segment_members",
                 *(f"erase_{t}" for t in ERASE_BY_UCID))
 
 
@@ -109,6 +113,11 @@ class ApiReads(Protocol):
     async def consents(self, ucid: str) -> list[Row]: ...
     async def contacts(self, ucid: str, limit: int) -> list[Row]: ...
     async def contact_summary(self, ucid: str) -> Row | None: ...
+    async def traits(self, ucid: str) -> Row | None: ...
+    async def segments_of(self, ucid: str) -> list[Row]: ...
+    async def segment_changes(self, ucid: str, limit: int) -> list[Row]: ...
+    async def segment_members(self, segment: str, after: str | None, limit: int) -> list[Row]: ...
+    async def segment_count(self, segment: str) -> int: ...
     async def fired_latest(self, rule: str, ucid: str) -> Row | None: ...
     async def pending(self, shards: list[int], rule: str, ucid: str) -> list[Row]: ...
     async def record_access(self, ucid: str, action: str, key_id: str, key_name: str, via: str,
@@ -298,6 +307,32 @@ class AsyncStore:
         if "get_contact_summary" not in self.prepared:
             return None
         return await self._one("get_contact_summary", ucid)
+
+    # computed traits and segments (migration 012): a keyspace without them has none
+    async def traits(self, ucid: str) -> Row | None:
+        if "get_traits" not in self.prepared:
+            return None
+        return await self._one("get_traits", ucid)
+
+    async def segments_of(self, ucid: str) -> list[Row]:
+        if "get_segments_of" not in self.prepared:
+            return []
+        return await self._rows("get_segments_of", ucid)
+
+    async def segment_changes(self, ucid: str, limit: int) -> list[Row]:
+        if "get_segment_changes" not in self.prepared:
+            return []
+        return await self._rows("get_segment_changes", ucid, limit)
+
+    async def segment_members(self, segment: str, after: str | None, limit: int) -> list[Row]:
+        """Members of ``segment`` in UCID order, after the UCID ``after`` (the cursor)."""
+        if after is None:
+            return await self._rows("get_segment_members_first", segment, limit)
+        return await self._rows("get_segment_members_after", segment, after, limit)
+
+    async def segment_count(self, segment: str) -> int:
+        row = await self._one("count_segment_members", segment)
+        return int((row or {}).get("n") or 0)
 
     async def fired_latest(self, rule: str, ucid: str) -> Row | None:
         """The latest ``trigger_fired`` row of ``rule`` for ``ucid`` (its newest window)."""

@@ -148,6 +148,9 @@ STATEMENTS: dict[str, str] = {
     "erase_speed_profiles": "DELETE FROM {ks}.speed_profiles WHERE ucid = ?",
     "erase_consent_statements": "DELETE FROM {ks}.consent_statements WHERE ucid = ?",
     "erase_contacts_by_ucid": "DELETE FROM {ks}.contacts_by_ucid WHERE ucid = ?",
+    "erase_traits_by_ucid": "DELETE FROM {ks}.traits_by_ucid WHERE ucid = ?",
+    "erase_segments_by_ucid": "DELETE FROM {ks}.segments_by_ucid WHERE ucid = ?",
+    "erase_segment_changes": "DELETE FROM {ks}.segment_changes WHERE ucid = ?",
     "erase_applied_events": "DELETE FROM {ks}.applied_events WHERE event_id = ?",
     "erase_trigger_fired": "DELETE FROM {ks}.trigger_fired WHERE rule = ? AND ucid = ?",
     "erase_match_blocks": "DELETE FROM {ks}.match_blocks WHERE block_key = ? AND source = ? AND record_id = ?",
@@ -183,6 +186,43 @@ STATEMENTS: dict[str, str] = {
                                 "USING TIMESTAMP ?",
     "publish_events_by_ucid": "INSERT INTO {ks}.events_by_ucid (ucid, event_time, event_id, type, channel, source, "
                               "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    "publish_traits_by_ucid": "INSERT INTO {ks}.traits_by_ucid (ucid, traits, batch_facts, batch_snapshot, "
+                              "evaluated_at, layer) VALUES (?, ?, ?, ?, ?, 'batch') USING TIMESTAMP ?",
+    "publish_segment_members": "INSERT INTO {ks}.segment_members (segment, ucid, member, since, layer) "
+                               "VALUES (?, ?, ?, ?, 'batch') USING TIMESTAMP ?",
+    "publish_segments_by_ucid": "INSERT INTO {ks}.segments_by_ucid (ucid, segment, member, since, layer) "
+                                "VALUES (?, ?, ?, ?, 'batch') USING TIMESTAMP ?",
+    # -- computed traits and segments (migration 012) ---------------------------------------------
+    # the speed layer: the inputs of a poll's touched UCIDs in IN reads, its writes
+    "get_updates_in": "SELECT ucid, event_id, applied_at, event_time, type, channel, amount, attributes "
+                      "FROM {ks}.profile_updates WHERE ucid IN ?",
+    "get_consents_in": "SELECT ucid, purpose, channel, event_time, source, status, legal_basis "
+                       "FROM {ks}.consent_statements WHERE ucid IN ?",
+    "get_changes_in": "SELECT ucid, kind, old_ucids FROM {ks}.identity_changes WHERE ucid IN ?",
+    "get_attributes_in": "SELECT ucid, attributes FROM {ks}.profiles WHERE ucid IN ?",
+    "get_traits_in": "SELECT ucid, traits, batch_facts, batch_snapshot FROM {ks}.traits_by_ucid WHERE ucid IN ?",
+    "get_segments_of_in": "SELECT ucid, segment, member, since FROM {ks}.segments_by_ucid WHERE ucid IN ?",
+    "put_traits": "INSERT INTO {ks}.traits_by_ucid (ucid, traits, evaluated_at, layer) VALUES (?, ?, ?, 'speed')",
+    "put_segment_member": "INSERT INTO {ks}.segment_members (segment, ucid, member, since, layer) "
+                          "VALUES (?, ?, ?, ?, 'speed')",
+    "put_segment_of": "INSERT INTO {ks}.segments_by_ucid (ucid, segment, member, since, layer) "
+                      "VALUES (?, ?, ?, ?, 'speed')",
+    "put_segment_change": "INSERT INTO {ks}.segment_changes (ucid, changed_at, change_id, segment, change, cause, "
+                          "layer) VALUES (?, ?, ?, ?, ?, ?, 'speed')",
+    # the API and `ucid segments`: one partition per segment, members filtered in it, paged by UCID
+    "get_traits": "SELECT traits, evaluated_at, layer FROM {ks}.traits_by_ucid WHERE ucid = ?",
+    "get_segments_of": "SELECT segment, member, since, layer FROM {ks}.segments_by_ucid WHERE ucid = ?",
+    "get_segment_changes": "SELECT ucid, changed_at, change_id, segment, change, cause, layer "
+                           "FROM {ks}.segment_changes WHERE ucid = ? LIMIT ?",
+    "get_segment_members_first": "SELECT ucid, since, layer FROM {ks}.segment_members WHERE segment = ? "
+                                 "AND member = true LIMIT ? ALLOW FILTERING",
+    "get_segment_members_after": "SELECT ucid, since, layer FROM {ks}.segment_members WHERE segment = ? "
+                                 "AND ucid > ? AND member = true LIMIT ? ALLOW FILTERING",
+    "get_segment_members_all": "SELECT ucid FROM {ks}.segment_members WHERE segment = ? AND member = true "
+                               "ALLOW FILTERING",
+    "count_segment_members": "SELECT count(*) AS n FROM {ks}.segment_members WHERE segment = ? AND member = true "
+                             "ALLOW FILTERING",
+    "erase_segment_members": "DELETE FROM {ks}.segment_members WHERE segment = ? AND ucid = ?",
     # -- whole-table scans (validation of what was published; speed state read back by token range)
     "scan_identifiers": "SELECT id_type, id_value, ucid, status FROM {ks}.identifiers",
     "scan_ucids": "SELECT ucid, status, merged_into FROM {ks}.ucids",
@@ -199,16 +239,18 @@ STATEMENTS: dict[str, str] = {
 }
 
 LWT = frozenset({"lock", "unlock", "fire"})
-READS = frozenset(n for n in STATEMENTS if n.startswith(("get_", "all_", "scan_", "range_")))
+READS = frozenset(n for n in STATEMENTS if n.startswith(("get_", "all_", "scan_", "range_", "count_")))
 PUBLISHED_TABLES = ("ucids", "ucid_aliases", "identifiers_by_ucid", "identifiers", "profiles", "identity_changes",
-                    "links_by_ucid", "events_by_ucid", "contacts_by_ucid", "consent_statements")
+                    "links_by_ucid", "events_by_ucid", "contacts_by_ucid", "consent_statements", "traits_by_ucid",
+                    "segment_members", "segments_by_ucid")
 
 
 ERASE_BY_UCID = ("identifiers_by_ucid", "ucids", "profiles", "events_by_ucid", "identity_changes", "links_by_ucid",
-                 "profile_updates", "speed_profiles", "consent_statements", "contacts_by_ucid")
+                 "profile_updates", "speed_profiles", "consent_statements", "contacts_by_ucid", "traits_by_ucid",
+                 "segments_by_ucid", "segment_changes")
 """The tables whose partitions are keyed by UCID, each with an ``erase_<table>`` statement (an
 erasure deletes the partition of each of the person's UCIDs). ``ucid_aliases`` is keyed by the
-alias; ``identifiers``, ``applied_events``, ``trigger_fired`` and ``match_blocks`` by other keys;
+alias; ``segment_members`` by segment (``erase_segment_members``, per segment and UCID); ``identifiers``, ``applied_events``, ``trigger_fired`` and ``match_blocks`` by other keys;
 ``audit_by_ucid`` is kept (docs/privacy.md)."""
 
 

@@ -197,6 +197,7 @@ async def erase(request: Request, ucid: Ucid) -> dict:
     key: KeyRecord = request.scope[SCOPE_KEY]
     try:
         return await erase_person(state.require_store(), followed, ucid, MAX_ALIAS_HOPS, state.suppression_key,
-                                  key.key_id, key.name, audit.VIA_UCID)
+                                  key.key_id, key.name, audit.VIA_UCID,
+                                  segments=tuple(sorted(state.segments.segments)) if state.segments else ())
     except StoreUnavailable as exc:
         raise unavailable(f"the erasure did not complete ({exc}); repeat it", state.serving.retry_after_s) from exc

@@ -318,7 +318,7 @@ def two_run_lake(tmp_path_factory, spark, settings):
         ctx = run.context(lake_settings, now=now, run_id=f"nb-{now}", report=lambda m: None)
         ctx._spark = spark
         ctx.batch = ctx.batch.model_copy(update={"speed_state": False})  # the lake alone
-        for stage in ("ingest", "normalize", "resolve", "profiles"):
+        for stage in ("ingest", "normalize", "resolve", "profiles", "segments"):
             run.run_stage(ctx, stage)
         run.record_run(ctx, "succeeded")
     return ctx

@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 CUSTOMERS, SEED = 300, 3
-STAGES = ["ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold", "publish",
+STAGES = ["ingest", "normalize", "validate_input", "resolve", "profiles", "segments", "validate_gold", "publish",
           "validate_published", "record_run"]
 WORK = "ingest|normalize|validate_input|resolve|profiles"
 
@@ -171,7 +171,7 @@ def _the_dag_ran_then_a_failing_expectation_stops_publish(work: Path, env: dict,
     _every_suite_passed_on_the_good_run(json.loads(runs[-2].stats))
     stats = json.loads(runs[-1].stats)
     assert "no cluster over UCID_BATCH_MAX_CLUSTER_RECORDS records" in stats["validate_gold"]["error"]
-    assert set(stats) == {"ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold"}
+    assert set(stats) == {"ingest", "normalize", "validate_input", "resolve", "profiles", "segments", "validate_gold"}
 
     # 3. day 3, the usual settings again and nothing new landed (the live stream's events, landed
     # by the demo's speed layer, set aside: they would be new): ingest finds the good run's

@@ -118,9 +118,15 @@ def test_identity_graph_health(lake, kernel, spark, tmp_path):
     from pyspark.sql import functions as F
 
     nb = _execute(kernel, "identity_graph_health", tmp_path, lake_dir=str(lake))
-    assert _images(nb) >= 6
-    _assert_tables(nb, 6)
+    assert _images(nb) >= 7
+    _assert_tables(nb, 7)
     text = _text(nb)
+    # segment sizes over time: both runs' versions of gold/segment_members, every segment named
+    sizes = [c for c in nb.cells if "segment_sizes" in c.source][0]
+    shown = "".join(o["data"]["text/plain"] for o in sizes.outputs if "text/plain" in o.get("data", {}))
+    assert "reachable_by_email" in shown and "app_first" in shown, shown
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{lake / 'gold' / 'segment_members'}`").count()
+    assert history >= 2 and shown.count("2026-") >= 2, shown
     # the largest cluster is listed, and the second run's merges are explained
     assignments = spark.read.format("delta").load(str(lake / "gold" / "assignments"))
     state = spark.read.format("delta").load(str(lake / "gold" / "identity_state")).where("id_type != '_record'")

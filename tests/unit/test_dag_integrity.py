@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-ORDER = ["ingest", "normalize", "validate_input", "resolve", "profiles", "validate_gold", "publish",
+ORDER = ["ingest", "normalize", "validate_input", "resolve", "profiles", "segments", "validate_gold", "publish",
          "validate_published", "record_run"]
 
 

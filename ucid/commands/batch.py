@@ -15,7 +15,7 @@ def run(
     landing: Path | None = typer.Option(None, "--landing", help="landing zone (default: UCID_LANDING_DIR)"),
     full: bool = typer.Option(False, "--full", help="re-normalize every bronze row and rebuild gold"),
     stages: str = typer.Option(
-        "ingest,normalize,resolve,profiles,validate,publish", "--stages",
+        "ingest,normalize,resolve,profiles,segments,validate,publish", "--stages",
         help="comma-separated stages to run, in order",
     ),
     now: int | None = typer.Option(None, "--now", help="logical run time, epoch seconds (default: now)"),
@@ -31,9 +31,10 @@ def run(
 
     console = Console(stderr=True)
     chosen = [s.strip() for s in stages.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in pipeline.STAGES and s not in pipeline.VALIDATION_STAGES]
+    known = pipeline.STAGES + pipeline.VALIDATION_STAGES
+    unknown = [s for s in chosen if s not in known]
     if unknown:
-        console.print(f"[red]unknown stage(s):[/red] {', '.join(unknown)}; stages: {', '.join(pipeline.STAGES + pipeline.VALIDATION_STAGES)}")
+        console.print(f"[red]unknown stage(s):[/red] {', '.join(unknown)}; stages: {', '.join(known)}")
         raise typer.Exit(2)
     settings = get_settings()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:

@@ -144,7 +144,16 @@ async def erase_customer(store, policy, ucid: str | None, identifier: tuple[str,
     followed, requested, via = await find(store, policy, ucid, identifier)
     if identifier is not None:
         requested = followed.ucid
-    return await erase(store, followed, requested, MAX_ALIAS_HOPS, key, "cli", key_name, via)
+    return await erase(store, followed, requested, MAX_ALIAS_HOPS, key, "cli", key_name, via, segments=_segment_names())
+
+
+def _segment_names() -> tuple[str, ...]:
+    """The segment names of conf/segments.yaml (the erasure deletes the person's member rows)."""
+    from identity.segments import load_definitions
+    from infra.settings import get_settings
+
+    path = get_settings().conf_dir / "segments.yaml"
+    return tuple(sorted(load_definitions(path).segments)) if path.exists() else ()
 
 
 @app.command("erase")

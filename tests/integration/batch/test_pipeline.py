@@ -426,7 +426,7 @@ def test_a_run_with_nothing_new_skips_every_stage_and_writes_nothing(chain, publ
     results = {stage: run.run_stage(ctx4, stage) for stage in (*run.STAGES, "validate_published")}
     assert all(f["files_new"] == 0 for f in results["ingest"].values())
     skipped = {s for s, r in results.items() if "skipped" in r}
-    assert skipped == {"normalize", "resolve", "profiles", "validate", "publish", "validate_published"}
+    assert skipped == {"normalize", "resolve", "profiles", "segments", "validate", "publish", "validate_published"}
     assert results["publish"] == {"skipped": "nothing new since run run3"}
     assert newest_write() == before, "a run with nothing new wrote to Cassandra"
     # other settings are other inputs: the same landing zone is run again (not skipped)

@@ -353,7 +353,7 @@ def serving_data(serving_settings, speed_layer, spark, cql_session, tmp_path_fac
     # the keyspace was just truncated: no speed-layer state to take over (skips that Cassandra scan)
     ctx.batch = batch_world.batch.model_copy(update={"speed_state": False})
     generated = time.monotonic()
-    for stage in ("ingest", "normalize", "resolve", "profiles", "publish"):
+    for stage in ("ingest", "normalize", "resolve", "profiles", "segments", "publish"):
         run.run_stage(ctx, stage)
     print(f"[serving_data] generate {generated - started:.0f}s, "
           + ", ".join(f"{k} {v['seconds']:.0f}s" for k, v in ctx.stats.items()))

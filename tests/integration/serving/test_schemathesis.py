@@ -53,10 +53,10 @@ def live_server(serving_data, api_keys) -> Iterator[str]:
 # a 200), the no-op and the operations endpoints. It is off where a parameter holds what only the
 # server can judge, whatever the schema says: an identifier value (the identity core validates
 # it: numbering plans, blocked and placeholder values, so a schema-valid email "0" is rightly a
-# 422 with the reason) and a page cursor (an opaque token the API issued).
+# 422 with the reason) and a page cursor (an opaque token the API issued: the events', contacts' and segment members' pages).
 CONFIG = """
 [[operations]]
-include-name-regex = "^GET /v1/(resolve|profiles/|explain)"
+include-name-regex = "^GET /v1/(resolve|profiles/|explain|segments/)"
 checks.positive_data_acceptance.enabled = false
 """
 
@@ -102,6 +102,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
         tested.add(case.get("name"))
         if any(child.tag in ("skipped", "error", "failure") for child in case):
             not_passed.append(case.get("name"))
+    # the stateful phase (sequences of calls linked by the answers' UCIDs, e.g. a segment's members
+    # -> their profiles) is reported as one more case, not an operation; it must pass like the others
+    tested.discard("Stateful tests")
     assert tested == operations, f"untested: {sorted(operations - tested)}; unknown: {sorted(tested - operations)}"
     assert not not_passed, f"not passed: {not_passed}"
 

@@ -21,6 +21,14 @@ shared e-mail or phone (``shared`` in conf/match.yaml) is only put right by the 
 layer does not link through it but leaves it, and its other identifiers, on the shared
 identifier's UCID (docs/matching.md, *Shared identifiers in real time*); such identifiers count
 against the 99.9 %.
+
+Computed traits and segments (issue 17, conf/segments.yaml): the speed layer evaluates them on each
+poll for the customers it touched, the batch (stage ``segments``) over gold; both at the same
+``now`` (``UCID_SPEED_SEGMENTS_NOW`` and the batch's ``--now``: half a day after the last event).
+For at least 99.9 % of the batch's customers the speed layer's stored traits and memberships
+(``traits_by_ucid``, ``segments_by_ucid``) are the batch's (``gold/traits``,
+``gold/segment_members``); the others are listed, with whether the two layers put that customer's
+identifiers on another UCID (the identity difference above), which is the expected cause.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from identity.records import Record, normalize_record
+from identity.segments import decode_trait
 from identity.rules import load_policy
 
 from .checks import groups, live_partition
@@ -93,6 +103,10 @@ def test_batch_and_speed_put_999_permille_of_identifiers_on_the_same_ucid(speed_
     stream = tmp_path / "stream.jsonl"
     stream.write_text("".join(json.dumps(e) + "\n" for e in events))
     env.ucid("produce", str(stream), "--quiet")
+    # traits and segments: both layers evaluate at the same `now`, half a day after the last event
+    last = max(datetime.fromisoformat(e["event_time"].replace("Z", "+00:00")).timestamp() for e in events)
+    now = int(last) + 43_200
+    env.env["UCID_SPEED_SEGMENTS_NOW"] = str(now)
     run = env.ucid("speed", "run", "--idle-exit", "2", timeout=600)
     model_links = [r for r in env.rows("links_by_ucid", "rule, match") if r.rule == "model:person"]
     summary = run.stdout + run.stderr
@@ -128,3 +142,37 @@ def test_batch_and_speed_put_999_permille_of_identifiers_on_the_same_ucid(speed_
     batch_links = spark.read.format("delta").load(str(lake / "gold" / "links")).where("rule = 'model:person'").count()
     print(f"batch: {batch_links} model links in gold/links")
     assert batch_links > 0
+
+    # -- computed traits and segments: the batch's stage at the speed layer's `now` ----------------
+    # --full: the inputs did not change since the run above, which would skip the stage
+    env.ucid("batch", "run", "--landing", str(env.landing), "--stages", "segments", "--now", str(now), "--full",
+             timeout=600)
+    gold_traits = {r["ucid"]: {k: decode_trait(v) for k, v in r["traits"].items()}
+                   for r in spark.read.format("delta").load(str(lake / "gold" / "traits")).collect()}
+    gold_members: dict[str, set[str]] = {u: set() for u in gold_traits}
+    for r in spark.read.format("delta").load(str(lake / "gold" / "segment_members")).where("member").collect():
+        gold_members[r["ucid"]].add(r["segment"])
+    speed_traits = {r.ucid: {k: decode_trait(v) for k, v in (r.traits or {}).items()}
+                    for r in env.rows("traits_by_ucid", "ucid, traits")}
+    speed_members: dict[str, set[str]] = {}
+    for r in env.rows("segments_by_ucid", "ucid, segment, member"):
+        if r.member:
+            speed_members.setdefault(r.ucid, set()).add(r.segment)
+    moved = {batch[i] for i in idents if speed.get(i) != batch.get(i)}  # UCIDs whose identity differs
+    differ = []
+    for ucid, traits in sorted(gold_traits.items()):
+        if speed_traits.get(ucid) != traits or speed_members.get(ucid, set()) != gold_members[ucid]:
+            differ.append((ucid, "identity differs" if ucid in moved else "same identity",
+                           {k: (v, (speed_traits.get(ucid) or {}).get(k)) for k, v in traits.items()
+                            if (speed_traits.get(ucid) or {}).get(k) != v},
+                           sorted(gold_members[ucid] ^ speed_members.get(ucid, set()))))
+    sizes = {name: sum(1 for m in gold_members.values() if name in m) for name in
+             sorted({n for m in gold_members.values() for n in m})}
+    sent = re.findall(r"segment_changes\W+(\d+)", summary)
+    print(f"segments: {len(gold_traits) - len(differ)}/{len(gold_traits)} customers agree; batch sizes {sizes}; "
+          f"speed sent {sent} membership changes")
+    assert gold_traits, "the batch evaluated no customer"
+    assert len(sizes) >= 3, f"only {len(sizes)} segments have members on the test stream: {sizes}"
+    assert (len(gold_traits) - len(differ)) / len(gold_traits) >= 0.999, (
+        f"{len(differ)}/{len(gold_traits)} customers differ between batch and speed (ucid, cause, "
+        f"trait: (batch, speed), segments in one layer only): {differ[:10]}")

@@ -83,6 +83,15 @@ class FakeStore:
         return [{"purpose": "marketing", "channel": "email", "status": "opt_out", "source": "crm",
                  "event_time": T, "legal_basis": "consent"}] if u == B else []
 
+    async def traits(self, u):
+        return None
+
+    async def segments_of(self, u):
+        return []
+
+    async def segment_changes(self, u, limit):
+        return []
+
     async def record_access(self, ucid, action, key_id, key_name, via, requested_ucid):
         self._check()
         if self.audit_error is not None:

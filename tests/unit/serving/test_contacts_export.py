@@ -118,7 +118,7 @@ def test_export_needs_privacy_read_and_holds_identifiers_contacts_and_changes(st
     assert doc["_id"]["ucid"] == B and doc["ucids"] == [B, A]
     assert {(i["type"], i["value"]) for i in doc["identifiers"]} == {("email", "ann@x.org"), ("crm_id", "C1")}
     assert [c["contactId"] for c in doc["contacts"]][-1] == "email:CMP1"
-    assert doc["contactSummary"] == {"outbound:email": {"count": 1, "lastStartedAt": T0.isoformat()}}
+    assert doc["contactSummary"] == {"outbound:email": {"count": 1, "lastStartedAt": T0.isoformat() + "Z"}}  # UTC, with its offset
     assert doc["identityChanges"][0]["kind"] == "merge"
     assert [(c["purpose"], c["channel"], c["status"], c["legalBasis"]) for c in doc["consentStatements"]] == [
         ("marketing", "email", "opt_out", "consent")]
