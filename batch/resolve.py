@@ -34,7 +34,7 @@ import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this m
 
 from batch.components import components_local, components_spark
 from batch.match import BLOCK_ROW, LEVELS, MATCH, REVIEW_ROW, anchored_blocks
-from batch.silver import cached_policy
+from batch.silver import cached_policy, rules_source
 from batch.tables import Lake, exists
 from identity.cluster import EVIDENCE_SAMPLE, Edge
 from identity.explain import explain
@@ -90,13 +90,16 @@ class Assigned:
 def _cluster_fn(rules_path: str, region: str | None, match_limits: dict[str, int] | None = None):
     """The pandas function of :func:`cluster_frame`: one call per bucket of components (one per
     component would cost Spark a Python round trip each: 27 of a 5,000-customer resolve's 53 s),
-    each component clustered on its own by the identity core."""
+    each component clustered on its own by the identity core. The rules travel as text (read
+    here, on the driver)."""
+    rules = rules_source(rules_path)
+
     def fn(pdf):
         import pandas as pd
 
         from identity.cluster import Edge, cluster_edges
 
-        policy = cached_policy(rules_path, region)
+        policy = cached_policy(rules, region)
         # component -> (edges, nodes, conflicts), in one pass over the bucket's rows
         parts: dict[int, tuple[list, set, list]] = {}
         for component, a_type, a_value, b_type, b_value, support, evidence, conflict, *match in zip(

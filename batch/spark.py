@@ -49,6 +49,10 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
         builder = builder.config(key, value)
     # the driver's Python must be the project's interpreter, also for workers in local mode
     os.environ.setdefault("PYSPARK_PYTHON", _python())
+    from infra.spark_server import cluster_env
+
+    for key, value in cluster_env(spark_conf.master).items():
+        os.environ.setdefault(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
