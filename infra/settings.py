@@ -101,7 +101,10 @@ class CassandraSettings(BaseSettings):
         default_factory=lambda: {"class": "SimpleStrategy", "replication_factor": 1},
         description="keyspace replication map (JSON), e.g. NetworkTopologyStrategy per data center",
     )
-    read_consistency: Consistency = Field("LOCAL_ONE", description="consistency level of reads")
+    read_consistency: Consistency = Field(
+        "LOCAL_ONE", description="consistency level of reads; unset = LOCAL_ONE with replication 1, LOCAL_QUORUM "
+        "when the keyspace keeps more replicas (reads then see every LOCAL_QUORUM write, also with a node down)"
+    )
     write_consistency: Consistency = Field("LOCAL_QUORUM", description="consistency of writes")
     protocol_version: int = Field(5, ge=3, le=6, description="CQL native protocol version")
     username: str | None = Field(None, description="user name, if the cluster needs auth")
@@ -111,6 +114,21 @@ class CassandraSettings(BaseSettings):
         "with its last octet + i, same ports but JMX (jmx_port + i, JMX binds the loopback)"
     )
     start_timeout_s: float = Field(240, description="how long `stack up` waits for the node")
+
+    @model_validator(mode="after")
+    def _quorum_reads_when_replicated(self) -> CassandraSettings:
+        # LOCAL_ONE on replicas written at LOCAL_QUORUM may read a replica the write has not
+        # reached: the speed layer would not see its own identifiers. Only the default changes.
+        if "read_consistency" not in self.model_fields_set and self.max_replicas > 1:
+            self.read_consistency = "LOCAL_QUORUM"
+        return self
+
+    @property
+    def max_replicas(self) -> int:
+        """The largest replication factor of the keyspace's replication map (per data center)."""
+        counts = [int(m.group()) for k, v in self.replication.items() if k != "class"
+                  for m in [re.match(r"\d+", str(v))] if m]
+        return max(counts, default=1)
 
     def node_host(self, node: int) -> str:
         return node_address(self.host, node)

@@ -160,3 +160,14 @@ def test_down_and_status_find_nodes_the_settings_do_not_name(env, tmp_path):
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_reads_are_at_quorum_by_default_when_the_keyspace_is_replicated(env):
+    """A real cluster's settings (contact points, replication 3) read at LOCAL_QUORUM unless told
+    otherwise: LOCAL_ONE could miss a LOCAL_QUORUM write (the speed layer its own identifiers)."""
+    env.setenv("UCID_CASSANDRA_CONTACT_POINTS", '["c1", "c2", "c3"]')
+    env.setenv("UCID_CASSANDRA_REPLICATION", '{"class": "NetworkTopologyStrategy", "dc1": 3, "dc2": "3"}')
+    s = Settings()
+    assert s.cassandra.max_replicas == 3 and s.cassandra.read_consistency == "LOCAL_QUORUM"
+    env.setenv("UCID_CASSANDRA_READ_CONSISTENCY", "LOCAL_ONE")
+    assert Settings().cassandra.read_consistency == "LOCAL_ONE"  # said so: kept
