@@ -26,6 +26,7 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
     from pyspark.sql import SparkSession
 
     spark_conf = settings.spark
+    _checkpoint_copies(spark_conf.checkpoint_replicas)
     if spark_conf.remote_url:
         return _remote_session(settings)
     jars = fetch.spark_jars(settings.cache)
@@ -56,6 +57,17 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _checkpoint_copies(replicas: int) -> None:
+    """Every ``localCheckpoint`` of the batch layer keeps ``replicas`` copies (memory and disk)."""
+    from batch.tables import CHECKPOINT
+
+    CHECKPOINT.clear()
+    if replicas > 1:
+        from pyspark import StorageLevel
+
+        CHECKPOINT["storageLevel"] = StorageLevel(True, True, False, False, replicas)
 
 
 def connect_main_guard() -> None:

@@ -158,6 +158,10 @@ class SparkSettings(BaseSettings):
         None, description="spark.sql.adaptive.enabled (AQE); unset = off for a local master, on elsewhere"
     )
     extra_conf: dict[str, str] = Field(default_factory=dict, description="more Spark conf (JSON)")
+    checkpoint_replicas: int = Field(
+        1, ge=1, le=3, description="copies of each local checkpoint the batch takes (in different executors): "
+        "1 = Spark's default, lost with its executor (the job fails); 2 = an executor may die"
+    )
     remote: str | None = Field(
         None, description="a Spark Connect server (sc://host:port): every session is its client and "
         "shares its warm JVM; unset = the local server if `server`, else an in-process Spark of `master`",
@@ -525,7 +529,8 @@ NODE_DEFAULTS = {
     # acks=all producers then need 2 of 3 replicas in sync: one broker may die
     "KafkaSettings": lambda n: {"nodes": n, "heap": "384m", "replication_factor": min(3, n)},
     # separate executor JVMs (2 of 1 core, 1 GiB each), so code that only works in one JVM fails here
-    "SparkSettings": lambda n: {"master": "local-cluster[2,1,1024]", "server": True, "driver_memory": "2g"},
+    "SparkSettings": lambda n: {"master": "local-cluster[2,1,1024]", "server": True, "driver_memory": "2g",
+                                "checkpoint_replicas": 2},
 }
 """The defaults that change when ``UCID_STACK_NODES`` is above 1 (a field set in the environment wins)."""
 
