@@ -88,13 +88,14 @@ def logs(
     service: Service = typer.Argument(..., help="which server's log"),
     lines: int = typer.Option(40, "-n", "--lines", help="how many lines"),
     follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new lines"),
+    node: int = typer.Option(1, "--node", min=1, max=9, help="which node of a multi-node stack (1 = the first)"),
 ) -> None:
     """Print the end of a server's log (and follow it with -f)."""
     from infra import cassandra, kafka, proc
 
     settings = get_settings()
     module = {"kafka": kafka, "cassandra": cassandra}[service.value]
-    path = module.managed(settings).log_file
+    path = module.managed(settings, node - 1).log_file
     typer.echo(proc.tail(path, lines))
     if follow:
         with open(path, "rb") as fh:
