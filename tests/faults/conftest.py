@@ -159,7 +159,8 @@ def nodetool(settings, node: int, *args: str, timeout: float = 600) -> subproces
     from infra.cassandra import JVM17_FLAGS
     from infra.java import classpath, java_bin
 
-    argv = [java_bin(), "-Xmx128m", *JVM17_FLAGS, "-cp", classpath(fetch.jars(settings.cache, "cassandra")),
+    quiet = settings.data / "cassandra" / "logback.xml"  # node 0's: WARN, not the DEBUG of no config
+    argv = [java_bin(), "-Xmx128m", *JVM17_FLAGS, f"-Dlogback.configurationFile={quiet}", "-cp", classpath(fetch.jars(settings.cache, "cassandra")),
             "org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", str(settings.cassandra.node_jmx_port(node)),
             *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
