@@ -24,7 +24,7 @@ def _busiest_leader(settings) -> tuple[int, int, int]:
         ends = consumer.end_offsets(tps)
         busiest = max(tps, key=lambda tp: (ends[tp], -tp.partition))
         [described] = admin.describe_topics([topic])
-        leader = next(p["leader"] for p in described["partitions"] if p["partition"] == busiest.partition)
+        leader = next(p["leader_id"] for p in described["partitions"] if p["partition_index"] == busiest.partition)
         return busiest.partition, ends[busiest], leader - 1  # node.id is index + 1
     finally:
         consumer.close()
