@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import time
@@ -62,32 +63,36 @@ def test_an_executor_killed_during_resolve(base_settings, tmp_path) -> None:
 
     def export(lake: str) -> list[tuple[str, str, str]]:
         out = tmp_path / f"{lake}.csv"
-        subprocess.run([*UCID, "batch", "export", "assignments", "--out", str(out)], env=env(lake), cwd=REPO,
+        subprocess.run([*UCID, "export", "assignments", "--out", str(out)], env=env(lake), cwd=REPO,
                        check=True, capture_output=True, timeout=600)
         return _assignments(out)
 
-    batch("clean", "ingest,normalize")
-    started = time.monotonic()
-    batch("clean", "resolve")
-    clean_s = time.monotonic() - started
+    stages = "ingest,normalize,resolve"  # one run: a resolve of its own would be skipped (nothing new)
+    done = batch("clean", stages)
+    clean_out = done.stdout + done.stderr
+    clean_s = float(re.search(r"seconds=([\d.]+) stage=resolve", clean_out).group(1))
     clean = export("clean")
 
-    batch("fault", "ingest,normalize")
     before = executors(settings)
     assert len(before) == 2, f"expected 2 executor JVMs, found {before}"
-    log = open(tmp_path / "resolve.log", "w")
-    started = time.monotonic()
-    resolve = subprocess.Popen([*UCID, "batch", "run", "--stages", "resolve", "--now", str(NOW)], env=env("fault"),
+    log_path = tmp_path / "fault-run.log"
+    log = open(log_path, "w")
+    resolve = subprocess.Popen([*UCID, "batch", "run", "--stages", stages, "--now", str(NOW)], env=env("fault"),
                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    time.sleep(min(10.0, clean_s * 0.4))
-    assert resolve.poll() is None, "resolve finished before the kill: nothing tested"
+    deadline = time.monotonic() + 1200
+    while "stage=resolve" not in log_path.read_text(errors="replace"):
+        assert resolve.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
+        time.sleep(0.2)
+    started = time.monotonic()
+    time.sleep(clean_s * 0.4)
+    assert resolve.poll() is None, "the run finished before the kill: nothing tested"
     victim = before[0]
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic() - started
     code = resolve.wait(1800)
-    fault_s = time.monotonic() - started
-    output = (tmp_path / "resolve.log").read_text(errors="replace")
-    assert code == 0, f"resolve failed after the executor was killed:\n{output[-4000:]}"
+    output = log_path.read_text(errors="replace")
+    assert code == 0, f"the run failed after the executor was killed:\n{output[-4000:]}"
+    fault_s = float(re.search(r"seconds=([\d.]+) stage=resolve", output).group(1))
     fault = export("fault")
     deadline = time.monotonic() + 120
     while len(executors(settings)) < 2 and time.monotonic() < deadline:  # the worker starts a new one
@@ -95,8 +100,8 @@ def test_an_executor_killed_during_resolve(base_settings, tmp_path) -> None:
     after = executors(settings)
 
     record("spark_executor_kill", settings, {
-        "assignments": len(clean), "equal_to_clean_run": fault == clean, "clean_resolve_s": round(clean_s, 1),
-        "killed_at_s": round(killed_at, 1), "faulted_resolve_s": round(fault_s, 1),
+        "assignments": len(clean), "equal_to_clean_run": fault == clean, "clean_resolve_s": clean_s,
+        "killed_at_s": round(killed_at, 1), "faulted_resolve_s": fault_s,
         "executors_before": len(before), "executors_after": len(after),
     })
     assert clean, "the clean run assigned nothing"
