@@ -32,17 +32,15 @@ def test_a_cassandra_node_killed_during_publish(faults, tmp_path) -> None:
     env = {**faults.env, "UCID_LAKE_DIR": str(tmp_path / "lake"), "UCID_LANDING_DIR": str(landing),
            "UCID_BATCH_SPEED_STATE": "false", "UCID_BATCH_PUBLISH_CONCURRENCY": "8"}
     args = [*UCID, "batch", "run", "--now", str(NOW)]
-    done = subprocess.run([*args, "--stages", "ingest,normalize,resolve,profiles"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stderr[-4000:]
-
     log = tmp_path / "publish.log"
     with log.open("w") as out:
-        publish = subprocess.Popen([*args, "--stages", "publish"], env=env, cwd=REPO, stdout=out,
+        # one run (a publish run of its own would be skipped: nothing new since the last run)
+        publish = subprocess.Popen([*args, "--stages", "ingest,normalize,resolve,profiles,publish"], env=env, cwd=REPO,
+                                   stdout=out,
                                    stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 1200
         while not re.search(r"publish \w+ in [\d.]+ s", log.read_text(errors="replace")) and publish.poll() is None:
-            assert time.monotonic() < deadline, "publish wrote nothing in 600 s"
+            assert time.monotonic() < deadline, "publish wrote nothing in 1200 s"
             time.sleep(0.2)  # its first step is written: kill while the others are
         assert publish.poll() is None, "publish finished before the kill: nothing tested"
         kill(cassandra.managed(settings, KILLED))
