@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-packages venv test unit integration lint demo stack-up stack-down clean
+.PHONY: setup system-packages venv test unit integration lint demo stack-up stack-down clean test-faults
 
 setup: system-packages venv
 
@@ -39,6 +39,11 @@ integration: venv
 
 test: setup
 	bash infra/run-tests.sh
+
+# the fault suite (not part of `make test`): a 3-node stack (started if it is not up, left up),
+# nodes and brokers SIGKILLed under load; its figures go to .ucid/faults/latest.json
+test-faults: setup
+	UCID_FAULTS=1 UCID_STACK_NODES=3 $(BIN)/pytest tests/faults -q -s -p no:cacheprovider
 
 stack-up: setup
 	$(BIN)/ucid stack up

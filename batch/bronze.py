@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batch import landing
-from batch.tables import Lake, exists, last_commit, sql_list
+from batch.tables import CHECKPOINT, Lake, exists, last_commit, sql_list
 from identity.sources import SourceDefinition
 
 QUARANTINE_SCHEMA = (
@@ -266,7 +266,7 @@ def _checked_rows(spark, source: SourceDefinition, files: list[landing.LandingFi
         .withColumn("_reason", _row_reason(source))
         .withColumn("_suppressed", suppressed if suppressed is not None else F.lit(False))
         .drop("_mono", "_path")
-        .localCheckpoint()
+        .localCheckpoint(**CHECKPOINT)
     )
 
 
@@ -377,7 +377,7 @@ def load_delta_source(spark, root: Path, lake: Lake, source: SourceDefinition, l
         df = (df.select(*cols).withColumn("_corrupt", F.lit(None).cast("string"))
               .withColumn("_file", F.lit(name))
               .withColumn("_row", F.monotonically_increasing_id() + 1)
-              .withColumn("_reason", _row_reason(source)).localCheckpoint())
+              .withColumn("_reason", _row_reason(source)).localCheckpoint(**CHECKPOINT))
         quarantine = df.where(F.col("_reason").isNotNull()).select(
             F.lit(source.name).alias("source"), F.col("_file").alias("file"), F.col("_row").alias("row"),
             F.col("_reason").alias("reason"), F.to_json(F.struct(*data_cols)).alias("raw"),

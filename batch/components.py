@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from batch.tables import CHECKPOINT
+
 
 class ComponentsDidNotConverge(RuntimeError):
     """The distributed algorithm ran out of rounds (a bug, or a graph far beyond the settings)."""
@@ -73,8 +75,8 @@ def _contract(edges, n_edges: int, chunk_edges: int):
     from pyspark.sql import functions as F
 
     chunks = -(-n_edges // chunk_edges)
-    labels = edges.repartition(chunks).mapInPandas(_chunk_labels, "node long, root long").localCheckpoint()
-    first = labels.groupBy("node").agg(F.min("root").alias("root")).localCheckpoint()
+    labels = edges.repartition(chunks).mapInPandas(_chunk_labels, "node long, root long").localCheckpoint(**CHECKPOINT)
+    first = labels.groupBy("node").agg(F.min("root").alias("root")).localCheckpoint(**CHECKPOINT)
     cross = (
         labels.join(first.withColumnRenamed("root", "m"), "node").where(F.col("root") != F.col("m"))
         .select(F.col("m").alias("u"), F.col("root").alias("v")).distinct()
@@ -95,7 +97,7 @@ def _stars(current, nodes, told):
     from pyspark.sql import functions as F
 
     while True:
-        nxt = _small_star(_large_star(current)).localCheckpoint()
+        nxt = _small_star(_large_star(current)).localCheckpoint(**CHECKPOINT)
         # converged when every edge is (child -> root): one parent per child, and no root is a
         # child -- one job: each edge, flagged when its parent is itself a child
         children = nxt.select(F.col("u").alias("v"), F.lit(1).alias("parent_is_child")).distinct()
@@ -125,7 +127,7 @@ def components_spark(edges, max_rounds: int = 60, on_round: Callable[[int, int],
     from pyspark.sql import functions as F
 
     current = edges.select(F.col("u").cast("long"), F.col("v").cast("long")).where("u != v").distinct()
-    current = current.localCheckpoint()
+    current = current.localCheckpoint(**CHECKPOINT)
     rounds = iter(range(1, max_rounds + 1))
 
     def told(edges: int) -> None:
@@ -149,7 +151,7 @@ def _contracted(current, n_edges: int, chunk_edges: int, told):
     from pyspark.sql import functions as F
 
     first, cross = _contract(current, n_edges, chunk_edges)
-    cross = cross.localCheckpoint()
+    cross = cross.localCheckpoint(**CHECKPOINT)
     left = cross.count()
     if left == 0:  # every component held whole by one chunk
         return first.select("node", F.col("root").alias("component"))
@@ -162,7 +164,7 @@ def _contracted(current, n_edges: int, chunk_edges: int, told):
     return (
         first.join(of_roots.withColumnRenamed("node", "root"), "root", "left")
         .select("node", F.coalesce("component", "root").alias("component"))
-        .localCheckpoint()
+        .localCheckpoint(**CHECKPOINT)
     )
 
 

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from batch.tables import CHECKPOINT
 from identity.match import ID_COLUMN, MatchSpec, model_attributes, person_sources, vetoed
 from identity.sources import SourceDefinition
 from infra.match.decision import Scoring, decide_scored
@@ -123,7 +124,7 @@ def training_rows(records: DataFrame, sources: list[SourceDefinition],
     order = Window.orderBy("source", "record_id", *columns)
     rows = (person_rows(records, sources, spec)
             .withColumn(ID_COLUMN, (F.row_number().over(order) - 1).cast("long"))
-            .select(ID_COLUMN, *columns).localCheckpoint())
+            .select(ID_COLUMN, *columns).localCheckpoint(**CHECKPOINT))
     counts = rows.agg(F.count(F.lit(1)).alias("_rows"), *[F.count(F.col(f"`{c}`")).alias(c) for c in columns]).first()
     restricted = spec.restricted_to([c for c in columns if counts[c]])
     people = rows.select(ID_COLUMN, *restricted.columns())
@@ -196,7 +197,7 @@ def match(spark, records: DataFrame, anchors: DataFrame, sources: list[SourceDef
     spec = model.spec
     spec.check_limits(policy.limits(), policy.linking())
     started = time.perf_counter()
-    people = person_frame(records, anchors, sources, spec).localCheckpoint()
+    people = person_frame(records, anchors, sources, spec).localCheckpoint(**CHECKPOINT)
     n_people = people.count()
     say(f"model {model.version}: scoring {n_people:,} person rows on Spark")
     with predictions(spark, people.select(ID_COLUMN, *spec.columns()), model) as scored:

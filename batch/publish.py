@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from batch.tables import Lake, delete_where, exists
+from batch.tables import CHECKPOINT, Lake, delete_where, exists
 from batch.workers import worker_store
 from infra.settings import BatchSettings, Settings
 
@@ -276,7 +276,7 @@ def publish(spark, lake: Lake, settings: Settings, batch: BatchSettings, now: in
             frame = frame.repartition("c0").sortWithinPartitions("c0")
         started = time.perf_counter()
         # run now, in ORDER; the hashes stay with the executors until the snapshot is written
-        hashes.append(frame.mapInArrow(write, "step string, _h1 long, _h2 int, _write boolean").localCheckpoint())
+        hashes.append(frame.mapInArrow(write, "step string, _h1 long, _h2 int, _write boolean").localCheckpoint(**CHECKPOINT))
         say(f"publish {step} in {time.perf_counter() - started:.1f} s")
     snapshot = hashes[0]
     for more in hashes[1:]:

@@ -34,8 +34,8 @@ import pandas as pd  # noqa: F401 - pandas UDF type hints are resolved in this m
 
 from batch.components import components_local, components_spark
 from batch.match import BLOCK_ROW, LEVELS, MATCH, REVIEW_ROW, anchored_blocks
-from batch.silver import cached_policy
-from batch.tables import Lake, exists
+from batch.silver import cached_policy, rules_source
+from batch.tables import CHECKPOINT, Lake, exists
 from identity.cluster import EVIDENCE_SAMPLE, Edge
 from identity.explain import explain
 from identity.ucids import mint_unique
@@ -90,13 +90,16 @@ class Assigned:
 def _cluster_fn(rules_path: str, region: str | None, match_limits: dict[str, int] | None = None):
     """The pandas function of :func:`cluster_frame`: one call per bucket of components (one per
     component would cost Spark a Python round trip each: 27 of a 5,000-customer resolve's 53 s),
-    each component clustered on its own by the identity core."""
+    each component clustered on its own by the identity core. The rules travel as text (read
+    here, on the driver)."""
+    rules = rules_source(rules_path)
+
     def fn(pdf):
         import pandas as pd
 
         from identity.cluster import Edge, cluster_edges
 
-        policy = cached_policy(rules_path, region)
+        policy = cached_policy(rules, region)
         # component -> (edges, nodes, conflicts), in one pass over the bucket's rows
         parts: dict[int, tuple[list, set, list]] = {}
         for component, a_type, a_value, b_type, b_value, support, evidence, conflict, *match in zip(
@@ -252,7 +255,7 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
     records = spark.read.format("delta").load(lake.silver("records"))
 
     # 1. anchors, 2. edges (exact, then the model's)
-    anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint()
+    anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint(**CHECKPOINT)
     matched = None
     if model is not None:
         from batch.match import match, withhold_records
@@ -262,23 +265,23 @@ def resolve(spark, lake: Lake, policy, rules_path: str, region: str | None, now:
         if matched.stats.get("records_withholding"):
             # records the model found to be another person than the other holders of a shared
             # e-mail or phone do not link through it: re-anchored, their exact links rebuilt
-            records = withhold_records(records, matched.withheld).localCheckpoint()
-            anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint()
+            records = withhold_records(records, matched.withheld).localCheckpoint(**CHECKPOINT)
+            anchors = anchors_frame(records, _priority_map(policy)).localCheckpoint(**CHECKPOINT)
     edges = edges_frame(records)
     if matched is not None:
         edges = edges.unionByName(matched.edges)
-    edges = edges.localCheckpoint()
+    edges = edges.localCheckpoint(**CHECKPOINT)
     n_edges = edges.count()
     stats["edges"] = n_edges
 
     # 3. raw components, then the identity core per component
     comps, stats["cc_rounds"] = _components(spark, edges, n_edges, local_cc_max_edges, max_rounds, say,
                                             cc_chunk_edges)
-    clustered = cluster_frame(edges, comps.localCheckpoint(), rules_path, region,
+    clustered = cluster_frame(edges, comps.localCheckpoint(**CHECKPOINT), rules_path, region,
                               matched.limits if matched else None,
                               matched.conflicts if matched else None, n_edges=n_edges,
-                              partitions=int(spark.conf.get("spark.sql.shuffle.partitions"))).localCheckpoint()
-    members = members_frame(clustered, anchors).localCheckpoint()
+                              partitions=int(spark.conf.get("spark.sql.shuffle.partitions"))).localCheckpoint(**CHECKPOINT)
+    members = members_frame(clustered, anchors).localCheckpoint(**CHECKPOINT)
     stats["identifiers"] = members.where(F.col("id_type") != RECORD_TYPE).count()
     stats["clusters"] = members.select("k_type", "k_value").distinct().count()
 
@@ -410,18 +413,18 @@ def _previous(spark, lake: Lake, speed) -> Previous:
         from batch.speed_state import merge_into
 
         prev_state, prev_ucids = merge_into(prev_state, prev_ucids, *speed)
-    return Previous(prev_state.localCheckpoint(), prev_ucids.localCheckpoint())
+    return Previous(prev_state.localCheckpoint(**CHECKPOINT), prev_ucids.localCheckpoint(**CHECKPOINT))
 
 
 def _assign(spark, members, prev: Previous, now: int) -> Assigned:
     """Step 4: each cluster keeps the earliest-minted UCID it is heir of, or mints one."""
-    heirs = heirs_frame(members, prev, now).localCheckpoint()
+    heirs = heirs_frame(members, prev, now).localCheckpoint(**CHECKPOINT)
     claims = claims_frame(heirs)
     keys = members.select("k_type", "k_value").distinct()
-    kept = keys.join(claims, ["k_type", "k_value"], "inner").localCheckpoint()
+    kept = keys.join(claims, ["k_type", "k_value"], "inner").localCheckpoint(**CHECKPOINT)
     to_mint = _mint(spark, keys.join(claims, ["k_type", "k_value"], "left_anti"), prev.ucids)
     ucid_for = kept.select("k_type", "k_value", "ucid").unionByName(to_mint.select("k_type", "k_value", "ucid"))
-    return Assigned(heirs, kept, to_mint, ucid_for.localCheckpoint())
+    return Assigned(heirs, kept, to_mint, ucid_for.localCheckpoint(**CHECKPOINT))
 
 
 def heirs_frame(members, prev: Previous, now: int):
@@ -464,7 +467,7 @@ def _mint(spark, keys, prev_ucids):
     published then."""
     from pyspark.sql import functions as F
 
-    to_mint = keys.withColumn("ucid", _mint_udf()(F.col("k_type"), F.col("k_value"))).localCheckpoint()
+    to_mint = keys.withColumn("ucid", _mint_udf()(F.col("k_type"), F.col("k_value"))).localCheckpoint(**CHECKPOINT)
     # a candidate already issued (rare: a split-off part whose seed minted before) gets salted
     clashes = to_mint.join(prev_ucids.select("ucid"), "ucid", "left_semi").collect()
     if clashes:
@@ -472,7 +475,7 @@ def _mint(spark, keys, prev_ucids):
         fixes = [(r.k_type, r.k_value, mint_unique((r.k_type, r.k_value), prev_set)) for r in clashes]
         fix_df = spark.createDataFrame(fixes, "k_type string, k_value string, fixed string")
         to_mint = to_mint.join(fix_df, ["k_type", "k_value"], "left").select(
-            "k_type", "k_value", F.coalesce("fixed", "ucid").alias("ucid")).localCheckpoint()
+            "k_type", "k_value", F.coalesce("fixed", "ucid").alias("ucid")).localCheckpoint(**CHECKPOINT)
     dupes = to_mint.groupBy("ucid").count().where("count > 1").limit(1).collect()
     if dupes:
         raise RuntimeError(f"UCID {dupes[0].ucid} minted twice in one run (hash collision): not publishing")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batch.tables import Lake, exists, last_commit
+from batch.tables import CHECKPOINT, Lake, exists, last_commit
 from infra.log import get_logger
 from infra.settings import BatchSettings, Settings
 
@@ -180,7 +180,7 @@ def resolve(ctx: Context) -> dict:
         from batch.speed_state import keep, read
 
         # scanned once (resolve reads the UCIDs twice), and kept for this run's publish
-        speed = tuple(frame.localCheckpoint() for frame in read(ctx.spark, ctx.settings))
+        speed = tuple(frame.localCheckpoint(**CHECKPOINT) for frame in read(ctx.spark, ctx.settings))
         keep(ctx.spark, ctx.lake, ctx.run_id, *speed)
     model = ctx.model
     result = run_resolve(ctx.spark, ctx.lake, ctx.policy, str(ctx.rules_path), ctx.region, ctx.now, ctx.run_id,

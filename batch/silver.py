@@ -21,18 +21,32 @@ NORMALIZED = (
     "rejections array<struct<type:string,raw:string,reason:string,kind:string>>, suppressed boolean"
 )
 
-_POLICY: dict[tuple[str, str | None], object] = {}
+_POLICY: dict[tuple[str, str | None, str | None], object] = {}
 Suppression = tuple[bytes, frozenset[str]] | None
 """The suppression list as the normalize stage uses it: the HMAC key and every hash on the list."""
 
 
-def cached_policy(rules_path: str, region: str | None):
-    """The policy, loaded once per Python worker (a compiled policy does not pickle)."""
-    key = (rules_path, region)
-    if key not in _POLICY:
-        from identity.rules import load_policy
+def rules_source(rules_path: str) -> tuple[str, str]:
+    """The rules as the UDFs carry them to the executors: the file's path (named in errors) and
+    its text, read here on the driver. An executor on another machine has no such file (and one
+    on this machine would read a file edited since the job started)."""
+    return str(rules_path), Path(rules_path).read_text(encoding="utf-8")
 
-        _POLICY[key] = load_policy(Path(rules_path), default_region=region)
+
+def cached_policy(rules: tuple[str, str] | str, region: str | None):
+    """The policy, compiled once per Python worker (a compiled policy does not pickle), from the
+    ``(path, text)`` of :func:`rules_source`; a bare path is read where this runs."""
+    path, text = rules if isinstance(rules, tuple) else (rules, None)
+    key = (path, text, region)
+    if key not in _POLICY:
+        from identity.rules import compile_rules, load_policy, rules_from_dict
+
+        if text is None:
+            _POLICY[key] = load_policy(Path(path), default_region=region)
+        else:
+            import yaml
+
+            _POLICY[key] = compile_rules(rules_from_dict(yaml.safe_load(text), path), region)
     return _POLICY[key]
 
 
@@ -41,12 +55,14 @@ def normalize_udf(rules_path: str, region: str | None, suppression: Suppression 
     whether an identifier is on the suppression list (``suppression``: the key and the hashes)."""
     from pyspark.sql.functions import pandas_udf
 
+    rules = rules_source(rules_path)
+
     @pandas_udf(NORMALIZED)
     def normalize(source: pd.Series, record_id: pd.Series, raw: pd.Series) -> pd.DataFrame:
         from identity.records import Record, normalize_record
         from identity.suppression import hashes, suppressed
 
-        policy = cached_policy(rules_path, region)
+        policy = cached_policy(rules, region)
         out = {"anchor_type": [], "anchor_value": [], "ids": [], "rejections": [], "suppressed": []}
         for src, rid, pairs in zip(source, record_id, raw, strict=True):
             record = Record(src, rid, tuple((p["type"], p["raw"]) for p in pairs))
@@ -74,13 +90,14 @@ def suppression_flag(rules_path: str, region: str | None, suppression: Suppressi
     from pyspark.sql.functions import pandas_udf
 
     key, hashes = suppression
+    rules = rules_source(rules_path)
 
     @pandas_udf("boolean")
     def flagged(source: pd.Series, raw: pd.Series) -> pd.Series:
         from identity.records import Record
         from identity.suppression import record_suppressed
 
-        policy = cached_policy(rules_path, region)
+        policy = cached_policy(rules, region)
         return pd.Series([record_suppressed(key, Record(src, "", tuple((p["type"], p["raw"]) for p in pairs)),
                                             policy, hashes) for src, pairs in zip(source, raw, strict=True)])
 

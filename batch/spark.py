@@ -26,6 +26,7 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
     from pyspark.sql import SparkSession
 
     spark_conf = settings.spark
+    _checkpoint_copies(spark_conf.checkpoint_replicas)
     if spark_conf.remote_url:
         return _remote_session(settings)
     jars = fetch.spark_jars(settings.cache)
@@ -49,9 +50,24 @@ def spark_session(settings: Settings, app_name: str = "ucid") -> SparkSession:
         builder = builder.config(key, value)
     # the driver's Python must be the project's interpreter, also for workers in local mode
     os.environ.setdefault("PYSPARK_PYTHON", _python())
+    from infra.spark_server import cluster_env
+
+    for key, value in cluster_env(spark_conf.master).items():
+        os.environ.setdefault(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _checkpoint_copies(replicas: int) -> None:
+    """Every ``localCheckpoint`` of the batch layer keeps ``replicas`` copies (memory and disk)."""
+    from batch.tables import CHECKPOINT
+
+    CHECKPOINT.clear()
+    if replicas > 1:
+        from pyspark import StorageLevel
+
+        CHECKPOINT["storageLevel"] = StorageLevel(True, True, False, False, replicas)
 
 
 def connect_main_guard() -> None:

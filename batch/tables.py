@@ -19,6 +19,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+CHECKPOINT: dict[str, object] = {}
+"""Keyword arguments of every ``localCheckpoint`` of the batch layer: empty (Spark's default, one
+copy in the executor that computed it) unless ``UCID_SPARK_CHECKPOINT_REPLICAS`` asks for more
+copies, set by :func:`batch.spark.spark_session`. A local checkpoint cuts the lineage: with one
+copy, an executor lost after it fails the job ("Checkpoint block ... not found"), where a
+replicated one is read from the other executor."""
+
 GOLD_TABLES = (
     "identity_state", "ucids", "assignments", "identity_changes", "links", "refused_links",
     "profiles", "events", "contacts", "runs", "match_review", "match_blocks", "published", "speed_seen", "consents",

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batch.tables import Lake, exists
+from batch.tables import CHECKPOINT, Lake, exists
 from identity.aliases import MAX_ALIAS_HOPS
 from infra.settings import BatchSettings
 
@@ -523,7 +523,7 @@ def _validate(inp: Inputs, batch_settings: BatchSettings, policy, layers: tuple,
                     if small is not None:
                         frame, source = small, pandas_source
                     else:
-                        frame = frame.localCheckpoint()  # one computation for all its expectations
+                        frame = frame.localCheckpoint(**CHECKPOINT)  # one computation for all its expectations
                 engine = "spark" if source is spark_source else "pandas"
                 rows = len(frame) if engine == "pandas" else frame.count()
                 res = _run_suite(context, source, data, frame, params, table)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy, WhiteListRoundRobinPolicy
 from cassandra.query import named_tuple_factory
 
 from infra.settings import CassandraSettings
@@ -36,10 +36,13 @@ def row_factory(colnames: list[str], rows: list) -> list:
     return [row_class(*row) for row in rows]
 
 
-def cluster(settings: CassandraSettings, request_timeout_s: float = 10) -> Cluster:
-    """A driver ``Cluster`` for the settings (not yet connected)."""
+def cluster(settings: CassandraSettings, request_timeout_s: float = 10, only_host: str | None = None) -> Cluster:
+    """A driver ``Cluster`` for the settings (not yet connected): every contact point, requests
+    token-aware (to a replica); ``only_host``: that node alone (probing one node of several)."""
+    policy = (WhiteListRoundRobinPolicy([only_host]) if only_host
+              else TokenAwarePolicy(DCAwareRoundRobinPolicy()))
     profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        load_balancing_policy=policy,
         consistency_level=ConsistencyLevel.name_to_value[settings.read_consistency],
         request_timeout=request_timeout_s,
         row_factory=row_factory,
@@ -50,7 +53,7 @@ def cluster(settings: CassandraSettings, request_timeout_s: float = 10) -> Clust
         else None
     )
     return Cluster(
-        settings.hosts,
+        [only_host] if only_host else settings.hosts,
         port=settings.port,
         auth_provider=auth,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},

@@ -28,6 +28,18 @@ def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
 
 
+def node_address(host: str, node: int) -> str:
+    """The loopback-style address of local node ``node`` (0-based): ``host`` with its last octet
+    raised by ``node`` (127.0.0.1 -> 127.0.0.2, 127.0.0.3). Node 0 is ``host`` itself."""
+    if node == 0:
+        return host
+    head, _, last = host.rpartition(".")
+    if not head or not last.isdigit() or int(last) + node > 254:
+        raise ValueError(f"cannot derive the address of node {node + 1} from host {host!r}: "
+                         "give an IPv4 address whose last octet leaves room for every node")
+    return f"{head}.{int(last) + node}"
+
+
 class KafkaSettings(BaseSettings):
     """Kafka: the local KRaft broker, or any cluster named by ``bootstrap``."""
 
@@ -42,11 +54,33 @@ class KafkaSettings(BaseSettings):
     )
     topic_prefix: str = Field("ucid.", description="prefix of every topic ucid creates")
     replication_factor: int = Field(1, ge=1, description="replication factor of created topics")
+    min_insync_replicas: int | None = Field(
+        None, ge=1, description="min.insync.replicas of created topics (and of the local brokers); unset = "
+        "the broker's default of 1 for replication 1, else replication - 1 (2 of 3)"
+    )
+    nodes: int = Field(
+        1, ge=1, le=9, description="local brokers `stack up` starts (set by UCID_STACK_NODES): broker i on "
+        "`host` with its last octet + i, same ports, all of them KRaft controllers"
+    )
     start_timeout_s: float = Field(120, description="how long `stack up` waits for the broker")
+
+    def node_host(self, node: int) -> str:
+        return node_address(self.host, node)
+
+    @property
+    def node_hosts(self) -> list[str]:
+        return [self.node_host(i) for i in range(self.nodes)]
+
+    @property
+    def min_isr(self) -> int | None:
+        """min.insync.replicas to set on topics; None = leave the broker's default (one node)."""
+        if self.min_insync_replicas is not None:
+            return self.min_insync_replicas
+        return None if self.replication_factor == 1 else max(1, self.replication_factor - 1)
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.bootstrap or f"{self.host}:{self.port}"
+        return self.bootstrap or ",".join(f"{h}:{self.port}" for h in self.node_hosts)
 
 
 class CassandraSettings(BaseSettings):
@@ -67,16 +101,45 @@ class CassandraSettings(BaseSettings):
         default_factory=lambda: {"class": "SimpleStrategy", "replication_factor": 1},
         description="keyspace replication map (JSON), e.g. NetworkTopologyStrategy per data center",
     )
-    read_consistency: Consistency = Field("LOCAL_ONE", description="consistency level of reads")
+    read_consistency: Consistency = Field(
+        "LOCAL_ONE", description="consistency level of reads; unset = LOCAL_ONE with replication 1, LOCAL_QUORUM "
+        "when the keyspace keeps more replicas (reads then see every LOCAL_QUORUM write, also with a node down)"
+    )
     write_consistency: Consistency = Field("LOCAL_QUORUM", description="consistency of writes")
     protocol_version: int = Field(5, ge=3, le=6, description="CQL native protocol version")
     username: str | None = Field(None, description="user name, if the cluster needs auth")
     password: str | None = Field(None, description="password, if the cluster needs auth")
+    nodes: int = Field(
+        1, ge=1, le=9, description="local nodes `stack up` starts (set by UCID_STACK_NODES): node i on `host` "
+        "with its last octet + i, same ports but JMX (jmx_port + i, JMX binds the loopback)"
+    )
     start_timeout_s: float = Field(240, description="how long `stack up` waits for the node")
+
+    @model_validator(mode="after")
+    def _quorum_reads_when_replicated(self) -> CassandraSettings:
+        # LOCAL_ONE on replicas written at LOCAL_QUORUM may read a replica the write has not
+        # reached: the speed layer would not see its own identifiers. Only the default changes.
+        if "read_consistency" not in self.model_fields_set and self.max_replicas > 1:
+            self.read_consistency = "LOCAL_QUORUM"
+        return self
+
+    @property
+    def max_replicas(self) -> int:
+        """The largest replication factor of the keyspace's replication map (per data center)."""
+        counts = [int(m.group()) for k, v in self.replication.items() if k != "class"
+                  for m in [re.match(r"\d+", str(v))] if m]
+        return max(counts, default=1)
+
+    def node_host(self, node: int) -> str:
+        return node_address(self.host, node)
+
+    def node_jmx_port(self, node: int) -> int:
+        return self.jmx_port + node
 
     @property
     def hosts(self) -> list[str]:
-        return self.contact_points or [self.host]
+        """The driver's contact points: ``contact_points``, else every local node."""
+        return self.contact_points or [self.node_host(i) for i in range(self.nodes)]
 
 
 class SparkSettings(BaseSettings):
@@ -95,6 +158,10 @@ class SparkSettings(BaseSettings):
         None, description="spark.sql.adaptive.enabled (AQE); unset = off for a local master, on elsewhere"
     )
     extra_conf: dict[str, str] = Field(default_factory=dict, description="more Spark conf (JSON)")
+    checkpoint_replicas: int = Field(
+        1, ge=1, le=3, description="copies of each local checkpoint the batch takes (in different executors): "
+        "1 = Spark's default, lost with its executor (the job fails); 2 = an executor may die"
+    )
     remote: str | None = Field(
         None, description="a Spark Connect server (sc://host:port): every session is its client and "
         "shares its warm JVM; unset = the local server if `server`, else an in-process Spark of `master`",
@@ -131,7 +198,12 @@ class SparkSettings(BaseSettings):
         return f"sc://127.0.0.1:{self.connect_port}" if self.server else None
 
     def _local_cores(self) -> int | None:
-        """The cores of a ``local`` / ``local[N]`` / ``local[*]`` master; ``None`` for a cluster."""
+        """The cores of a ``local`` / ``local[N]`` / ``local[*]`` master, or of a
+        ``local-cluster[executors,cores,memory]`` one (separate executor JVMs, one machine still);
+        ``None`` for a cluster."""
+        many = re.fullmatch(r"local-cluster\[\s*(\d+)\s*,\s*(\d+)\s*,\s*\d+\s*\]", self.master.strip())
+        if many is not None:
+            return int(many.group(1)) * int(many.group(2))
         local = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", self.master.strip())
         if local is None:
             return None
@@ -375,18 +447,32 @@ class Settings(BaseSettings):
     conf_dir: Path = Field(REPO_ROOT / "conf", description="rules and source definitions")
     log_format: Literal["console", "json"] = Field("console", description="structured log output")
     log_level: str = Field("INFO", description="log level")
+    stack_nodes: int = Field(
+        1, ge=1, le=9, description="nodes of the local stack (`ucid stack up --nodes N`): N Cassandra nodes and N "
+        "Kafka brokers on loopback addresses; with more than one, the defaults change to what a cluster needs "
+        "(see NODE_DEFAULTS): replication 3, LOCAL_QUORUM, min.insync.replicas 2, Spark as local-cluster"
+    )
+
+    def _for_nodes(self, group: BaseSettings) -> BaseSettings:
+        """``group`` with the defaults of a ``stack_nodes``-node stack for every field the
+        environment did not set (one node: ``group`` as it is)."""
+        if self.stack_nodes == 1:
+            return group
+        defaults = NODE_DEFAULTS[type(group).__name__](self.stack_nodes)
+        update = {k: v for k, v in defaults.items() if k not in group.model_fields_set}
+        return group.model_copy(update=update)
 
     @cached_property
     def kafka(self) -> KafkaSettings:
-        return KafkaSettings()
+        return self._for_nodes(KafkaSettings())
 
     @cached_property
     def cassandra(self) -> CassandraSettings:
-        return CassandraSettings()
+        return self._for_nodes(CassandraSettings())
 
     @cached_property
     def spark(self) -> SparkSettings:
-        return SparkSettings()
+        return self._for_nodes(SparkSettings())
 
     @cached_property
     def batch(self) -> BatchSettings:
@@ -435,6 +521,22 @@ class Settings(BaseSettings):
     def run_dir(self) -> Path:
         """pid files of the processes `stack up` started."""
         return self.home / "run"
+
+
+NODE_DEFAULTS = {
+    # a multi-node stack: quorum reads and writes survive one node of three down
+    "CassandraSettings": lambda n: {
+        "nodes": n, "heap": "640m",
+        "replication": {"class": "NetworkTopologyStrategy", "datacenter1": min(3, n)},
+        "read_consistency": "LOCAL_QUORUM", "write_consistency": "LOCAL_QUORUM",
+    },
+    # acks=all producers then need 2 of 3 replicas in sync: one broker may die
+    "KafkaSettings": lambda n: {"nodes": n, "heap": "384m", "replication_factor": min(3, n)},
+    # separate executor JVMs (2 of 1 core, 1 GiB each), so code that only works in one JVM fails here
+    "SparkSettings": lambda n: {"master": "local-cluster[2,1,1024]", "server": True, "driver_memory": "2g",
+                                "checkpoint_replicas": 2},
+}
+"""The defaults that change when ``UCID_STACK_NODES`` is above 1 (a field set in the environment wins)."""
 
 
 def get_settings() -> Settings:

@@ -34,6 +34,17 @@ def _spark_submit() -> Path:
     return Path(pyspark.__file__).parent / "bin" / "spark-submit"
 
 
+def cluster_env(master: str) -> dict[str, str]:
+    """What a ``local-cluster`` master needs besides: its workers build each executor's class
+    path from SPARK_HOME/jars (pyspark's, set by its launcher) and ask for the Scala version of a
+    source build unless SPARK_SCALA_VERSION names it (a pip-installed pyspark has no build dirs)."""
+    if not master.strip().startswith("local-cluster"):
+        return {}
+    import pyspark
+
+    return {"SPARK_SCALA_VERSION": "2.13", "SPARK_HOME": str(Path(pyspark.__file__).parent)}
+
+
 def command(settings: Settings) -> list[str]:
     """The ``spark-submit`` line of the server (the launcher execs the JVM in place)."""
     spark = settings.spark
@@ -61,7 +72,7 @@ def command(settings: Settings) -> list[str]:
 
 
 def start(settings: Settings) -> subprocess.Popen:
-    env = {"PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(REPO_ROOT)}
+    env = {"PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(REPO_ROOT), **cluster_env(settings.spark.master)}
     return proc.start(managed(settings), command(settings), env=env)
 
 

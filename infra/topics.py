@@ -44,10 +44,13 @@ def ensure(settings: KafkaSettings, path: Path = TOPICS_FILE) -> list[str]:
         for spec in specs(path):
             full = topic_name(settings, spec.name)
             if full not in existing:
+                configs = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy}
+                if settings.min_isr is not None:  # replicated: acks=all then waits for this many
+                    configs["min.insync.replicas"] = str(settings.min_isr)
                 missing[full] = {
                     "num_partitions": spec.partitions,
                     "replication_factor": settings.replication_factor,
-                    "configs": {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy},
+                    "configs": configs,
                 }
                 changed.append(f"created {full}")
             elif existing[full] < spec.partitions:

@@ -14,7 +14,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="print one JSON obje
     s = get_settings()
     data = {
         "paths": {"home": str(s.home), "cache": str(s.cache), "data": str(s.data), "logs": str(s.logs),
-                  "lake": str(s.lake), "conf": str(s.conf_dir)},
+                  "lake": str(s.lake), "conf": str(s.conf_dir), "stack_nodes": s.stack_nodes},
         "kafka": s.kafka.model_dump(exclude={"password"}),
         "cassandra": s.cassandra.model_dump(exclude={"password"}),
         "spark": s.spark.model_dump(),

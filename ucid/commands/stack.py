@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from enum import Enum
 
@@ -25,13 +26,26 @@ def _report(message: str) -> None:
     console.log(message)
 
 
+NODES = typer.Option(
+    None, "--nodes", min=1, max=9,
+    help="nodes of the local stack (sets UCID_STACK_NODES): 3 = three Cassandra nodes and three Kafka brokers "
+         "on 127.0.0.1-3, replication 3, LOCAL_QUORUM, Spark as local-cluster; unset = UCID_STACK_NODES (1)",
+)
+
+
+def _settings(nodes: int | None):
+    if nodes is not None:
+        os.environ["UCID_STACK_NODES"] = str(nodes)
+    return get_settings()
+
+
 @app.command()
-def up() -> None:
+def up(nodes: int | None = NODES) -> None:
     """Fetch what is missing, start Kafka and Cassandra, apply the schema, create the topics."""
     from infra.stack import StackError
     from infra.stack import up as stack_up
 
-    settings = get_settings()
+    settings = _settings(nodes)
     started = time.monotonic()
     try:
         with console.status("bringing the stack up…"):
@@ -39,26 +53,27 @@ def up() -> None:
     except StackError as exc:
         console.print(f"[red]stack up failed:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"[green]stack up[/green] in {time.monotonic() - started:.0f} s — "
+    console.print(f"[green]stack up[/green] ({settings.stack_nodes} node{'s' if settings.stack_nodes > 1 else ''}) "
+                  f"in {time.monotonic() - started:.0f} s — "
                   f"Kafka {settings.kafka.bootstrap_servers}, "
                   f"Cassandra {','.join(settings.cassandra.hosts)}:{settings.cassandra.port} "
                   f"keyspace {settings.cassandra.keyspace}")
 
 
 @app.command()
-def down() -> None:
-    """Stop the servers `up` started; their data stays for the next `up`."""
+def down(nodes: int | None = NODES) -> None:
+    """Stop the servers `up` started (every node that runs); their data stays for the next `up`."""
     from infra.stack import down as stack_down
 
-    stack_down(get_settings(), _report)
+    stack_down(_settings(nodes), _report)
 
 
 @app.command()
-def status() -> None:
+def status(nodes: int | None = NODES) -> None:
     """Show each server: pid, whether it answers, its log file. Exit 1 if one is down."""
     from infra.stack import status as stack_status
 
-    rows = stack_status(get_settings())
+    rows = stack_status(_settings(nodes))
     table = Table("service", "pid", "answering", "log")
     for row in rows:
         pid = "external" if row.external else (str(row.pid) if row.pid else "-")
@@ -73,13 +88,14 @@ def logs(
     service: Service = typer.Argument(..., help="which server's log"),
     lines: int = typer.Option(40, "-n", "--lines", help="how many lines"),
     follow: bool = typer.Option(False, "-f", "--follow", help="keep printing new lines"),
+    node: int = typer.Option(1, "--node", min=1, max=9, help="which node of a multi-node stack (1 = the first)"),
 ) -> None:
     """Print the end of a server's log (and follow it with -f)."""
     from infra import cassandra, kafka, proc
 
     settings = get_settings()
     module = {"kafka": kafka, "cassandra": cassandra}[service.value]
-    path = module.managed(settings).log_file
+    path = module.managed(settings, node - 1).log_file
     typer.echo(proc.tail(path, lines))
     if follow:
         with open(path, "rb") as fh:

@@ -108,7 +108,10 @@ def create_topics(settings, prefix: str, partitions: dict[str, int] | None = Non
 
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers, client_id="ucid-speed-tests")
     try:
-        new = [NewTopic(prefix + t.name, (partitions or {}).get(t.name, t.partitions), 1) for t in topics.specs()]
+        k = settings.kafka  # replicated like the stack's own topics (3 and min.insync.replicas 2 on three nodes)
+        configs = {"min.insync.replicas": str(k.min_isr)} if k.min_isr is not None else {}
+        new = [NewTopic(prefix + t.name, (partitions or {}).get(t.name, t.partitions), k.replication_factor,
+                        topic_configs=configs) for t in topics.specs()]
         admin.create_topics(new)
     finally:
         admin.close()

@@ -12,7 +12,7 @@ from infra.settings import SparkSettings
 @pytest.mark.parametrize(
     ("master", "expected"),
     [("local[2]", 2), ("local[4]", 4), ("local[3,2]", 3), ("local", 1), ("local[*]", os.cpu_count() or 1),
-     ("spark://host:7077", 200), ("yarn", 200), ("local-cluster[3,1,1024]", 200)],
+     ("spark://host:7077", 200), ("yarn", 200), ("local-cluster[3,1,1024]", 3)],
 )
 def test_partitions_follow_the_master(master, expected):
     assert SparkSettings(master=master, _env_file=None).partitions == expected
